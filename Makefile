@@ -1,0 +1,32 @@
+# Two entry points do all set-up on a fresh machine (README): `make report` and `make test`.
+# The virtual environment is created and the pinned dependencies installed on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+OUT    ?= out
+
+.PHONY: report test install lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Main job: the Tongzhou data summary (becomes the Tongzhou report once it exists).
+report: $(STAMP)
+	$(PY) -m geo data summary --area tongzhou
+
+# Every test: unit, real-data (../shared/data when present), notebooks, browser.
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check geo tests bench
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache
