@@ -75,3 +75,68 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+
+
+# --------------------------------------------------------------------------- geo data fetch
+
+def _fetch_target_dir(option: Path | None) -> Path:
+    """Where ``geo data fetch`` writes: --data-dir, GEO_DATA_DIR, else ``data/local`` in the
+    checkout (never the read-only shared bundle). Created if missing."""
+    import os
+
+    if option is not None:
+        return option
+    if settings.data_dir is not None:
+        return Path(settings.data_dir)
+    env = os.environ.get("GEO_DATA_DIR")
+    return Path(env) if env else settings.PROJECT_ROOT / "data" / "local"
+
+
+@data_app.command("fetch")
+def data_fetch(
+    area: Annotated[str, typer.Option("--area", help="Study area (a Beijing district such as "
+                                      "tongzhou / 通州区, or beijing).")],
+    data_dir: DataDirOption = None,
+    url_base: Annotated[str, typer.Option("--url-base", help="Download server (a Geofabrik "
+                                          "mirror).")] = "https://download.geofabrik.de",
+    what: Annotated[str, typer.Option("--what", help="Comma-separated: pbf (OSM PBF), shp "
+                                      "(free shapefile zip, unpacked).")] = "pbf,shp",
+) -> None:
+    """Download Geofabrik's extract covering AREA (PBF and free shapefiles) into the data
+    directory, with resume, size and MD5 checks."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from geo.sources.download import fetch_geofabrik
+
+    kinds = [k.strip() for k in what.split(",") if k.strip()]
+    target = _fetch_target_dir(data_dir)
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(label: str, done: int, total: int | None) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        result = fetch_geofabrik(area, data_dir=target, url_base=url_base, what=kinds,
+                                 progress=progress)
+    for kind, dl in result.downloads.items():
+        note = ("already present" if dl.skipped else
+                f"resumed from byte {dl.resumed_from_bytes:,}" if dl.resumed_from_bytes else
+                "downloaded")
+        typer.echo(f"{kind}: {dl.path} ({dl.size_bytes:,} bytes, md5 {dl.md5}, {note})")
+    if result.shapefile_dir is not None:
+        typer.echo(f"shapefiles: {result.shapefile_dir}")
+    typer.echo(f"data directory: {target} (use it with --data-dir {target} or GEO_DATA_DIR)")
+
