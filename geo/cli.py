@@ -140,3 +140,59 @@ def data_fetch(
         typer.echo(f"shapefiles: {result.shapefile_dir}")
     typer.echo(f"data directory: {target} (use it with --data-dir {target} or GEO_DATA_DIR)")
 
+
+# --------------------------------------------------------------------------- geo claims
+
+claims_app = typer.Typer(help="Plan claims: check the claim file, extract stubs from a plan.",
+                         no_args_is_help=True)
+app.add_typer(claims_app, name="claims")
+
+
+@claims_app.command("extract")
+def claims_extract(
+    plan: Annotated[Path, typer.Argument(help="Plan text (UTF-8, one paragraph per line).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the TOML stubs here "
+                                                "(atomically) instead of stdout.")] = None,
+) -> None:
+    """Find sentences with measurable targets in PLAN and write claim stubs (TOML) with the
+    verbatim quote, line number and a guessed target, for a planner to complete."""
+    from geo.claims.extract import extract_to_toml
+    from geo.io import write_text
+
+    text, n = extract_to_toml(plan)
+    if out is None:
+        typer.echo(text, nl=False)
+        typer.echo(f"{n} claim stubs from {plan}", err=True)
+    else:
+        write_text(out, text)
+        typer.echo(f"wrote {n} claim stubs from {plan} to {out}")
+
+
+@claims_app.command("check")
+def claims_check(
+    claims: Annotated[Path | None, typer.Option("--claims", help="Claim file (default: the "
+                                                   "packaged Tongzhou 2026-2030 claims).")] = None,
+    seeds: Annotated[Path | None, typer.Option("--seeds", help="Folder with the plan texts "
+                                                  "the quotes cite (default ../shared/seeds "
+                                                  "when present).")] = None,
+) -> None:
+    """Validate a claim file and check every quote verbatim at its cited line."""
+    from geo.claims.registry import load_claims, verify_quotes
+
+    items = load_claims(claims)
+    for c in items:
+        t = c.target
+        typer.echo(f"{c.id}\t{c.metric}\t{t.comparator} {t.value:g} {t.unit} ({t.year})\t"
+                   f"{c.source.document}:{c.source.line}\t{c.title_en}")
+    seed_dir = seeds if seeds is not None else settings.PROJECT_ROOT.parent / "shared" / "seeds"
+    if seeds is None and not seed_dir.is_dir():
+        typer.echo(f"{len(items)} claims valid; quotes not verified (no seed folder at "
+                   f"{seed_dir}; pass --seeds DIR)", err=True)
+        return
+    problems = verify_quotes(items, seed_dir)
+    for p in problems:
+        typer.echo(f"error: {p}", err=True)
+    if problems:
+        raise typer.Exit(code=2)
+    typer.echo(f"{len(items)} claims valid; every quote found verbatim at its line in {seed_dir}",
+               err=True)
