@@ -66,10 +66,14 @@ def _edge_index(G: Any) -> _EdgeIndex:
     if not geoms:
         raise NetworkError("G has no edges to snap to")
     garr = np.asarray(geoms, dtype=object)
-    idx = _EdgeIndex(np.asarray(us, dtype=object), np.asarray(vs, dtype=object),
-                     np.asarray(ks, dtype=object), garr, shapely.STRtree(garr), stamp)
+    idx = _EdgeIndex(_objects(us), _objects(vs), _objects(ks), garr, shapely.STRtree(garr), stamp)
     _EDGES[G] = idx
     return idx
+
+
+def _objects(values: Any) -> np.ndarray:
+    """1-D object array (keeps tuple node ids as scalars)."""
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _points_in(G: Any, points: Any, arg: str) -> tuple[pd.Index, np.ndarray]:
@@ -300,7 +304,7 @@ def point_costs(G: Any, sources: Any, targets: Any, *, weight: str = "length",
     labels = np.empty(n_t, dtype=object)
     labels[:] = None
     ok = best >= 0
-    labels[ok] = np.asarray(s_snap.index, dtype=object)[best[ok]]
+    labels[ok] = _objects(s_snap.index)[best[ok]]
     return pd.DataFrame({"cost": cost, "source": labels,
                          "snap_dist_m": t_snap["snap_dist_m"].to_numpy(),
                          "on_network": t_snap["on_network"].to_numpy()}, index=t_snap.index)
