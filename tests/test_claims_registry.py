@@ -192,6 +192,17 @@ def test_bad_parameter_value(tmp_path):
     assert "unicorn" in error_of(write(tmp_path, HEADER + body))
 
 
+def test_turnout_must_leave_a_drive_budget(tmp_path):
+    fire = (GOOD_CLAIM.replace('metric = "share_within_distance"', 'metric = "drive_time_share"')
+            .replace('threshold_m = 500, facility_kind = "rail_station", denominator = "population", '
+                     'mode = "walk"',
+                     'threshold_min = 5, turnout_min = 5, facility_kind = "fire_station", '
+                     'speed_profile = "fire", direction = "from_facility"'))
+    assert "drive budget" in error_of(write(tmp_path, HEADER + fire))
+    ok = fire.replace("turnout_min = 5", "turnout_min = 1")
+    assert load_claims(write(tmp_path, HEADER + ok))[0].parameters["turnout_min"] == 1
+
+
 def test_unknown_metric(tmp_path):
     body = GOOD_CLAIM.replace('metric = "share_within_distance"', 'metric = "happiness"')
     msg = error_of(write(tmp_path, HEADER + body))

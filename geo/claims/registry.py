@@ -402,6 +402,10 @@ def _claim_from_record(rec: Any, index: int, path: Path) -> Claim:
     for name, value in params.items():
         spec = metric.required.get(name) or metric.optional[name]
         _check_param(name, spec, value, where)
+    if params.get("turnout_min", 0) >= params.get("threshold_min", math.inf):
+        raise ClaimSpecError(f"{where}: parameter 'turnout_min' ({params['turnout_min']}) must be "
+                             f"less than 'threshold_min' ({params['threshold_min']}): the drive "
+                             "budget is threshold_min - turnout_min")
     notes = rec.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise ClaimSpecError(f"{where}: key 'notes' should be an array of strings")
