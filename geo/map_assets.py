@@ -1,0 +1,234 @@
+"""Offline map assets: serve folium's JavaScript/CSS from ``geo/assets/node_modules``.
+
+Folium links Leaflet, jQuery, Bootstrap, Font Awesome and the awesome-markers plugin from public
+CDNs, and branca's colour legend links d3. With no internet (or behind slow/blocked CDNs in
+mainland China) such a page is blank. :func:`inline_assets` rewrites a rendered folium page so
+every ``<script src=...>`` / ``<link rel="stylesheet" href=...>`` that points at one of those CDN
+URLs becomes an inline ``<script>`` / ``<style>`` holding the npm package's file; images and fonts
+the CSS refers to become ``data:`` URIs. The result is one self-contained HTML file. Tile URL
+templates are left alone: background tiles still need the network, the vector data does not.
+
+The npm packages are pinned in ``geo/assets/package.json`` / ``package-lock.json`` (the versions
+folium 0.20 links) and installed with ``npm ci --prefix geo/assets`` (``make install`` does it).
+No third-party JavaScript is committed to the repository.
+
+Assets that the page does not use are dropped instead of inlined: Font Awesome, awesome-markers
+and the Bootstrap-3 glyphicons stylesheet are kept only when the page draws an awesome-markers
+icon or an ``fa`` icon (glyphicons have no offline copy: use ``prefix="fa"``). Folium's
+``leaflet.awesome.rotate`` stylesheet is replaced by the rotation rules the page needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from geo.errors import DataError, DataNotFoundError
+
+log = logging.getLogger(__name__)
+
+#: Folder holding package.json, package-lock.json and (after ``npm ci``) node_modules.
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+
+INSTALL_HINT = ("run 'make install' (or 'npm ci --prefix geo/assets --no-audit --no-fund' "
+                "from the project root), or save the map with cdn=True / --cdn")
+
+#: folium / branca asset name -> file inside node_modules. Names are folium's keys in
+#: ``folium.folium._default_js`` / ``_default_css``; "d3" is branca's colour-legend script.
+LOCAL_FILES: dict[str, str] = {
+    "leaflet": "leaflet/dist/leaflet.js",
+    "jquery": "jquery/dist/jquery.min.js",
+    "bootstrap": "bootstrap/dist/js/bootstrap.bundle.min.js",
+    "awesome_markers": "leaflet.awesome-markers/dist/leaflet.awesome-markers.js",
+    "leaflet_css": "leaflet/dist/leaflet.css",
+    "bootstrap_css": "bootstrap/dist/css/bootstrap.min.css",
+    "awesome_markers_font_css": "@fortawesome/fontawesome-free/css/all.min.css",
+    "awesome_markers_css": "leaflet.awesome-markers/dist/leaflet.awesome-markers.css",
+    "d3": "d3/d3.min.js",
+}
+
+#: Assets needed only when the page draws awesome-markers / Font Awesome icons.
+ICON_ASSETS = frozenset({"awesome_markers", "awesome_markers_font_css", "awesome_markers_css",
+                         "awesome_rotate_css", "glyphicons_css"})
+
+#: branca's colormap links d3 v3 from cdnjs (branca.colormap.ColorMap.render).
+_D3_URL = re.compile(r"^https?://[^\"']*/d3(?:@|/)3\.[0-9.]+/d3(?:\.min)?\.js$")
+
+_MIME = {".png": "image/png", ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf",
+         ".svg": "image/svg+xml", ".gif": "image/gif", ".jpg": "image/jpeg"}
+
+_SCRIPT_TAG = re.compile(r"<script\s+src=\"(?P<url>[^\"]+)\"\s*>\s*</script>", re.I)
+_LINK_TAG = re.compile(r"<link\s+rel=\"stylesheet\"\s+href=\"(?P<url>[^\"]+)\"\s*/?>", re.I)
+_CSS_URL = re.compile(r"url\(\s*(?P<q>['\"]?)(?P<ref>[^'\")]+)(?P=q)\s*\)")
+# A font-face fallback source in TrueType: modern browsers take the woff2 listed before it.
+_TTF_SRC = re.compile(r",\s*url\([^)]*\.ttf\)\s*format\([\"']truetype[\"']\)")
+
+
+@dataclass(frozen=True)
+class AssetUrl:
+    """One CDN URL folium links, with the asset name it stands for and its kind (js/css)."""
+
+    url: str
+    name: str
+    kind: str
+
+
+def node_modules_dir() -> Path:
+    """``geo/assets/node_modules``; :class:`~geo.errors.DataNotFoundError` if not installed."""
+    path = ASSETS_DIR / "node_modules"
+    if not (path / "leaflet" / "dist" / "leaflet.js").is_file():
+        raise DataNotFoundError(f"offline map assets not installed: {path} has no leaflet "
+                                f"package; {INSTALL_HINT}")
+    return path
+
+
+@cache
+def folium_asset_urls() -> dict[str, AssetUrl]:
+    """Map every CDN URL that folium's default template and branca link to its asset name."""
+    import folium.folium as ff
+
+    out: dict[str, AssetUrl] = {}
+    for name, url in ff._default_js:
+        out[url] = AssetUrl(url, name, "js")
+    for name, url in ff._default_css:
+        out[url] = AssetUrl(url, name, "css")
+    return out
+
+
+def classify_url(url: str) -> AssetUrl | None:
+    """The asset a CDN URL stands for, or ``None`` if it is not one we can serve offline."""
+    known = folium_asset_urls().get(url)
+    if known is not None:
+        return known
+    if _D3_URL.match(url):
+        return AssetUrl(url, "d3", "js")
+    return None
+
+
+def _data_uri(path: Path) -> str:
+    mime = _MIME.get(path.suffix.lower())
+    if mime is None:
+        raise DataError(f"cannot inline {path}: unknown file type {path.suffix!r}")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+@cache
+def _read_asset(rel: str, root: Path) -> str:
+    """Text of one asset; for CSS, relative url(...) references become data: URIs."""
+    path = root / rel
+    if not path.is_file():
+        raise DataNotFoundError(f"offline map asset {path} is missing; {INSTALL_HINT}")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".css":
+        text = _TTF_SRC.sub("", text)
+
+        def _inline(match: re.Match[str]) -> str:
+            ref = match.group("ref")
+            if ref.startswith(("data:", "#", "http:", "https:", "//")):
+                return match.group(0)
+            target = (path.parent / ref.split("?")[0].split("#")[0]).resolve()
+            if not target.is_file():
+                raise DataNotFoundError(f"{path} refers to {ref}, which is missing; "
+                                        f"{INSTALL_HINT}")
+            return f'url("{_data_uri(target)}")'
+
+        text = _CSS_URL.sub(_inline, text)
+    return text
+
+
+def _safe_script(js: str) -> str:
+    """Make JavaScript safe inside an inline <script> element (no early '</script')."""
+    js = re.sub(r"</(script)", r"<\\/\1", js, flags=re.I)
+    return js.replace("<!--", "<\\!--")
+
+
+def _safe_style(css: str) -> str:
+    return re.sub(r"</(style)", r"<\\/\1", css, flags=re.I)
+
+
+def _leaflet_icon_fix(root: Path) -> str:
+    """Point Leaflet's default marker icon at data: URIs (its path detection needs real files)."""
+    images = root / "leaflet" / "dist" / "images"
+    uris = {key: _data_uri(images / fname) for key, fname in (
+        ("iconUrl", "marker-icon.png"), ("iconRetinaUrl", "marker-icon-2x.png"),
+        ("shadowUrl", "marker-shadow.png"))}
+    opts = ", ".join(f'{k}: "{v}"' for k, v in uris.items())
+    return f"L.Icon.Default.imagePath = ''; L.Icon.Default.mergeOptions({{{opts}}});"
+
+
+def _rotate_css(page: str) -> str:
+    """The ``fa-rotate-N`` rules this page uses (folium's rotate stylesheet has all 360)."""
+    angles = sorted({int(a) for a in re.findall(r"fa-rotate-(\d+)", page)})
+    return "".join(f".fa-rotate-{a}{{transform:rotate({a}deg);}}" for a in angles)
+
+
+def uses_icons(page: str) -> bool:
+    """True if the page draws awesome-markers icons or Font Awesome / glyphicon icons."""
+    body = _SCRIPT_TAG.sub("", _LINK_TAG.sub("", page))
+    return ("AwesomeMarkers" in body or re.search(r"\bfa-[a-z]", body) is not None
+            or "glyphicon" in body)
+
+
+def inline_assets(page: str, *, root: Path | None = None) -> str:
+    """Return ``page`` (a rendered folium HTML document) with its CDN assets inlined.
+
+    Parameters
+    ----------
+    page
+        The HTML from ``folium.Map.get_root().render()``.
+    root
+        The node_modules folder (default :func:`node_modules_dir`).
+
+    Raises
+    ------
+    DataNotFoundError
+        The npm assets are not installed (the message says how to install them).
+    DataError
+        The page links a script or stylesheet with no offline copy (a folium plugin not listed
+        in ``geo/assets/package.json``), or uses glyphicon icons.
+    """
+    root = node_modules_dir() if root is None else root
+    need_icons = uses_icons(page)
+    glyphicons = "glyphicon" in _SCRIPT_TAG.sub("", _LINK_TAG.sub("", page))
+    if need_icons and glyphicons:
+        raise DataError("map uses Bootstrap-3 glyphicon icons, which have no offline copy: "
+                        "draw icons with folium.Icon(prefix='fa') or save with cdn=True")
+
+    def _replace(match: re.Match[str], kind: str) -> str:
+        url = html.unescape(match.group("url"))
+        asset = classify_url(url)
+        if asset is None:
+            if url.startswith(("http:", "https:", "//")):
+                raise DataError(f"map links {url}, which has no offline copy in "
+                                f"geo/assets/package.json: add its npm package to "
+                                f"geo.map_assets.LOCAL_FILES or save with cdn=True")
+            return match.group(0)  # a local relative link: leave it
+        if asset.name in ICON_ASSETS and not need_icons:
+            log.debug("dropping unused icon asset %s", url)
+            return ""
+        if asset.name == "awesome_rotate_css":
+            return f"<style>{_rotate_css(page)}</style>"
+        rel = LOCAL_FILES.get(asset.name)
+        if rel is None:
+            raise DataError(f"map links {url} ({asset.name}), which has no offline copy; "
+                            f"save with cdn=True")
+        text = _read_asset(rel, root)
+        if kind == "js":
+            extra = f"\n{_leaflet_icon_fix(root)}" if asset.name == "leaflet" else ""
+            return f"<script>/* {rel} */\n{_safe_script(text)}{extra}</script>"
+        return f"<style>/* {rel} */\n{_safe_style(text)}</style>"
+
+    page = _SCRIPT_TAG.sub(lambda m: _replace(m, "js"), page)
+    page = _LINK_TAG.sub(lambda m: _replace(m, "css"), page)
+    return page
+
+
+def cdn_urls(page: str) -> list[str]:
+    """The http(s) URLs of scripts and stylesheets a page still loads (empty when inlined)."""
+    return [m.group("url") for m in (*_SCRIPT_TAG.finditer(page), *_LINK_TAG.finditer(page))
+            if m.group("url").startswith(("http:", "https:", "//"))]

@@ -1,0 +1,571 @@
+"""Folium maps of one claim: district, facilities, demand cells coloured by cost, blind spots.
+
+:func:`claim_map` builds the map; :func:`map_html` renders it to one self-contained HTML
+document (Leaflet & co. inlined from ``geo/assets/node_modules``, see :mod:`geo.map_assets`);
+:func:`save_map` writes that document atomically. ``cdn=True`` keeps folium's CDN links instead.
+
+Layers (each toggleable in the layer control): ``District boundary``, ``Service areas``,
+``Covered cells`` and ``Blind spots`` (cells split by the covered column, filled by cost to the
+nearest facility; or one ``Demand cells`` layer when there is no covered column) and
+``Facilities``. A colour legend gives the cost in minutes or metres; a scale bar and the
+attribution "© OpenStreetMap contributors" are always shown, also with ``tiles="none"``.
+
+Background tiles and datums: OSM, CartoDB and Tianditu tiles are WGS84-aligned; Amap/Gaode and
+Tencent tiles are drawn in GCJ-02, so the (WGS84, from OSM) data is converted to GCJ-02 with
+:func:`geo.coords.convert_gdf` before drawing (otherwise it would sit ~500 m off in Beijing).
+Baidu tiles use BD-09 in Baidu's own tile grid, which Leaflet's Web Mercator cannot show: refused.
+
+Every string that comes from data (names, ids, townships, the title) is HTML-escaped before it
+reaches the page: folium's tooltips and popups insert property values as HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from geo import settings
+from geo.errors import CRSError, DataError, EmptyResultError
+
+if TYPE_CHECKING:
+    import folium
+    import geopandas as gpd
+
+log = logging.getLogger(__name__)
+
+#: Attribution shown on every map (the vector data is OSM whatever the background).
+OSM_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+                   'contributors')
+#: Default geometry simplification for display (m): well under a 250 m cell, invisible at
+#: district zoom, and it keeps a ~16k-cell map to a few MB.
+SIMPLIFY_M = 5.0
+#: Decimal places kept in coordinates (1e-6 degree is about 0.1 m).
+COORD_DECIMALS = 6
+#: Above this many drawn features the map renders on a canvas (SVG slows down a browser).
+CANVAS_ABOVE = 3000
+#: Environment variable read for the Tianditu key when ``tiles_key`` is not given.
+TIANDITU_KEY_ENV = "GEO_TIANDITU_KEY"
+
+#: Cost colours, low (good) to high (bad): a colour-blind-safe sequential ramp (viridis-like,
+#: reversed so that near = light yellow-green and far = dark purple).
+COST_COLORS = ("#fde725", "#5ec962", "#21918c", "#3b528b", "#440154")
+UNREACHABLE_COLOR = "#9e9e9e"
+COVERED_COLOR = "#1a9850"
+BLIND_COLOR = "#d73027"
+#: Facility colours by kind (sorted kinds in turn); no red or green, which mark coverage.
+KIND_COLORS = ("#1f78b4", "#6a3d9a", "#ff7f00", "#b15928", "#e7298a", "#000000", "#666666")
+
+_UNITS = {"min": ("min", 1.0, "minutes"), "s": ("min", 1 / 60, "minutes"),
+          "m": ("m", 1.0, "metres"), "km": ("m", 1000.0, "metres")}
+
+
+@dataclass(frozen=True)
+class TileChoice:
+    """A background-tile option: the xyzservices provider, its datum and extra Leaflet options."""
+
+    name: str
+    datum: str
+    label: str
+    provider: Any = None
+    options: dict[str, Any] | None = None
+    needs_key: bool = False
+
+
+def _providers() -> dict[str, TileChoice]:
+    import xyzservices
+    import xyzservices.providers as xp
+
+    tencent = xyzservices.TileProvider(
+        name="Tencent.Normal",
+        url="https://rt{s}.map.gtimg.com/tile?z={z}&x={x}&y={y}&type=vector&styleid=0",
+        attribution="(C) Tencent", html_attribution='&copy; <a href="https://map.qq.com/">Tencent</a>',
+        subdomains="0123", max_zoom=18)
+    tianditu = xyzservices.TileProvider(
+        name="Tianditu.Normal",
+        url=("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+             "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+             "&TILECOL={x}&tk={apikey}"),
+        attribution="(C) Tianditu", html_attribution='&copy; <a href="https://www.tianditu.gov.cn/">天地图</a>',
+        subdomains="01234567", max_zoom=18, apikey="<insert your Tianditu key here>")
+    carto = xp.CartoDB.Positron.copy()
+    # the OSM part is added once for the whole map (OSM_ATTRIBUTION)
+    carto["html_attribution"] = '&copy; <a href="https://carto.com/attributions">CARTO</a>'
+    osm = xp.OpenStreetMap.Mapnik.copy()
+    osm["html_attribution"] = OSM_ATTRIBUTION
+    gaode = TileChoice("gaode", "gcj02", "Amap/Gaode", xp.Gaode.Normal)
+    return {
+        "osm": TileChoice("osm", "wgs84", "OpenStreetMap", osm),
+        "cartodb": TileChoice("cartodb", "wgs84", "CartoDB Positron", carto),
+        "none": TileChoice("none", "wgs84", "no background"),
+        "gaode": gaode,
+        "amap": gaode,
+        "gaode-satellite": TileChoice("gaode-satellite", "gcj02", "Amap/Gaode satellite",
+                                      xp.Gaode.Satellite),
+        # Tencent numbers tile rows from the bottom (TMS)
+        "tencent": TileChoice("tencent", "gcj02", "Tencent", tencent, {"tms": True}),
+        "tianditu": TileChoice("tianditu", "wgs84", "Tianditu", tianditu, needs_key=True),
+    }
+
+
+#: Accepted values of ``tiles`` (and the CLI's ``--tiles``).
+TILE_NAMES = ("osm", "cartodb", "none", "gaode", "amap", "gaode-satellite", "tencent",
+              "tianditu", "baidu")
+
+
+def tile_choice(tiles: str, *, tiles_key: str | None = None) -> TileChoice:
+    """Resolve a ``tiles`` name to its provider and datum; refuse what cannot be drawn right.
+
+    Raises :class:`~geo.errors.DataError` for unknown names, for Baidu (BD-09 in Baidu's own tile
+    grid, not Web Mercator) and for Tianditu without a key (``tiles_key`` or
+    ``$GEO_TIANDITU_KEY``).
+    """
+    key = str(tiles).strip().lower()
+    if key == "baidu":
+        raise DataError("tiles='baidu' is not supported: Baidu tiles use BD-09 coordinates on "
+                        "Baidu's own tile grid, which Leaflet's Web Mercator cannot align (data "
+                        "would be off by ~1 km in Beijing); use tiles='gaode' or 'tencent' "
+                        "(GCJ-02, data converted), 'tianditu' or 'osm' (WGS84)")
+    choices = _providers()
+    if key not in choices:
+        raise DataError(f"tiles={tiles!r} is not a known tile provider: expected one of "
+                        f"{', '.join(TILE_NAMES)}")
+    choice = choices[key]
+    if choice.needs_key:
+        tk = tiles_key or os.environ.get(TIANDITU_KEY_ENV, "").strip()
+        if not tk:
+            raise DataError(f"tiles={tiles!r} needs an API key: pass tiles_key=... (CLI "
+                            f"--tiles-key) or set {TIANDITU_KEY_ENV}; get a free key at "
+                            f"https://console.tianditu.gov.cn/ or use tiles='osm'")
+        provider = choice.provider.copy()
+        provider["apikey"] = tk
+        choice = TileChoice(choice.name, choice.datum, choice.label, provider, choice.options)
+    return choice
+
+
+# --------------------------------------------------------------------------- geometry prep
+
+def _as_gdf(obj: Any, what: str) -> gpd.GeoDataFrame:
+    """A GeoDataFrame in EPSG:4326 from a frame, series, shapely geometry or an ``Area``."""
+    import geopandas as gpd
+    from shapely.geometry.base import BaseGeometry
+
+    if isinstance(obj, gpd.GeoDataFrame):
+        gdf = obj
+    elif isinstance(obj, gpd.GeoSeries):
+        gdf = gpd.GeoDataFrame(geometry=obj)
+    elif isinstance(obj, BaseGeometry):
+        gdf = gpd.GeoDataFrame(geometry=[obj], crs=settings.geographic_crs)
+    elif isinstance(getattr(obj, "geometry", None), BaseGeometry):  # geo.areas.Area
+        gdf = gpd.GeoDataFrame(geometry=[obj.geometry], crs=settings.geographic_crs)
+    else:
+        raise DataError(f"{what}: expected a GeoDataFrame, GeoSeries, shapely geometry or Area, "
+                        f"got {type(obj).__name__}")
+    if gdf.crs is None:
+        raise CRSError(f"{what}: frame has no CRS; expected EPSG:4326 (set it with "
+                       f".set_crs('EPSG:4326'))")
+    if gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(settings.geographic_crs)
+    return gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+
+
+def _light(gdf: gpd.GeoDataFrame, *, simplify_m: float, datum: str) -> gpd.GeoDataFrame:
+    """Simplify (in metres, non-points only), convert to the tile datum, round coordinates."""
+    import numpy as np
+    import shapely
+
+    out = gdf.copy()
+    if simplify_m > 0 and len(out):
+        not_point = ~out.geometry.geom_type.isin(["Point", "MultiPoint"])
+        if not_point.any():
+            metric = out.loc[not_point].geometry.to_crs(settings.metric_crs)
+            simple = metric.simplify(simplify_m, preserve_topology=True)
+            out.loc[not_point, out.geometry.name] = simple.to_crs(settings.geographic_crs)
+    if datum != "wgs84" and len(out):
+        from geo.coords import convert_gdf
+
+        out = convert_gdf(out, src="wgs84", dst=datum)
+    geoms = shapely.transform(np.asarray(out.geometry.values, dtype=object),
+                              lambda xy: np.round(xy, COORD_DECIMALS))
+    out[out.geometry.name] = geoms
+    return out
+
+
+def _dissolve(gdf: gpd.GeoDataFrame, *, simplify_m: float, datum: str) -> gpd.GeoDataFrame:
+    """One (multi)polygon: the union of ``gdf``'s geometries, prepared for display."""
+    import geopandas as gpd
+
+    metric = gdf.geometry.to_crs(settings.metric_crs)
+    # a 1 cm buffer closes the hairline gaps rounding leaves between neighbouring cells
+    union = metric.buffer(0.01).union_all()
+    merged = gpd.GeoDataFrame(geometry=[union], crs=settings.metric_crs).to_crs(
+        settings.geographic_crs)
+    return _light(merged, simplify_m=simplify_m, datum=datum)
+
+
+def _text(value: Any, *, empty: str = "") -> str:
+    """HTML-escaped text of a data value (None/NaN -> ``empty``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return empty
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return empty
+    except (TypeError, ValueError):
+        pass
+    return html.escape(str(value), quote=True)
+
+
+def _features(gdf: gpd.GeoDataFrame, props: Sequence[dict[str, Any]] | None = None) -> dict:
+    """A GeoJSON FeatureCollection with integer ids 0..n-1 and the given properties."""
+    from shapely.geometry import mapping
+
+    props = [{}] * len(gdf) if props is None else props
+    feats = [{"type": "Feature", "id": i, "properties": p, "geometry": mapping(geom)}
+             for i, (geom, p) in enumerate(zip(gdf.geometry.values, props, strict=True))]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+# --------------------------------------------------------------------------- the map
+
+def nice_edges(vmax: float, classes: int) -> list[float]:
+    """Class edges 0, step, 2*step, ... covering ``vmax`` with a round step (1, 2, 2.5 or 5
+    times a power of ten) and at most ``classes`` classes."""
+    if not math.isfinite(vmax) or vmax <= 0:
+        vmax = 1.0
+    classes = max(1, int(classes))
+    raw = vmax / classes
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(k * power for k in (1, 2, 2.5, 5, 10) if k * power >= raw * (1 - 1e-12))
+    n = max(1, math.ceil(vmax / step - 1e-9))
+    return [round(i * step, 10) for i in range(n + 1)]
+
+
+def _attribution(m: folium.Map) -> None:
+    """Add the OSM attribution to the map's attribution control (shown with any tiles)."""
+    import folium
+    from branca.element import MacroElement
+    from jinja2 import Template
+
+    class _Attribution(MacroElement):
+        _template = Template("""
+            {% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
+            {% endmacro %}
+        """)
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self._name = "Attribution"
+            self.text = text
+
+    assert isinstance(m, folium.Map)
+    m.add_child(_Attribution(OSM_ATTRIBUTION))
+
+
+def _title_box(title: str, lines: Sequence[str]) -> str:
+    rows = "".join(f"<div style='font-size:12px'>{line}</div>" for line in lines)
+    return ("<div id='geo-map-title' style='position:fixed;top:10px;left:60px;z-index:1000;"
+            "background:rgba(255,255,255,0.92);padding:6px 10px;border-radius:4px;"
+            "box-shadow:0 1px 4px rgba(0,0,0,0.3);font-family:sans-serif;max-width:60%'>"
+            f"<div style='font-weight:bold;font-size:14px'>{html.escape(title)}</div>"
+            f"{rows}</div>")
+
+
+def _swatch(color: str, label: str, *, outline: bool = False) -> str:
+    style = (f"border:2px solid {color};background:transparent" if outline
+             else f"background:{color}")
+    return (f"<span style='display:inline-block;width:12px;height:12px;vertical-align:middle;"
+            f"{style};margin-right:4px'></span>{label}")
+
+
+def claim_map(
+    area_geometry: Any,
+    facilities: gpd.GeoDataFrame | None = None,
+    *,
+    title: str,
+    cells: gpd.GeoDataFrame | None = None,
+    cost_column: str | None = None,
+    cost_unit: str = "min",
+    covered_column: str | None = None,
+    threshold: float | None = None,
+    service_areas: gpd.GeoDataFrame | None = None,
+    subtitle: Sequence[str] = (),
+    tiles: str = "osm",
+    tiles_key: str | None = None,
+    simplify_m: float = SIMPLIFY_M,
+    cost_max: float | None = None,
+    cost_classes: int = 8,
+) -> folium.Map:
+    """Build the Folium map of one claim.
+
+    Parameters
+    ----------
+    area_geometry
+        The district (shapely geometry in EPSG:4326, GeoDataFrame/GeoSeries, or a
+        ``geo.areas.Area``); drawn as the boundary, and the map is fitted to it.
+    facilities
+        Columns ``facility_id, kind, name, osm_id, geometry`` (EPSG:4326; points drawn as
+        circles, polygons as outlines). Tooltip: name, kind, OSM id; popup adds the facility id.
+    title
+        Headline shown on the map (escaped).
+    cells
+        Demand cells (polygons, EPSG:4326), optional columns ``cell_id``, ``population``,
+        ``township`` shown in the tooltip.
+    cost_column
+        Column of ``cells`` with the cost to the nearest facility; NaN/inf = unreachable.
+    cost_unit
+        Unit of ``cost_column``: "min" or "s" (legend in minutes), "m" or "km" (legend in metres).
+    covered_column
+        Boolean column of ``cells``; splits them into "Covered cells" and "Blind spots" layers.
+    threshold
+        The claim's threshold in the legend's unit (minutes or metres); shown in the subtitle.
+    service_areas
+        Polygons (EPSG:4326) reached within the threshold; drawn as the "Service areas" layer.
+    subtitle
+        Extra lines under the title (escaped).
+    tiles
+        Background: one of :data:`TILE_NAMES` (see :func:`tile_choice`).
+    tiles_key
+        API key for providers that need one (Tianditu).
+    simplify_m
+        Display simplification tolerance in metres for polygons (0 keeps them exact).
+    cost_max
+        Upper end of the colour scale in the legend's unit (default: the largest finite cost).
+    cost_classes
+        Number of colour classes in the legend.
+
+    Returns
+    -------
+    folium.Map
+        Render it with :func:`map_html` or write it with :func:`save_map`.
+    """
+    import branca.colormap as bcm
+    import folium
+    import numpy as np
+
+    choice = tile_choice(tiles, tiles_key=tiles_key)
+    datum = choice.datum
+    if cost_unit not in _UNITS:
+        raise DataError(f"cost_unit={cost_unit!r}: expected one of {', '.join(_UNITS)}")
+    shown_unit, factor, unit_word = _UNITS[cost_unit]
+
+    area = _light(_as_gdf(area_geometry, "area_geometry"), simplify_m=simplify_m, datum=datum)
+    if area.empty:
+        raise EmptyResultError("area_geometry is empty: nothing to draw the map around")
+    x0, y0, x1, y1 = area.total_bounds
+
+    n_features = 0 if cells is None else len(cells)
+    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=11, tiles=None,
+                   control_scale=True, prefer_canvas=n_features > CANVAS_ABOVE)
+    if choice.provider is not None:
+        folium.TileLayer(choice.provider, name=f"{choice.label} tiles", overlay=False,
+                         control=True, **(choice.options or {})).add_to(m)
+    _attribution(m)
+    m.fit_bounds([[float(y0), float(x0)], [float(y1), float(x1)]])
+
+    lines = [html.escape(line) for line in subtitle]
+    if datum != "wgs84":
+        lines.append(f"Data converted WGS84 &rarr; {datum.upper()} to match {choice.label} tiles")
+
+    # district boundary
+    folium.GeoJson(
+        _features(area), name="District boundary",
+        style_function=lambda f: {"color": "#222222", "weight": 2.5, "fill": False},
+        interactive=False,
+    ).add_to(m)
+
+    # service areas
+    if service_areas is not None and len(service_areas):
+        sa = _light(_as_gdf(service_areas, "service_areas"), simplify_m=simplify_m, datum=datum)
+        cols = [c for c in ("facility_id", "name", "kind", "threshold") if c in sa.columns]
+
+        sa_props = [{c: _text(sa[c].iloc[i]) for c in cols} for i in range(len(sa))]
+        gj = folium.GeoJson(
+            _features(sa, sa_props), name=f"Service areas ({len(sa)})",
+            style_function=lambda f: {"color": "#2c7fb8", "weight": 1, "fillColor": "#2c7fb8",
+                                      "fillOpacity": 0.12},
+        )
+        if cols:
+            folium.GeoJsonTooltip(fields=cols, aliases=[html.escape(c) for c in cols]).add_to(gj)
+        gj.add_to(m)
+        lines.append(_swatch("#2c7fb8", "service area", outline=True))
+
+    # demand cells
+    if cells is not None and len(cells):
+        cells_src = _as_gdf(cells, "cells")
+        cg = _light(cells_src, simplify_m=simplify_m, datum=datum)
+        for col in (cost_column, covered_column):
+            if col is not None and col not in cg.columns:
+                raise DataError(f"cells: no column {col!r}; columns are "
+                                f"{', '.join(map(str, cg.columns))}")
+        colour: Callable[[float], str]
+        if cost_column is not None:
+            cost = cg[cost_column].astype(float).to_numpy() / factor
+            finite = np.isfinite(cost)
+            vmax = float(cost_max) if cost_max is not None else (
+                float(cost[finite].max()) if finite.any() else 1.0)
+            vmin = 0.0
+            if vmax <= vmin:
+                vmax = vmin + 1.0
+            edges = nice_edges(vmax, cost_classes)
+            vmax = edges[-1]
+            ramp = bcm.LinearColormap(list(COST_COLORS), vmin=vmin, vmax=vmax)
+            cmap = bcm.StepColormap([ramp.rgb_hex_str((a + b) / 2) for a, b in zip(edges, edges[1:])],
+                                    index=edges, vmin=vmin, vmax=vmax)
+            cmap.caption = (f"Cost to the nearest facility ({unit_word}); grey = unreachable")
+            cmap.add_to(m)
+
+            def colour(v: float) -> str:
+                return cmap.rgb_hex_str(min(v, vmax)) if math.isfinite(v) else UNREACHABLE_COLOR
+
+            cost_text = [f"{v:.1f} {shown_unit}" if math.isfinite(v) else "unreachable"
+                         for v in cost]
+        else:
+            cost = np.full(len(cg), np.nan)
+            cost_text = None
+
+        if covered_column is not None:
+            covered = cg[covered_column].fillna(False).astype(bool).to_numpy()
+        else:
+            covered = None
+
+        extra = [c for c in ("population", "township") if c in cg.columns]
+        id_col = "cell_id" if "cell_id" in cg.columns else None
+
+        def _cell_layer(mask: np.ndarray, name: str, default_fill: str,
+                        outline: str | None) -> None:
+            sub = cg.loc[mask]
+            costs = cost[mask]
+            texts = None if cost_text is None else [t for t, k in zip(cost_text, mask,
+                                                                       strict=True) if k]
+            fills = [colour(v) if cost_column is not None else default_fill for v in costs]
+            props_rows: list[dict[str, Any]] = []
+            ids = sub[id_col].tolist() if id_col else None
+            pops = sub["population"].astype(float).tolist() if "population" in extra else None
+            towns = sub["township"].tolist() if "township" in extra else None
+            for j in range(len(sub)):
+                p: dict[str, Any] = {}
+                if ids is not None:
+                    p["cell"] = _text(ids[j])
+                if texts is not None:
+                    p["cost"] = texts[j]
+                if pops is not None:
+                    p["pop"] = f"{pops[j]:.0f}" if math.isfinite(pops[j]) else ""
+                if towns is not None:
+                    p["township"] = _text(towns[j])
+                props_rows.append(p)
+            group = folium.FeatureGroup(name=name)
+            gj = folium.GeoJson(
+                _features(sub, props_rows),
+                style_function=lambda f: {"fillColor": fills[f["id"]], "fillOpacity": 0.6,
+                                          "color": fills[f["id"]], "weight": 0.5},
+            )
+            labels = {"cell": "cell", "cost": "cost to nearest", "pop": "population",
+                      "township": "township"}
+            fields = list(props_rows[0]) if props_rows else []
+            if fields:
+                folium.GeoJsonTooltip(fields=fields,
+                                      aliases=[labels[f] for f in fields]).add_to(gj)
+            gj.add_to(group)
+            if outline is not None:
+                # the outline of the group, dissolved: readable at district zoom where
+                # per-cell outlines would cover the cost colours
+                merged = _dissolve(cells_src.loc[mask], simplify_m=simplify_m, datum=datum)
+                folium.GeoJson(_features(merged), interactive=False,
+                               style_function=lambda f: {"color": outline, "weight": 2,
+                                                         "fill": False}).add_to(group)
+            group.add_to(m)
+
+        if covered is None:
+            _cell_layer(np.ones(len(cg), bool), f"Demand cells ({len(cg)})", "#756bb1", None)
+        else:
+            thr = "" if threshold is None else f" (within {threshold:g} {shown_unit})"
+            n_cov, n_blind = int(covered.sum()), int((~covered).sum())
+            if n_cov:
+                _cell_layer(covered, f"Covered cells{thr} ({n_cov})", COVERED_COLOR,
+                            COVERED_COLOR)
+            if n_blind:
+                _cell_layer(~covered, f"Blind spots ({n_blind})", BLIND_COLOR, BLIND_COLOR)
+            lines.append(_swatch(COVERED_COLOR, f"covered{html.escape(thr)}", outline=True)
+                         + " &nbsp; " + _swatch(BLIND_COLOR, "blind spot", outline=True))
+        if threshold is not None and covered is None:
+            lines.append(f"threshold {threshold:g} {shown_unit}")
+
+    # facilities
+    if facilities is not None and len(facilities):
+        fac = _as_gdf(facilities, "facilities")
+        missing = [c for c in ("facility_id", "kind", "name", "osm_id") if c not in fac.columns]
+        if missing:
+            raise DataError(f"facilities: missing columns {', '.join(missing)}; expected "
+                            f"facility_id, kind, name, osm_id, geometry")
+        fac = _light(fac, simplify_m=simplify_m, datum=datum)
+        kinds = sorted({str(k) for k in fac["kind"]})
+        kind_colour = {k: KIND_COLORS[i % len(KIND_COLORS)] for i, k in enumerate(kinds)}
+        fac_kinds = [str(k) for k in fac["kind"]]
+
+        fac_props = [{"name": _text(n, empty="(unnamed)"), "kind": _text(k),
+                      "osm_id": _text(o), "facility_id": _text(f)}
+                     for n, k, o, f in zip(fac["name"], fac["kind"], fac["osm_id"],
+                                           fac["facility_id"], strict=True)]
+        gj = folium.GeoJson(
+            _features(fac, fac_props), name=f"Facilities ({len(fac)})",
+            marker=folium.CircleMarker(radius=6, fill=True, fill_opacity=0.9, weight=1.5),
+            style_function=lambda f: {"color": "#ffffff", "weight": 1.5,
+                                      "fillColor": kind_colour[fac_kinds[f["id"]]],
+                                      "fillOpacity": 0.9},
+        )
+        folium.GeoJsonTooltip(fields=["name", "kind", "osm_id"],
+                              aliases=["name", "kind", "OSM id"]).add_to(gj)
+        folium.GeoJsonPopup(fields=["name", "kind", "osm_id", "facility_id"],
+                            aliases=["name", "kind", "OSM id", "facility"]).add_to(gj)
+        gj.add_to(m)
+        lines.append(" &nbsp; ".join(_swatch(kind_colour[k], html.escape(k)) for k in kinds))
+
+    m.get_root().html.add_child(folium.Element(_title_box(title, lines)))
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
+#: JSON options used while rendering: compact separators and UTF-8 text instead of \uXXXX escapes
+#: (about 10 % smaller for a 16k-cell map). Jinja's ``tojson`` still escapes < > & ' so the
+#: JSON cannot close the <script> element.
+_COMPACT_JSON = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
+
+
+def map_html(m: folium.Map, *, cdn: bool = False) -> str:
+    """Render ``m`` to one HTML document; assets inlined unless ``cdn`` (see geo.map_assets).
+
+    Embedded GeoJSON is written compactly: the ``tojson`` options of folium's Jinja environment
+    are switched for the duration of this call and restored afterwards.
+    """
+    import folium
+
+    from geo.map_assets import inline_assets
+
+    env = folium.GeoJson._template.environment
+    saved = env.policies["json.dumps_kwargs"]
+    env.policies["json.dumps_kwargs"] = dict(_COMPACT_JSON)
+    try:
+        page = m.get_root().render()
+    finally:
+        env.policies["json.dumps_kwargs"] = saved
+    return page if cdn else inline_assets(page)
+
+
+def save_map(m: folium.Map, path: str | os.PathLike[str], *, cdn: bool = False) -> Path:
+    """Write ``m`` as a self-contained HTML file atomically (temp file + rename); return the path.
+
+    With ``cdn=True`` the page loads Leaflet & co. from folium's CDNs (smaller, needs internet).
+    """
+    from geo.io import write_text
+
+    out = write_text(path, map_html(m, cdn=cdn))
+    log.info("wrote map %s (%.1f kB)", out, out.stat().st_size / 1000)
+    return out
