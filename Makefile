@@ -9,10 +9,12 @@ OUT    ?= out
 
 .PHONY: report test install lint clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt geo/assets/package.json geo/assets/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	@# Leaflet & co. for offline, self-contained maps (geo/map_assets.py); never committed.
+	npm ci --prefix geo/assets --no-audit --no-fund
 	touch $(STAMP)
 
 install: $(STAMP)
