@@ -152,8 +152,46 @@ def classify_features(features: gpd.GeoDataFrame, *, layers: Iterable[str] | Non
             if col in features.columns:
                 frame.insert(len(frame.columns) - 1, col,
                              features[col].astype(object).to_numpy()[sel])
+        if layer == "roads":
+            frame = _geofabrik_road_attributes(frame, features.loc[sel])
         out[layer] = frame.reset_index(drop=True)
     return out
+
+
+def _yes(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower() in ("yes", "true", "1")
+
+
+def _geofabrik_road_attributes(frame: gpd.GeoDataFrame, feats: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Road attributes as Geofabrik writes them: ``oneway`` F (forward) / T (backward) / B
+    (both, from ``oneway=*`` and ``junction=roundabout``), ``maxspeed`` int km/h (0 unknown),
+    ``layer`` int, ``bridge`` / ``tunnel`` "T" / "F", ``ref``."""
+    def col(name: str) -> list[object]:
+        return list(feats[name].astype(object)) if name in feats.columns else [None] * len(feats)
+
+    oneway = []
+    for ow, junction in zip(col("oneway"), col("junction")):
+        v = ow.strip().lower() if isinstance(ow, str) else ""
+        oneway.append("T" if v == "-1" else "F" if v in ("yes", "true", "1") or
+                      junction in ("roundabout", "circular") else "B")
+    maxspeed = []
+    for v in col("maxspeed"):
+        m = re.match(r"\s*(\d+)", v) if isinstance(v, str) else None
+        maxspeed.append(int(m.group(1)) if m else 0)
+    layer = []
+    for v in col("layer"):
+        try:
+            layer.append(int(str(v)))
+        except ValueError:
+            layer.append(0)
+    frame = frame.drop(columns=[c for c in ("oneway", "maxspeed", "ref") if c in frame.columns])
+    frame.insert(3, "ref", [v if isinstance(v, str) else None for v in col("ref")])
+    frame.insert(4, "oneway", oneway)
+    frame.insert(5, "maxspeed", maxspeed)
+    frame.insert(6, "layer", layer)
+    frame.insert(7, "bridge", ["T" if _yes(v) or v == "viaduct" else "F" for v in col("bridge")])
+    frame.insert(8, "tunnel", ["T" if _yes(v) else "F" for v in col("tunnel")])
+    return frame
 
 
 def _empty_layers(layers: Iterable[str]) -> dict[str, gpd.GeoDataFrame]:

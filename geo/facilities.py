@@ -1,0 +1,365 @@
+"""Facilities the plan's claims are about, as canonical point frames.
+
+Every function returns a GeoDataFrame in EPSG:4326 with the columns ``facility_id, kind, name,
+osm_id, geometry`` (points) plus kind-specific columns. ``facility_id`` is ``"<kind>:<osm_id>"``
+(traceable back to OSM). Distances are computed in EPSG:32650 (metres).
+
+Polygon features are represented by their representative point (a point guaranteed to lie
+inside the polygon; the centroid of an L-shaped station may fall outside it).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import settings
+from geo.areas import Area
+from geo.sources.base import OsmData
+
+log = logging.getLogger(__name__)
+
+BASE_COLUMNS = ["facility_id", "kind", "name", "osm_id"]
+STATION_CLASSES = ("railway_station", "railway_halt")
+#: railways fclass -> station mode.
+RAIL_MODES = {"rail": "rail", "narrow_gauge": "rail", "subway": "subway",
+              "light_rail": "light_rail", "tram": "tram", "monorail": "monorail"}
+#: OSM ``station=*`` values (PBF/XML sources carry them) -> mode; they win over the nearest line.
+STATION_TAG_MODES = {"subway": "subway", "light_rail": "light_rail", "train": "rail",
+                     "monorail": "monorail", "tram": "tram"}
+#: Park size classes: (name, lower bound in ha, straight-line service radius in m or None).
+#: From Beijing practice (the 2021 city check of 「公园绿地500米服务半径覆盖率」 counts parks of
+#: 5,000 m² and more with a 500 m radius and 2,000-5,000 m² parks with 300 m; smaller ones are
+#: not counted) and GB/T 51346-2019, whose comprehensive parks (综合公园) should exceed 10 ha.
+PARK_SIZE_CLASSES: tuple[tuple[str, float, float | None], ...] = (
+    ("tiny", 0.0, None),
+    ("pocket", 0.2, 300.0),
+    ("community", 0.5, 500.0),
+    ("large", 10.0, 500.0),
+)
+SMALL_FIRE_WORDS = ("小型", "微型")
+#: Road classes that form the expressway system; a link meeting anything else is an entrance.
+EXPRESSWAY_CLASSES = ("motorway", "trunk", "motorway_link", "trunk_link")
+LINK_CLASSES = ("motorway_link", "trunk_link")
+
+
+def _empty(kind: str, extra: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+    cols: dict[str, Any] = {c: pd.Series([], dtype=object) for c in BASE_COLUMNS}
+    for c, dtype in (extra or {}).items():
+        cols[c] = pd.Series([], dtype=dtype)
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=settings.geographic_crs))
+
+
+def _to_m(geoms: Any) -> np.ndarray:
+    return gpd.GeoSeries(geoms, crs=settings.geographic_crs).to_crs(settings.metric_crs).values
+
+
+def _norm_name(name: Any) -> str:
+    """Name key for deduplication: no spaces, no bracketed parts, no trailing 站/station
+    (亦庄火车站 and 亦庄 stay different stations)."""
+    if name is None or (isinstance(name, float) and np.isnan(name)) or pd.isna(name):
+        return ""
+    t = re.sub(r"[(（\[].*?[)）\]]", "", str(name))
+    t = re.sub(r"\s+", "", t).lower()
+    for suffix in ("站", "station"):
+        if t.endswith(suffix) and len(t) > len(suffix):
+            t = t[: -len(suffix)]
+            break
+    return t
+
+
+def _candidates(osm: OsmData, point_layer: str, poly_layer: str, fclasses: Iterable[str],
+                area: Area | None) -> gpd.GeoDataFrame:
+    """Points of ``point_layer`` plus representative points of ``poly_layer`` with the given
+    fclasses, inside the area; column ``from_polygon``."""
+    fclasses = list(fclasses)
+    frames = []
+    for layer, is_poly in ((point_layer, False), (poly_layer, True)):
+        g = osm.layer(layer)
+        g = g[g["fclass"].isin(fclasses)]
+        if g.empty:
+            continue
+        g = g.copy()
+        if is_poly:
+            g["polygon"] = g.geometry.values
+            g = g.set_geometry(g.geometry.representative_point())
+        g["from_polygon"] = is_poly
+        frames.append(g)
+    if not frames:
+        return gpd.GeoDataFrame({"osm_id": [], "fclass": [], "name": [], "from_polygon": []},
+                                geometry=gpd.GeoSeries([], crs=settings.geographic_crs))
+    cand = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.geographic_crs)
+    if area is not None:
+        cand = cand[cand.within(area.geometry)]
+    return cand.reset_index(drop=True)
+
+
+def dedupe_by_name(points: gpd.GeoDataFrame, *, within_m: float = 300.0) -> gpd.GeoDataFrame:
+    """Drop duplicate facilities: same normalised name within ``within_m`` metres, or an unnamed
+    feature within ``within_m`` of a kept one.
+
+    Priority (kept first): named before unnamed, points before polygons (``from_polygon``), then
+    ``osm_id``. The kept row gets ``merged_osm_ids`` listing every OSM id it stands for.
+    """
+    if points.empty:
+        out = points.copy()
+        out["merged_osm_ids"] = pd.Series([], dtype=object)
+        return out
+    pts = points.copy()
+    pts["_key"] = [_norm_name(n) for n in pts["name"]]
+    pts["_unnamed"] = pts["_key"] == ""
+    poly = pts["from_polygon"] if "from_polygon" in pts.columns else False
+    pts["_poly"] = poly
+    pts = pts.sort_values(["_unnamed", "_poly", "osm_id"], kind="stable").reset_index(drop=True)
+    xy = shapely.get_coordinates(_to_m(pts.geometry.values))
+    kept: list[int] = []
+    merged: dict[int, list[str]] = {}
+    for i in range(len(pts)):
+        dup_of = None
+        if kept:
+            k = np.asarray(kept)
+            d = np.hypot(xy[k, 0] - xy[i, 0], xy[k, 1] - xy[i, 1])
+            near = k[d <= within_m]
+            for j in near[np.argsort(d[d <= within_m])]:
+                if pts.at[i, "_unnamed"] or pts.at[j, "_key"] == pts.at[i, "_key"]:
+                    dup_of = int(j)
+                    break
+        if dup_of is None:
+            kept.append(i)
+            merged[i] = [str(pts.at[i, "osm_id"])]
+        else:
+            merged[dup_of].append(str(pts.at[i, "osm_id"]))
+    out = pts.loc[kept].drop(columns=["_key", "_unnamed", "_poly"]).copy()
+    out["merged_osm_ids"] = [merged[i] for i in kept]
+    return out.reset_index(drop=True)
+
+
+def _finish(frame: gpd.GeoDataFrame, kind: str, extra: Sequence[str]) -> gpd.GeoDataFrame:
+    frame = frame.copy()
+    frame["kind"] = kind
+    frame["osm_id"] = frame["osm_id"].astype(str)
+    frame["name"] = frame["name"].astype(object).where(frame["name"].notna(), None)
+    frame["facility_id"] = kind + ":" + frame["osm_id"]
+    dup = frame["facility_id"].duplicated(keep=False)
+    if dup.any():  # a node and a way may share a number
+        frame.loc[dup, "facility_id"] = frame.loc[dup, "facility_id"] + "#" + \
+            frame.loc[dup].groupby("facility_id").cumcount().astype(str)
+    frame = frame.sort_values("facility_id").reset_index(drop=True)
+    cols = BASE_COLUMNS + [c for c in extra if c in frame.columns] + ["geometry"]
+    return gpd.GeoDataFrame(frame[cols], geometry="geometry", crs=settings.geographic_crs)
+
+
+def rail_stations(osm: OsmData, area: Area | None = None, *, dedupe_m: float = 300.0,
+                  mode_max_m: float = 200.0,
+                  fclasses: Iterable[str] = STATION_CLASSES) -> gpd.GeoDataFrame:
+    """Rail, metro, light-rail and tram stations inside an area.
+
+    Station points (``transport``) plus representative points of station polygons
+    (``transport_a``; some stations are mapped only as polygons), deduplicated by name within
+    ``dedupe_m`` metres (:func:`dedupe_by_name`).
+
+    Parameters
+    ----------
+    osm : OsmData
+        Source layers.
+    area : Area, optional
+        Keep stations whose point lies inside it.
+    dedupe_m : float
+        Deduplication distance in metres.
+    mode_max_m : float
+        ``mode`` is the class of the nearest ``railways`` line within this distance (m);
+        an explicit OSM ``station=*`` tag wins when the source has it.
+
+    Returns
+    -------
+    GeoDataFrame
+        Base columns + ``mode`` (subway / rail / light_rail / tram / monorail or None),
+        ``mode_distance_m``, ``fclass``, ``from_polygon``, ``merged_osm_ids``.
+    """
+    cand = _candidates(osm, "transport", "transport_a", fclasses, area)
+    st = dedupe_by_name(cand, within_m=dedupe_m)
+    st["mode"] = pd.Series([None] * len(st), dtype=object)
+    st["mode_distance_m"] = np.nan
+    lines = osm.layer("railways")
+    lines = lines[lines["fclass"].isin(list(RAIL_MODES))]
+    if len(st) and len(lines):
+        pts_m = gpd.GeoDataFrame(geometry=_to_m(st.geometry.values), crs=settings.metric_crs)
+        lines_m = gpd.GeoDataFrame({"line_fclass": lines["fclass"].to_numpy()},
+                                   geometry=_to_m(lines.geometry.values), crs=settings.metric_crs)
+        j = gpd.sjoin_nearest(pts_m, lines_m, how="left", max_distance=mode_max_m,
+                              distance_col="d")
+        j = j[~j.index.duplicated(keep="first")].reindex(pts_m.index)
+        st["mode"] = [RAIL_MODES.get(v) if isinstance(v, str) else None for v in j["line_fclass"]]
+        st["mode_distance_m"] = j["d"].to_numpy()
+    if "station" in st.columns:
+        tagged = st["station"].map(lambda v: STATION_TAG_MODES.get(v) if isinstance(v, str)
+                                   else None)
+        st["mode"] = tagged.where(tagged.notna(), st["mode"])
+    if st.empty:
+        return _empty("rail_station", {"mode": "object", "mode_distance_m": "float64",
+                                       "fclass": "object", "from_polygon": "bool",
+                                       "merged_osm_ids": "object"})
+    return _finish(st, "rail_station",
+                   ["mode", "mode_distance_m", "fclass", "from_polygon", "merged_osm_ids"])
+
+
+def park_size_class(area_ha: Any, *, classes: Sequence[tuple[str, float, float | None]]
+                    = PARK_SIZE_CLASSES) -> tuple[np.ndarray, np.ndarray]:
+    """Size class names and service radii (m, NaN when not counted) for park areas in ha.
+
+    ``classes`` is a sequence of (name, lower bound ha, radius m or None), ascending bounds.
+    """
+    bounds = np.array([c[1] for c in classes])
+    if np.any(np.diff(bounds) <= 0):
+        raise ValueError(f"park size classes must have ascending lower bounds, got {bounds}")
+    idx = np.clip(np.searchsorted(bounds, np.asarray(area_ha, dtype=float), side="right") - 1,
+                  0, len(classes) - 1)
+    names = np.array([c[0] for c in classes], dtype=object)[idx]
+    radii = np.array([np.nan if c[2] is None else c[2] for c in classes])[idx]
+    return names, radii
+
+
+def parks(osm: OsmData, area: Area | None = None, *, fclasses: Iterable[str] = ("park",),
+          size_classes: Sequence[tuple[str, float, float | None]] = PARK_SIZE_CLASSES
+          ) -> gpd.GeoDataFrame:
+    """Park polygons (``pois_a``) intersecting an area.
+
+    Returns
+    -------
+    GeoDataFrame
+        Base columns; ``geometry`` is the representative point (display only); ``polygon`` the
+        full park polygon (EPSG:4326); ``area_ha`` the full polygon's area and ``inside_ha`` the
+        part inside the area, in hectares; ``size_class`` and ``service_radius_m`` from
+        ``size_classes`` (default :data:`PARK_SIZE_CLASSES`: tiny < 0.2 ha (not counted),
+        pocket 0.2-0.5 ha (300 m), community 0.5-10 ha (500 m), large >= 10 ha (500 m)).
+        Park features mapped only as points have no area and are not included.
+    """
+    g = osm.layer("pois_a")
+    g = g[g["fclass"].isin(list(fclasses))]
+    if area is not None:
+        g = g[g.intersects(area.geometry)]
+    n_points = int(osm.layer("pois")["fclass"].isin(list(fclasses)).sum())
+    if n_points:
+        log.info("%d park features mapped only as points are not counted as parks", n_points)
+    extra = {"area_ha": "float64", "inside_ha": "float64", "size_class": "object",
+             "service_radius_m": "float64", "polygon": "geometry"}
+    if g.empty:
+        out = _empty("park", {k: v for k, v in extra.items() if k != "polygon"})
+        out["polygon"] = gpd.GeoSeries([], crs=settings.geographic_crs)
+        return out
+    g = g.copy()
+    poly_m = _to_m(shapely.make_valid(g.geometry.values))
+    g["area_ha"] = shapely.area(poly_m) / 1e4
+    g["inside_ha"] = (shapely.area(shapely.intersection(poly_m, area.geometry_m)) / 1e4
+                      if area is not None else g["area_ha"])
+    g["size_class"], g["service_radius_m"] = park_size_class(g["area_ha"], classes=size_classes)
+    g["polygon"] = gpd.GeoSeries(g.geometry.values, crs=settings.geographic_crs, index=g.index)
+    g = g.set_geometry(g.geometry.representative_point())
+    out = _finish(g, "park", ["area_ha", "inside_ha", "size_class", "service_radius_m",
+                              "polygon"])
+    out["polygon"] = gpd.GeoSeries(out["polygon"].values, crs=settings.geographic_crs)
+    return out
+
+
+def fire_stations(osm: OsmData, area: Area | None = None, *, dedupe_m: float = 300.0,
+                  small_words: Iterable[str] = SMALL_FIRE_WORDS) -> gpd.GeoDataFrame:
+    """Fire stations inside an area: ``pois`` points plus ``pois_a`` representative points,
+    deduplicated by name within ``dedupe_m`` metres; ``small`` is True when the name contains
+    one of ``small_words`` (小型 / 微型: small and micro stations with fewer engines)."""
+    cand = _candidates(osm, "pois", "pois_a", ["fire_station"], area)
+    st = dedupe_by_name(cand, within_m=dedupe_m)
+    words = tuple(small_words)
+    st["small"] = [isinstance(n, str) and any(w in n for w in words) for n in st["name"]]
+    if st.empty:
+        return _empty("fire_station", {"small": "bool", "from_polygon": "bool",
+                                       "merged_osm_ids": "object"})
+    return _finish(st, "fire_station", ["small", "from_polygon", "merged_osm_ids"])
+
+
+def pois(osm: OsmData, area: Area | None = None, fclasses: Iterable[str] = ()
+         ) -> gpd.GeoDataFrame:
+    """Other points of interest (school, kindergarten, hospital, clinic, convenience, ...):
+    ``pois`` points plus ``pois_a`` representative points with the given fclasses, inside the
+    area, not deduplicated. ``kind`` is the fclass."""
+    cand = _candidates(osm, "pois", "pois_a", fclasses, area)
+    if cand.empty:
+        return _empty("poi", {"fclass": "object", "from_polygon": "bool"})
+    frames = [_finish(g, str(fc), ["fclass", "from_polygon"]) for fc, g in cand.groupby("fclass")]
+    out = pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=settings.geographic_crs)
+
+
+def _classes(value: Any) -> set[str]:
+    if isinstance(value, list | tuple | set):
+        return {str(v) for v in value}
+    return {str(value)} if value is not None else set()
+
+
+def expressway_entrances(G: Any, area: Area | None = None, *,
+                         link_classes: Iterable[str] = LINK_CLASSES,
+                         expressway_classes: Iterable[str] = EXPRESSWAY_CLASSES
+                         ) -> gpd.GeoDataFrame:
+    """Entrances to the motorway / urban-expressway system from an osmnx-style road graph.
+
+    An entrance is a node tagged ``highway=motorway_junction``, or a node where an edge of a
+    ``link_classes`` road (motorway_link, trunk_link) meets an edge of a class outside
+    ``expressway_classes`` (a lower-class road). Edge ``highway`` values may be lists
+    (osmnx simplification).
+
+    Parameters
+    ----------
+    G : networkx MultiDiGraph or None
+        osmnx-style graph (node ``x``/``y`` in the graph's CRS, edge ``highway``). ``None``
+        (no road network available) gives an empty frame and a logged warning.
+    area : Area, optional
+        Keep nodes inside it.
+
+    Returns
+    -------
+    GeoDataFrame
+        Base columns (``osm_id`` = node id) + ``node`` (graph node id), ``reason``
+        ("motorway_junction" or "link_meets_lower_road") and ``onto_link`` (True when an
+        edge of a link road leaves the node, i.e. a vehicle can drive onto the ramp there;
+        respect it for one-way ramps).
+    """
+    extra = {"node": "object", "reason": "object", "onto_link": "bool"}
+    if G is None:
+        log.warning("no road network available: expressway entrances cannot be found "
+                    "(give an OSM PBF/XML file, a Geofabrik roads layer or use Overpass)")
+        return _empty("expressway_entrance", extra)
+    links, major = set(link_classes), set(expressway_classes)
+    rows = []
+    for n, data in G.nodes(data=True):
+        reason = None
+        if data.get("highway") == "motorway_junction":
+            reason = "motorway_junction"
+        incident: set[str] = set()
+        out_link = False
+        edges = list(G.out_edges(n, data=True)) + list(G.in_edges(n, data=True))
+        for u, _v, ed in edges:
+            cls = _classes(ed.get("highway"))
+            incident |= cls
+            if u == n and cls & links:
+                out_link = True
+        if reason is None and incident & links and incident - major:
+            reason = "link_meets_lower_road"
+        if reason is not None:
+            rows.append({"node": n, "osm_id": str(n), "name": data.get("ref") or data.get("name"),
+                         "reason": reason, "onto_link": out_link,
+                         "geometry": shapely.Point(data["x"], data["y"])})
+    crs = G.graph.get("crs", settings.geographic_crs)
+    if not rows:
+        return _empty("expressway_entrance", extra)
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs).to_crs(settings.geographic_crs)
+    if area is not None:
+        gdf = gdf[gdf.within(area.geometry)]
+        if gdf.empty:
+            return _empty("expressway_entrance", extra)
+    return _finish(gdf, "expressway_entrance", ["node", "reason", "onto_link"])
