@@ -196,3 +196,117 @@ def claims_check(
         raise typer.Exit(code=2)
     typer.echo(f"{len(items)} claims valid; every quote found verbatim at its line in {seed_dir}",
                err=True)
+
+
+# --------------------------------------------------------------------------- geo data summary
+
+def data_summary_dict(area_name: str, *, data_dir: Path | None = None,
+                      osm_path: Path | None = None) -> dict:
+    """The figures of ``geo data summary`` as a dict (keys in the documented order).
+
+    ``expressway_entrances`` is ``None`` (not 0) when the source has no road network, and
+    ``notes`` says why; ``layers_missing`` then contains ``roads``.
+    """
+    from geo import facilities
+    from geo.areas import get_area
+    from geo.demand import area_population, population_source, population_townships
+    from geo.errors import DataNotFoundError
+    from geo.sources import load_osm
+    from geo.sources.geofabrik import DEFAULT_LAYERS
+
+    root = _data_dir(data_dir) if osm_path is None or data_dir is not None else None
+    area = get_area(area_name, data_dir=root)
+    # a Geofabrik folder's roads layer is read (and reported missing when absent); PBF/XML
+    # files give their road network to geo.network directly (osmnx / pyrosm handle one-ways)
+    file_source = osm_path is not None and not Path(osm_path).is_dir()
+    layers = DEFAULT_LAYERS if file_source else [*DEFAULT_LAYERS, "roads"]
+    osm = load_osm(area, data_dir=root, path=osm_path, layers=layers)
+    notes: list[str] = []
+    entrances: int | None
+    if "roads" in osm.layers_missing and osm.path is not None and osm.path.is_dir():
+        entrances = None
+        notes.append("expressway_entrances: no road network in the data (layer 'roads' "
+                     "missing); give a PBF/XML file (--osm) or a Geofabrik roads layer")
+    else:
+        from geo.network import graph_from_osm
+
+        try:
+            G = graph_from_osm(osm, "drive")
+        except DataNotFoundError as exc:
+            entrances = None
+            notes.append(f"expressway_entrances: {exc}")
+        else:
+            entrances = len(facilities.expressway_entrances(G, area))
+    population: float | None = None
+    try:
+        towns = population_townships(data_dir=root)
+        import shapely
+
+        if shapely.intersects(area.geometry_m, towns.geometry.values).any():
+            population = area_population(area, data_dir=root)
+        else:
+            notes.append("population: the population layer does not cover this area")
+    except DataNotFoundError as exc:
+        notes.append(f"population: {exc}")
+    return {
+        "area_name": area.name,
+        "osm_id": area.osm_id,
+        "area_km2": round(area.area_km2, 2),
+        "crs": settings.metric_crs,
+        "rail_stations": len(facilities.rail_stations(osm, area)),
+        "parks": len(facilities.parks(osm, area)),
+        "fire_stations": len(facilities.fire_stations(osm, area)),
+        "expressway_entrances": entrances,
+        "population": None if population is None else round(population),
+        "population_source": population_source("area") if population is not None else None,
+        "osm_data_date": osm.osm_data_date,
+        "layers_missing": osm.layers_missing,
+        "osm_source": osm.source,
+        "notes": notes,
+    }
+
+
+@data_app.command("summary")
+def data_summary(
+    area: Annotated[str, typer.Option("--area", help="Study area: a Beijing district "
+                                      "(tongzhou / 通州区), beijing, or a GeoJSON polygon file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    data_dir: DataDirOption = None,
+    osm: Annotated[Path | None, typer.Option("--osm", help="Read OSM from this PBF/XML file "
+                                                "or Geofabrik folder instead.")] = None,
+) -> None:
+    """Summarise the data for an area: size, facilities, population, OSM date, missing layers."""
+    import json
+
+    summary = data_summary_dict(area, data_dir=data_dir, osm_path=osm)
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{summary['area_name']} (OSM relation {summary['osm_id']})")
+    table.add_column("item")
+    table.add_column("value", overflow="fold")
+    labels = [("area_km2", "area (km²)"), ("rail_stations", "rail stations"),
+              ("parks", "parks (polygons)"), ("fire_stations", "fire stations"),
+              ("expressway_entrances", "expressway entrances"), ("population", "population"),
+              ("population_source", "population source"), ("osm_data_date", "OSM data date"),
+              ("osm_source", "OSM source"), ("layers_missing", "layers missing"),
+              ("crs", "metric CRS")]
+    for key, label in labels:
+        value = summary[key]
+        if isinstance(value, list):
+            text = ", ".join(value) or "none"
+        elif isinstance(value, float):
+            text = f"{value:,.1f}"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = f"{value:,}"
+        else:
+            text = "n/a" if value is None else str(value)
+        table.add_row(label, escape(text))
+    console = Console()
+    console.print(table)
+    for note in summary["notes"]:
+        console.print(f"note: {escape(note)}")
