@@ -31,6 +31,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -350,7 +351,7 @@ def graph_from_roads(roads: Any, network_type: str = "walk", *, to_crs: str | No
         ow = (oneway_col.iat[i] if oneway_col is not None else "B").strip().upper()
         if network_type == "walk" or ow not in ("F", "T"):
             ow = "B"
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        for a, b in pairwise(cuts):
             u, v = int(vid[a]), int(vid[b])
             length = float(cum[b] - cum[a])
             line = shapely.LineString(out_xy[a:b + 1])

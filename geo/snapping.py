@@ -209,6 +209,48 @@ def offnet_cost(snap_dist_m: np.ndarray, weight: str, offnet_speed_kph: float | 
                        f"(metres) and 'travel_time' (seconds); use one of those")
 
 
+def search_from_points(csr: Any, sp: pd.DataFrame, s_leg: np.ndarray, m: int, *,
+                       reverse: bool = False, limit: float = np.inf
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-source search from snapped source points (virtual nodes on their edges).
+
+    ``sp``: :func:`placements` of the ``m`` source points; ``s_leg``: their off-network legs.
+    Returns ``(dist, src)`` for the graph's nodes (matrix order): the cost from (forward) or to
+    (``reverse``) the nearest source point, and that point's row number (-1 if unreachable).
+    """
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import dijkstra
+
+    n = len(csr.nodes)
+    if len(sp) == 0:
+        return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    # virtual node n + i for source point i; edges out of it in the searched direction
+    tail = sp["tail"].map(csr.pos).to_numpy(dtype=np.int64)
+    head = sp["head"].map(csr.pos).to_numpy(dtype=np.int64)
+    pos, w = sp["pos"].to_numpy(), sp["w"].to_numpy()
+    pt = sp["point"].to_numpy()
+    if not reverse:   # leave forward to the head; at pos 0 the point is the tail node
+        to = np.r_[head, tail[pos == 0]]
+        wt = np.r_[(1 - pos) * w, np.zeros(int((pos == 0).sum()))]
+        frm = np.r_[pt, pt[pos == 0]]
+    else:             # arrive from the tail; at pos 1 the point is the head node
+        to = np.r_[tail, head[pos == 1]]
+        wt = np.r_[pos * w, np.zeros(int((pos == 1).sum()))]
+        frm = np.r_[pt, pt[pos == 1]]
+    wt = wt + s_leg[frm]
+    order = np.argsort(frm, kind="stable")
+    frm, to, wt = frm[order], to[order], wt[order]
+    base = csr.transposed if reverse else csr.matrix
+    indptr = np.r_[base.indptr, base.indptr[-1] + np.cumsum(np.bincount(frm, minlength=m))]
+    aug = csr_array((np.r_[base.data, wt], np.r_[base.indices, to].astype(np.int32),
+                     indptr.astype(np.int32)), shape=(n + m, n + m))
+    starts = np.unique(frm) + n
+    dist, _, src = dijkstra(aug, directed=True, indices=starts, min_only=True, limit=limit,
+                            return_predecessors=True)
+    src = np.where(src >= 0, src - n, -1)
+    return dist[:n], src[:n]
+
+
 def point_costs(G: Any, sources: Any, targets: Any, *, weight: str = "length",
                 cutoff: float | None = None, reverse: bool = False,
                 max_snap_m: float = MAX_SNAP_M, offnet_speed_kph: float | None = None,
@@ -227,9 +269,6 @@ def point_costs(G: Any, sources: Any, targets: Any, *, weight: str = "length",
     DataFrame indexed like ``targets``: ``cost``, ``source`` (index label of the nearest source
     in ``sources``, missing when unreachable), ``snap_dist_m``, ``on_network``.
     """
-    from scipy.sparse import csr_array
-    from scipy.sparse.csgraph import dijkstra
-
     csr = csr_for(G, weight)
     s_snap = snap_points(G, sources, max_snap_m=max_snap_m, arg="sources")
     t_snap = snap_points(G, targets, max_snap_m=max_snap_m, arg="targets")
@@ -239,38 +278,14 @@ def point_costs(G: Any, sources: Any, targets: Any, *, weight: str = "length",
     t_leg = offnet_cost(t_snap["snap_dist_m"].to_numpy(), weight, offnet_speed_kph)
     sp = placements(G, s_snap, weight)
     tp = placements(G, t_snap, weight)
-    n = len(csr.nodes)
     n_t = len(t_snap)
     cost = np.full(n_t, np.inf)
     best = np.full(n_t, -1, dtype=np.int64)
     limit = np.inf if cutoff is None else float(cutoff)
 
     if len(sp):
-        m = len(s_snap)
-        # virtual node n + i for source point i; edges out of it in the searched direction
-        tail = sp["tail"].map(csr.pos).to_numpy(dtype=np.int64)
-        head = sp["head"].map(csr.pos).to_numpy(dtype=np.int64)
-        pos, w = sp["pos"].to_numpy(), sp["w"].to_numpy()
-        pt = sp["point"].to_numpy()
-        if not reverse:   # leave forward to the head; at pos 0 the point is the tail node
-            to = np.r_[head, tail[pos == 0]]
-            wt = np.r_[(1 - pos) * w, np.zeros(int((pos == 0).sum()))]
-            frm = np.r_[pt, pt[pos == 0]]
-        else:             # arrive from the tail; at pos 1 the point is the head node
-            to = np.r_[tail, head[pos == 1]]
-            wt = np.r_[pos * w, np.zeros(int((pos == 1).sum()))]
-            frm = np.r_[pt, pt[pos == 1]]
-        wt = wt + s_leg[frm]
-        order = np.argsort(frm, kind="stable")
-        frm, to, wt = frm[order], to[order], wt[order]
-        base = csr.transposed if reverse else csr.matrix
-        indptr = np.r_[base.indptr, base.indptr[-1] + np.cumsum(np.bincount(frm, minlength=m))]
-        aug = csr_array((np.r_[base.data, wt], np.r_[base.indices, to].astype(np.int32),
-                         indptr.astype(np.int32)), shape=(n + m, n + m))
-        starts = np.unique(frm) + n
-        dist, _, src = dijkstra(aug, directed=True, indices=starts, min_only=True, limit=limit,
-                                return_predecessors=True)
-        src = np.where(src >= 0, src - n, -1)
+        dist, src = search_from_points(csr, sp, s_leg, len(s_snap), reverse=reverse,
+                                       limit=limit)
         if len(tp):
             tpt = tp["point"].to_numpy()
             ttail = tp["tail"].map(csr.pos).to_numpy(dtype=np.int64)

@@ -8,7 +8,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from geo.errors import NetworkError
 from geo.network import add_speeds, clear_cache, nearest_cost

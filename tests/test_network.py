@@ -15,8 +15,16 @@ from shapely.geometry import LineString, Polygon
 from geo import settings
 from geo.errors import CRSError, DataError, DataNotFoundError, NetworkError, OfflineError
 from geo.network import (
-    add_speeds, graph_from_osm, graph_from_overpass, graph_from_pbf, graph_from_roads,
-    graph_from_xml, load_profile, metric_crs_for, nearest_cost, parse_maxspeed,
+    add_speeds,
+    graph_from_osm,
+    graph_from_overpass,
+    graph_from_pbf,
+    graph_from_roads,
+    graph_from_xml,
+    load_profile,
+    metric_crs_for,
+    nearest_cost,
+    parse_maxspeed,
 )
 
 X0, Y0 = 450_000.0, 4_410_000.0   # Tongzhou-ish, EPSG:32650
@@ -114,7 +122,7 @@ def helsinki_graphs(helsinki_pbf):
 def test_pbf_walk_and_drive(helsinki_graphs):
     walk, drive = helsinki_graphs["walk"], helsinki_graphs["drive"]
     assert walk.graph["crs"] == "EPSG:32635" == metric_crs_for(24.94, 60.17)
-    hw = lambda G: {h for _, _, d in G.edges(data=True)  # noqa: E731
+    hw = lambda G: {h for _, _, d in G.edges(data=True)
                     for h in (d["highway"] if isinstance(d["highway"], list) else [d["highway"]])}
     assert not hw(walk) & {"motorway", "motorway_link", "cycleway"}
     assert "footway" in hw(walk) and not hw(drive) & {"footway", "steps", "service", "path"}

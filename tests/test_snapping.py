@@ -9,7 +9,9 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
 from geo.errors import CRSError, NetworkError
@@ -177,7 +179,7 @@ def grid_case(draw):
                     G.add_edge(a, b, length=geom.length, geometry=geom)
                 if mode in ("both", "back"):
                     G.add_edge(b, a, length=geom.length, geometry=geom.reverse())
-    xy = lambda k: [(rng.uniform(-150, 450), rng.uniform(-150, 450)) for _ in range(k)]  # noqa: E731
+    xy = lambda k: [(rng.uniform(-150, 450), rng.uniform(-150, 450)) for _ in range(k)]
     return G, pts(*xy(draw(st.integers(1, 4)))), pts(*xy(draw(st.integers(1, 12))))
 
 
