@@ -62,8 +62,10 @@ _D3_URL = re.compile(r"^https?://[^\"']*/d3(?:@|/)3\.[0-9.]+/d3(?:\.min)?\.js$")
 _MIME = {".png": "image/png", ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf",
          ".svg": "image/svg+xml", ".gif": "image/gif", ".jpg": "image/jpeg"}
 
-_SCRIPT_TAG = re.compile(r"<script\s+src=\"(?P<url>[^\"]+)\"\s*>\s*</script>", re.I)
-_LINK_TAG = re.compile(r"<link\s+rel=\"stylesheet\"\s+href=\"(?P<url>[^\"]+)\"\s*/?>", re.I)
+_SCRIPT_TAG = re.compile(r"<script\s+src=\"(?P<url>[^\"]+)\"\s*>\s*</script>",
+                         re.IGNORECASE)
+_LINK_TAG = re.compile(r"<link\s+rel=\"stylesheet\"\s+href=\"(?P<url>[^\"]+)\"\s*/?>",
+                       re.IGNORECASE)
 _CSS_URL = re.compile(r"url\(\s*(?P<q>['\"]?)(?P<ref>[^'\")]+)(?P=q)\s*\)")
 # A font-face fallback source in TrueType: modern browsers take the woff2 listed before it.
 _TTF_SRC = re.compile(r",\s*url\([^)]*\.ttf\)\s*format\([\"']truetype[\"']\)")
@@ -143,12 +145,12 @@ def _read_asset(rel: str, root: Path) -> str:
 
 def _safe_script(js: str) -> str:
     """Make JavaScript safe inside an inline <script> element (no early '</script')."""
-    js = re.sub(r"</(script)", r"<\\/\1", js, flags=re.I)
+    js = re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE)
     return js.replace("<!--", "<\\!--")
 
 
 def _safe_style(css: str) -> str:
-    return re.sub(r"</(style)", r"<\\/\1", css, flags=re.I)
+    return re.sub(r"</(style)", r"<\\/\1", css, flags=re.IGNORECASE)
 
 
 def _leaflet_icon_fix(root: Path) -> str:
@@ -208,7 +210,7 @@ def inline_assets(page: str, *, root: Path | None = None) -> str:
                                 f"geo/assets/package.json: add its npm package to "
                                 f"geo.map_assets.LOCAL_FILES or save with cdn=True")
             return match.group(0)  # a local relative link: leave it
-        if asset.name in ICON_ASSETS and not need_icons:
+        if asset.name == "glyphicons_css" or (asset.name in ICON_ASSETS and not need_icons):
             log.debug("dropping unused icon asset %s", url)
             return ""
         if asset.name == "awesome_rotate_css":

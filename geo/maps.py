@@ -22,6 +22,7 @@ reaches the page: folium's tooltips and popups insert property values as HTML.
 from __future__ import annotations
 
 import html
+import itertools
 import logging
 import math
 import os
@@ -84,14 +85,16 @@ def _providers() -> dict[str, TileChoice]:
     tencent = xyzservices.TileProvider(
         name="Tencent.Normal",
         url="https://rt{s}.map.gtimg.com/tile?z={z}&x={x}&y={y}&type=vector&styleid=0",
-        attribution="(C) Tencent", html_attribution='&copy; <a href="https://map.qq.com/">Tencent</a>',
+        attribution="(C) Tencent",
+        html_attribution='&copy; <a href="https://map.qq.com/">Tencent</a>',
         subdomains="0123", max_zoom=18)
     tianditu = xyzservices.TileProvider(
         name="Tianditu.Normal",
         url=("https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
              "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
              "&TILECOL={x}&tk={apikey}"),
-        attribution="(C) Tianditu", html_attribution='&copy; <a href="https://www.tianditu.gov.cn/">天地图</a>',
+        attribution="(C) Tianditu",
+        html_attribution='&copy; <a href="https://www.tianditu.gov.cn/">天地图 Tianditu</a>',
         subdomains="01234567", max_zoom=18, apikey="<insert your Tianditu key here>")
     carto = xp.CartoDB.Positron.copy()
     # the OSM part is added once for the whole map (OSM_ATTRIBUTION)
@@ -417,8 +420,9 @@ def claim_map(
             edges = nice_edges(vmax, cost_classes)
             vmax = edges[-1]
             ramp = bcm.LinearColormap(list(COST_COLORS), vmin=vmin, vmax=vmax)
-            cmap = bcm.StepColormap([ramp.rgb_hex_str((a + b) / 2) for a, b in zip(edges, edges[1:])],
-                                    index=edges, vmin=vmin, vmax=vmax)
+            mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
+            cmap = bcm.StepColormap([ramp.rgb_hex_str(v) for v in mids], index=edges,
+                                    vmin=vmin, vmax=vmax)
             cmap.caption = (f"Cost to the nearest facility ({unit_word}); grey = unreachable")
             cmap.add_to(m)
 

@@ -1,0 +1,316 @@
+"""geo.maps / geo.map_assets: claim maps on small synthetic frames.
+
+The frames are a 6 x 6 grid of 250 m squares near Tongzhou (UTM 50N), three facilities, the
+straight-line distance from each cell centre to the nearest facility as the cost and
+``distance <= 500 m`` as covered, so every count asserted here is recomputed from the frames.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import Point, box
+
+from geo import coords, map_assets, maps
+from geo.errors import CRSError, DataError, DataNotFoundError
+
+XSS_NAME = "<script>alert(1)</script>"
+XSS_TOWN = '<img src=x onerror="alert(2)">'
+
+
+def synthetic(n: int = 6, size_m: float = 250.0, x0: float = 460_000.0, y0: float = 4_415_000.0):
+    """(area polygon, facilities, cells, service areas), all EPSG:4326."""
+    cells = gpd.GeoDataFrame(
+        {"cell_id": [f"c{i:03d}" for i in range(n * n)]},
+        geometry=[box(x0 + i * size_m, y0 + j * size_m, x0 + (i + 1) * size_m,
+                      y0 + (j + 1) * size_m) for j in range(n) for i in range(n)],
+        crs="EPSG:32650")
+    pts = [Point(x0 + 125, y0 + 125), Point(x0 + 625, y0 + 875), Point(x0 + 1375, y0 + 375)]
+    fac = gpd.GeoDataFrame({"facility_id": ["f1", "f2", "f3"], "kind": ["park", "park", "rail"],
+                            "name": [XSS_NAME, "通州公园", None], "osm_id": ["11", "22", "33"]},
+                           geometry=pts, crs="EPSG:32650")
+    centres = cells.geometry.centroid
+    dist = np.min([centres.distance(p).to_numpy() for p in pts], axis=0)
+    cells["distance_m"] = dist
+    cells.loc[cells.index[-1], "distance_m"] = np.inf  # an unreachable cell
+    cells["covered"] = cells["distance_m"] <= 500
+    cells["population"] = np.arange(n * n, dtype=float) * 10
+    cells["township"] = XSS_TOWN
+    sa = gpd.GeoDataFrame({"facility_id": fac["facility_id"]}, geometry=fac.buffer(500),
+                          crs="EPSG:32650")
+    area = cells.union_all().buffer(20)
+    return (gpd.GeoSeries([area], crs="EPSG:32650").to_crs(4326).iloc[0], fac.to_crs(4326),
+            cells.to_crs(4326), sa.to_crs(4326))
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return synthetic()
+
+
+def build(frames, **kw):
+    area, fac, cells, sa = frames
+    args = {"title": "C99 test <b>claim</b>", "cells": cells, "cost_column": "distance_m",
+            "cost_unit": "m", "covered_column": "covered", "threshold": 500, "service_areas": sa}
+    args.update(kw)
+    return maps.claim_map(area, fac, **args)
+
+
+def decoded(page: str) -> str:
+    """The page with JSON \\uXXXX escapes decoded (what the browser's JavaScript sees)."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
+
+
+def geojson_layers(m) -> dict[str, dict]:
+    """GeoJSON data of the map's layers by layer name (GeoJson or FeatureGroup of GeoJson)."""
+    import folium
+
+    out: dict[str, dict] = {}
+    for child in m._children.values():
+        if isinstance(child, folium.GeoJson):
+            out[child.layer_name] = child.data
+        elif isinstance(child, folium.FeatureGroup):
+            inner = [c for c in child._children.values() if isinstance(c, folium.GeoJson)]
+            out[child.layer_name] = inner[0].data
+    return out
+
+
+@pytest.fixture(scope="module")
+def page(frames) -> str:
+    return maps.map_html(build(frames))
+
+
+def test_default_output_loads_nothing_from_cdns(page):
+    assert map_assets.cdn_urls(page) == []
+    assert not re.search(r"<script[^>]+src=", page)
+    assert not re.search(r"<link[^>]+href=[\"']?(https?:)?//", page)
+    # the libraries are inlined from node_modules, the tile template stays
+    assert "/* leaflet/dist/leaflet.js */" in page
+    assert "/* leaflet/dist/leaflet.css */" in page
+    assert "/* d3/d3.min.js */" in page  # branca's legend
+    assert "tile.openstreetmap.org/{z}/{x}/{y}.png" in page
+    # unused icon assets are dropped, not linked
+    assert "fontawesome" not in page.lower()
+    assert "awesome-markers.js" not in page
+
+
+def test_cdn_mode_keeps_folium_links(frames):
+    cdn_page = maps.map_html(build(frames), cdn=True)
+    urls = map_assets.cdn_urls(cdn_page)
+    assert "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js" in urls
+    assert any(u.endswith("bootstrap.min.css") for u in urls)
+    assert "/* leaflet/dist/leaflet.js */" not in cdn_page
+    assert len(cdn_page) < len(maps.map_html(build(frames))) / 5
+
+
+def test_layers_legend_scale_and_counts(frames, page):
+    _, fac, cells, sa = frames
+    n_cov = int(cells["covered"].sum())
+    n_blind = len(cells) - n_cov
+    assert 0 < n_cov < len(cells)
+    text = decoded(page)
+    for name in ("District boundary", f"Service areas ({len(sa)})",
+                 f"Covered cells (within 500 m) ({n_cov})", f"Blind spots ({n_blind})",
+                 f"Facilities ({len(fac)})"):
+        assert f'"{name}"' in text, name
+    assert "L.control.layers(" in page
+    assert "L.control.scale(" in page
+    assert "Cost to the nearest facility (metres)" in text
+    layers = geojson_layers(build(frames))
+    assert len(layers[f"Blind spots ({n_blind})"]["features"]) == n_blind
+    blind_costs = [f["properties"]["cost"] for f in layers[f"Blind spots ({n_blind})"]["features"]]
+    assert "unreachable" in blind_costs
+    # tooltip cost text is the cell's distance, rounded to 0.1 m
+    first = cells.loc[cells["covered"]].iloc[0]
+    covered_feats = layers[f"Covered cells (within 500 m) ({n_cov})"]["features"]
+    assert covered_feats[0]["properties"]["cost"] == f"{first['distance_m']:.1f} m"
+    assert covered_feats[0]["properties"]["cell"] == first["cell_id"]
+
+
+def test_cost_in_seconds_is_shown_in_minutes(frames):
+    area, fac, cells, _ = frames
+    cells = cells.assign(travel_time_s=cells["distance_m"] / 1.25)  # 1.25 m/s walk
+    m = maps.claim_map(area, fac, title="walk", cells=cells, cost_column="travel_time_s",
+                       cost_unit="s")
+    text = decoded(maps.map_html(m))
+    assert "Cost to the nearest facility (minutes)" in text
+    feats = geojson_layers(m)[f"Demand cells ({len(cells)})"]["features"]
+    assert feats[0]["properties"]["cost"] == f"{cells['travel_time_s'].iloc[0] / 60:.1f} min"
+
+
+def test_attribution_always_present_even_without_tiles(frames):
+    page = maps.map_html(build(frames, tiles="none"))
+    assert "tile.openstreetmap.org" not in page
+    assert "L.tileLayer(" not in page
+    text = decoded(page)
+    assert "addAttribution(" in text
+    assert "&copy; <a href=\\\"https://www.openstreetmap.org/copyright\\\">OpenStreetMap</a> " \
+           "contributors" in text
+
+
+def test_data_derived_strings_are_escaped(page):
+    text = decoded(page)
+    for raw in (XSS_NAME, XSS_TOWN, "<b>claim</b>"):
+        assert raw not in page
+        assert raw not in text  # not even after JSON decoding, i.e. as the browser sees it
+    assert html.escape(XSS_NAME) in text
+    assert html.escape(XSS_TOWN) in text
+    assert "C99 test &lt;b&gt;claim&lt;/b&gt;" in page
+    assert "(unnamed)" in text  # the facility with no name
+    assert "通州公园" in page  # Chinese kept as UTF-8 text
+
+
+def test_gcj02_tiles_convert_drawn_data(frames):
+    wgs = geojson_layers(build(frames, tiles="osm"))["Facilities (3)"]["features"]
+    for tiles in ("gaode", "tencent"):
+        m = build(frames, tiles=tiles)
+        gcj = geojson_layers(m)["Facilities (3)"]["features"]
+        for a, b in zip(wgs, gcj, strict=True):
+            lon0, lat0 = a["geometry"]["coordinates"]
+            lon1, lat1 = b["geometry"]["coordinates"]
+            shift = coords.haversine_m(lon0, lat0, lon1, lat1)
+            assert 200 < shift < 900, shift  # GCJ-02 offset in Beijing: hundreds of metres
+            exp_lon, exp_lat = coords.convert(lon0, lat0, src="wgs84", dst="gcj02")
+            assert abs(lon1 - exp_lon) < 2e-6 and abs(lat1 - exp_lat) < 2e-6
+        text = decoded(maps.map_html(m))
+        assert "WGS84 &rarr; GCJ02" in text
+
+
+def test_tile_choices_and_refusals(monkeypatch):
+    assert maps.tile_choice("osm").datum == "wgs84"
+    assert maps.tile_choice("Gaode").datum == "gcj02"
+    assert maps.tile_choice("tencent").options == {"tms": True}
+    monkeypatch.delenv(maps.TIANDITU_KEY_ENV, raising=False)
+    with pytest.raises(DataError, match=rf"needs an API key.*{maps.TIANDITU_KEY_ENV}"):
+        maps.tile_choice("tianditu")
+    choice = maps.tile_choice("tianditu", tiles_key="KEY123")
+    assert choice.datum == "wgs84"
+    assert "tk=KEY123" in choice.provider.build_url(fill_subdomain=False)
+    monkeypatch.setenv(maps.TIANDITU_KEY_ENV, "ENVKEY")
+    assert "tk=ENVKEY" in maps.tile_choice("tianditu").provider.build_url(fill_subdomain=False)
+    with pytest.raises(DataError, match="BD-09"):
+        maps.tile_choice("baidu")
+    with pytest.raises(DataError, match="expected one of osm, cartodb, none"):
+        maps.tile_choice("googlemaps")
+
+
+def test_tianditu_map_without_key_is_refused(frames, monkeypatch):
+    monkeypatch.delenv(maps.TIANDITU_KEY_ENV, raising=False)
+    with pytest.raises(DataError, match="tianditu"):
+        build(frames, tiles="tianditu")
+
+
+def test_coordinates_rounded_and_cells_not_distorted(frames):
+    layers = geojson_layers(build(frames))
+    for layer in layers.values():
+        for feat in layer["features"]:
+            flat = np.ravel(np.asarray(
+                feat["geometry"]["coordinates"][0] if feat["geometry"]["type"] == "Polygon"
+                else feat["geometry"]["coordinates"], dtype=object).tolist())
+            for v in np.asarray(flat, dtype=float):
+                assert abs(v * 1e6 - round(v * 1e6)) < 1e-3
+    # squares keep their 5 ring points; simplification at 5 m does not eat 250 m cells
+    cells = [f for name, lyr in layers.items() if name.startswith(("Covered", "Blind"))
+             for f in lyr["features"]]
+    assert all(len(f["geometry"]["coordinates"][0]) == 5 for f in cells)
+
+
+def test_input_checks(frames):
+    area, fac, cells, _ = frames
+    with pytest.raises(CRSError, match="no CRS"):
+        maps.claim_map(area, fac.set_crs(None, allow_override=True), title="x")
+    with pytest.raises(DataError, match="missing columns osm_id"):
+        maps.claim_map(area, fac.drop(columns="osm_id"), title="x")
+    with pytest.raises(DataError, match="no column 'cost'"):
+        maps.claim_map(area, fac, title="x", cells=cells, cost_column="cost")
+    with pytest.raises(DataError, match="cost_unit='h'"):
+        maps.claim_map(area, fac, title="x", cells=cells, cost_column="distance_m",
+                       cost_unit="h")
+    # a metric frame is reprojected, not drawn in the sea
+    m = maps.claim_map(area, fac.to_crs(32650), title="x")
+    lon, lat = geojson_layers(m)["Facilities (3)"]["features"][0]["geometry"]["coordinates"]
+    assert 116 < lon < 117 and 39 < lat < 41
+
+
+def test_nice_edges():
+    assert maps.nice_edges(1984, 8) == [0, 250, 500, 750, 1000, 1250, 1500, 1750, 2000]
+    assert maps.nice_edges(40, 8) == [0, 5, 10, 15, 20, 25, 30, 35, 40]
+    assert maps.nice_edges(0.7, 5) == [0, 0.2, 0.4, 0.6, 0.8]
+    assert maps.nice_edges(0, 5) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def test_save_map_is_atomic(frames, tmp_path, monkeypatch):
+    target = tmp_path / "maps" / "c99.html"
+    out = maps.save_map(build(frames), target)
+    assert out == target and target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    before = target.read_bytes()
+
+    def boom(page, **kw):
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(map_assets, "inline_assets", boom)
+    with pytest.raises(RuntimeError):
+        maps.save_map(build(frames), target)
+    assert target.read_bytes() == before
+    assert [p.name for p in target.parent.iterdir()] == ["c99.html"]  # no temp file left
+
+
+def test_missing_node_modules_says_how_to_install(frames, tmp_path, monkeypatch):
+    monkeypatch.setattr(map_assets, "ASSETS_DIR", tmp_path)
+    with pytest.raises(DataNotFoundError, match="make install.*npm ci --prefix geo/assets"):
+        maps.map_html(build(frames))
+    assert maps.map_html(build(frames), cdn=True)  # --cdn still works
+
+
+def test_icons_are_inlined_with_fonts_and_glyphicons_refused():
+    import folium
+
+    m = folium.Map(location=[39.9, 116.6], tiles=None)
+    folium.Marker([39.9, 116.6], icon=folium.Icon(icon="train", prefix="fa", angle=30)).add_to(m)
+    page = map_assets.inline_assets(m.get_root().render())
+    assert map_assets.cdn_urls(page) == []
+    assert "/* @fortawesome/fontawesome-free/css/all.min.css */" in page
+    assert "url(\"data:font/woff2;base64," in page
+    assert ".ttf" not in page  # TrueType fallbacks dropped, woff2 kept
+    assert ".fa-rotate-30{transform:rotate(30deg);}" in page
+    assert "url(\"data:image/png;base64," in page  # awesome-markers sprite
+
+    g = folium.Map(location=[39.9, 116.6], tiles=None)
+    folium.Marker([39.9, 116.6], icon=folium.Icon(icon="info-sign")).add_to(g)
+    with pytest.raises(DataError, match="glyphicon"):
+        map_assets.inline_assets(g.get_root().render())
+
+
+def test_unknown_cdn_asset_is_refused_not_linked():
+    import folium
+    from folium.plugins import Fullscreen
+
+    m = folium.Map(location=[39.9, 116.6], tiles=None)
+    Fullscreen().add_to(m)
+    with pytest.raises(DataError, match=r"leaflet.fullscreen.*cdn=True"):
+        map_assets.inline_assets(m.get_root().render())
+
+
+def test_inlined_scripts_cannot_close_their_element():
+    assert map_assets._safe_script('var s = "</script><b>";') == 'var s = "<\\/script><b>";'
+    assert "<!--" not in map_assets._safe_script("a = '<!--';")
+
+
+def test_size_per_cell_stays_small():
+    """Display geometry is light: bytes per extra cell bounded (a ~16k-cell district map is a
+    few MB; measured 6.2 MB for 16,129 hex cells including ~0.7 MB of inlined libraries)."""
+
+    def size(n: int) -> tuple[int, int]:
+        area, fac, cells, sa = synthetic(n=n)
+        cells["township"] = "永顺镇"
+        m = maps.claim_map(area, fac, title="size", cells=cells, cost_column="distance_m",
+                           cost_unit="m", covered_column="covered", service_areas=sa)
+        return len(cells), len(maps.map_html(m).encode())
+
+    (n0, b0), (n1, b1) = size(10), size(30)
+    per_cell = (b1 - b0) / (n1 - n0)
+    assert 100 < per_cell < 400, per_cell
