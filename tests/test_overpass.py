@@ -253,3 +253,15 @@ def test_query_polygon_buffer_and_simplification(fake_overpass):
     assert poly.contains(wiggly)
     with pytest.raises(DataError, match="must be >= 0"):
         overpass._query_polygon(wiggly, -1, 0)
+
+
+def test_load_osm_dispatches_to_overpass(fake_overpass, monkeypatch):
+    from geo.areas import Area
+    from geo.sources import load_osm
+
+    monkeypatch.setattr(ox.settings, "overpass_url", fake_overpass.url)
+    area = Area(name="测试区", name_en="Test", osm_id=None, geometry=AREA)
+    osm = load_osm(area, source="overpass", layers=["transport_a", "pois_a"])
+    assert list(osm.layer("transport_a")["name"]) == ["通运门"]
+    assert list(osm.layer("pois_a")["fclass"]) == ["park"]
+    assert osm.osm_data_date == STAMP and len(_posts(fake_overpass)) == 1
