@@ -1,0 +1,229 @@
+"""Real-browser checks: generated pages open in headless Chromium with no JavaScript errors.
+
+Every http(s) request is blocked (the test is offline by construction): tiles fail, which is
+allowed, but no script, stylesheet or font may be requested, the vector layers must be drawn,
+the layer control must list them, escaped names must show as text (and never run), and a
+screenshot must not be blank.
+
+Chromium comes from Debian (``apt-get install chromium chromium-driver fonts-noto-cjk``; ``.ci/run``
+installs it when missing) and is driven by Playwright against ``/usr/bin/chromium`` (never
+``playwright install``). Without Chromium the tests skip locally but FAIL in CI (``CI=true``).
+Set ``GEO_BROWSER_ARTIFACTS=DIR`` to keep the screenshots.
+
+TODO(report): once ``geo report`` exists, also open the report's ``index.html`` and one map.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from test_maps import XSS_TOWN, synthetic  # tests/ is on sys.path (rootdir conftest)
+
+from geo import maps
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+CHROMIUM = Path(os.environ.get("GEO_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+VIEWPORT = {"width": 1200, "height": 800}
+#: A facility name that would set window.__xss if it ever reached the page as HTML.
+XSS_FACILITY = '<img src=x onerror="window.__xss=1">'
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        msg = (f"Chromium not found at {CHROMIUM}: install it with 'apt-get install chromium "
+               f"chromium-driver fonts-noto-cjk' (.ci/run does this when it is missing)")
+        if _in_ci():
+            pytest.fail(msg)
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@dataclass
+class PageLog:
+    """What a page did: console errors, uncaught exceptions, blocked network requests."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    blocked: list[tuple[str, str]] = field(default_factory=list)  # (resource type, url)
+
+    def unexpected_errors(self) -> list[str]:
+        """Errors other than the 'Failed to load resource' lines of blocked tile images."""
+        n_images = sum(1 for kind, _ in self.blocked if kind == "image")
+        load_fails = [e for e in self.console_errors if e.startswith("Failed to load resource")]
+        others = [e for e in self.console_errors if not e.startswith("Failed to load resource")]
+        if len(load_fails) > n_images:
+            others += load_fails[n_images:]
+        return self.page_errors + others
+
+
+def open_page(browser, path: Path):
+    """Open ``path`` with all http(s) requests blocked; return (page, log)."""
+    page = browser.new_page(viewport=VIEWPORT)
+    log = PageLog()
+    page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: log.page_errors.append(str(e)))
+
+    def _route(route):
+        req = route.request
+        if req.url.startswith(("http:", "https:", "ws:", "wss:")):
+            log.blocked.append((req.resource_type, req.url))
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/*", _route)
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_selector(".leaflet-overlay-pane path", state="attached", timeout=20_000)
+    page.wait_for_timeout(500)
+    return page, log
+
+
+def check_screenshot(page, path: Path) -> dict[str, float]:
+    """Save a screenshot; assert it is not one flat colour; return simple pixel statistics."""
+    from PIL import Image
+
+    page.screenshot(path=str(path))
+    artifacts = os.environ.get("GEO_BROWSER_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(artifacts) / path.name)
+    img = Image.open(path).convert("RGB")
+    colours = img.getcolors(maxcolors=img.width * img.height)
+    top = max(count for count, _ in colours)
+    stats = {"n_colours": len(colours), "dominant_share": top / (img.width * img.height)}
+    assert stats["n_colours"] > 20, stats
+    assert stats["dominant_share"] < 0.9, stats
+    return stats
+
+
+def map_name(page) -> str:
+    return page.evaluate("document.querySelector('.folium-map').id")
+
+
+@pytest.fixture(scope="module")
+def claim_map_file(tmp_path_factory):
+    area, fac, cells, sa = synthetic()
+    fac = fac.copy()
+    fac.loc[fac.index[0], "name"] = XSS_FACILITY
+    m = maps.claim_map(area, fac, title="C99 test <b>claim</b>", cells=cells,
+                       cost_column="distance_m", cost_unit="m", covered_column="covered",
+                       threshold=500, service_areas=sa, subtitle=["通州区 synthetic test"])
+    path = maps.save_map(m, tmp_path_factory.mktemp("browser") / "claim_map.html")
+    n_cov = int(cells["covered"].sum())
+    expected = ["District boundary", f"Service areas ({len(sa)})",
+                f"Covered cells (within 500 m) ({n_cov})", f"Blind spots ({len(cells) - n_cov})",
+                f"Facilities ({len(fac)})"]
+    return path, expected, len(cells), len(fac)
+
+
+def test_claim_map_renders_offline(browser, claim_map_file, tmp_path):
+    path, expected_layers, n_cells, n_fac = claim_map_file
+    page, log = open_page(browser, path)
+    try:
+        assert log.unexpected_errors() == []
+        # only tile images were requested from the network; every library was inlined
+        assert log.blocked, "the OSM tile layer should have requested tiles"
+        assert {kind for kind, _ in log.blocked} == {"image"}, log.blocked
+        assert all("tile.openstreetmap.org" in url for _, url in log.blocked)
+
+        labels = page.eval_on_selector_all(
+            ".leaflet-control-layers-overlays label", "ls => ls.map(l => l.innerText.trim())")
+        assert labels == expected_layers
+        n_paths = page.eval_on_selector_all(".leaflet-overlay-pane path", "ps => ps.length")
+        # boundary + service areas + every cell + two dissolved outlines + every facility
+        assert n_paths >= 1 + n_fac + n_cells + n_fac
+        attribution = page.inner_text(".leaflet-control-attribution")
+        assert "© OpenStreetMap contributors" in attribution
+        assert page.eval_on_selector_all(".leaflet-control-scale-line", "s => s.length") >= 1
+        title = page.inner_text("#geo-map-title")
+        assert "C99 test <b>claim</b>" in title  # shown as text, not bold markup
+        assert "通州区" in title
+        assert "metres" in page.inner_text(".legend.leaflet-control")
+
+        # hover and click the facility with the hostile name: text, never HTML
+        xy = page.evaluate(
+            """(name) => {
+                const map = window[name]; let pt = null;
+                map.eachLayer(l => {
+                    if (l.feature && l.feature.properties.osm_id === '11' && l.getLatLng) {
+                        const p = map.latLngToContainerPoint(l.getLatLng());
+                        const r = map.getContainer().getBoundingClientRect();
+                        pt = [r.left + p.x, r.top + p.y];
+                    }
+                });
+                return pt;
+            }""", map_name(page))
+        assert xy is not None
+        page.mouse.move(*xy)
+        page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
+        assert XSS_FACILITY in page.inner_text(".leaflet-tooltip")
+        page.mouse.click(*xy)
+        page.wait_for_selector(".leaflet-popup-content", timeout=5_000)
+        assert XSS_FACILITY in page.inner_text(".leaflet-popup-content")
+        assert page.evaluate("document.querySelectorAll('.leaflet-popup img, "
+                             ".leaflet-tooltip img').length") == 0
+        page.mouse.move(5, 5)
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__xss") is None
+
+        page.evaluate("(name) => window[name].closePopup()", map_name(page))
+        stats = check_screenshot(page, tmp_path / "claim_map.png")
+        assert stats["n_colours"] > 20
+        assert log.unexpected_errors() == []
+    finally:
+        page.close()
+
+
+def test_map_without_tiles_still_shows_data(browser, tmp_path):
+    area, fac, cells, sa = synthetic()
+    m = maps.claim_map(area, fac, title="no tiles", cells=cells, cost_column="distance_m",
+                       cost_unit="m", covered_column="covered", threshold=500,
+                       service_areas=sa, tiles="none")
+    path = maps.save_map(m, tmp_path / "no_tiles.html")
+    page, log = open_page(browser, path)
+    try:
+        assert log.blocked == []  # nothing at all from the network
+        assert log.unexpected_errors() == []
+        assert page.eval_on_selector_all(".leaflet-tile", "t => t.length") == 0
+        assert "© OpenStreetMap contributors" in page.inner_text(".leaflet-control-attribution")
+        # a cell away from the facilities: its township (hostile markup) shows as text
+        xy = page.evaluate(
+            """(name) => {
+                const map = window[name]; let pt = null;
+                map.eachLayer(l => {
+                    if (l.feature && l.feature.properties.cell === 'c021' && l.getBounds) {
+                        const p = map.latLngToContainerPoint(l.getBounds().getCenter());
+                        const r = map.getContainer().getBoundingClientRect();
+                        pt = [r.left + p.x, r.top + p.y];
+                    }
+                });
+                return pt;
+            }""", map_name(page))
+        page.mouse.move(*xy)
+        page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
+        tip = page.inner_text(".leaflet-tooltip")
+        assert XSS_TOWN in tip and "c021" in tip
+        assert page.evaluate("document.querySelectorAll('.leaflet-tooltip img').length") == 0
+        check_screenshot(page, tmp_path / "no_tiles.png")
+    finally:
+        page.close()
