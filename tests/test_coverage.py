@@ -11,7 +11,11 @@ import pytest
 from shapely.geometry import Point, box
 
 from geo.coverage import (
-    CoverageResult, approximation_coverage, coverage, network_coverage, straight_line_coverage,
+    CoverageResult,
+    approximation_coverage,
+    coverage,
+    network_coverage,
+    straight_line_coverage,
 )
 from geo.errors import CRSError, DataError, EmptyResultError, NetworkError
 
