@@ -93,7 +93,9 @@ def open_page(browser, path: Path):
 
     page.route("**/*", _route)
     page.goto(path.as_uri(), wait_until="load")
-    page.wait_for_selector(".leaflet-overlay-pane path", state="attached", timeout=20_000)
+    # SVG paths, or one canvas when a map has more than geo.maps.CANVAS_ABOVE features
+    page.wait_for_selector(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas",
+                           state="attached", timeout=20_000)
     page.wait_for_timeout(500)
     return page, log
 
