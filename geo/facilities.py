@@ -196,12 +196,14 @@ def rail_stations(osm: OsmData, area: Area | None = None, *, dedupe_m: float = 3
         j = gpd.sjoin_nearest(pts_m, lines_m, how="left", max_distance=mode_max_m,
                               distance_col="d")
         j = j[~j.index.duplicated(keep="first")].reindex(pts_m.index)
-        st["mode"] = [RAIL_MODES.get(v) if isinstance(v, str) else None for v in j["line_fclass"]]
+        st["mode"] = pd.Series([RAIL_MODES.get(v) if isinstance(v, str) else None
+                                for v in j["line_fclass"]], index=st.index, dtype=object)
         st["mode_distance_m"] = j["d"].to_numpy()
     if "station" in st.columns:
         tagged = st["station"].map(lambda v: STATION_TAG_MODES.get(v) if isinstance(v, str)
                                    else None)
-        st["mode"] = tagged.where(tagged.notna(), st["mode"])
+        st["mode"] = pd.Series([t if isinstance(t, str) else m
+                                for t, m in zip(tagged, st["mode"])], index=st.index, dtype=object)
     if st.empty:
         return _empty("rail_station", {"mode": "object", "mode_distance_m": "float64",
                                        "fclass": "object", "from_polygon": "bool",
