@@ -68,7 +68,7 @@ POPULATION_SOURCE = population_source("area")
 
 
 def hex_grid(area: Area | str, *, cell_size_m: float = 250.0, data_dir: str | Path | None = None,
-             crs: str | None = None) -> gpd.GeoDataFrame:
+             crs: str | None = None, min_cell_area_m2: float = 1.0) -> gpd.GeoDataFrame:
     """Hexagonal cells covering an area, clipped to it.
 
     Parameters
@@ -79,6 +79,9 @@ def hex_grid(area: Area | str, *, cell_size_m: float = 250.0, data_dir: str | Pa
         Flat-to-flat width of a cell in metres (= distance between neighbouring centres).
     crs : str, optional
         CRS of the result; default EPSG:4326 (:data:`geo.settings.geographic_crs`).
+    min_cell_area_m2 : float
+        Clipped cells smaller than this (m²) are dropped: slivers where the boundary, a
+        straight line in degrees, runs along a cell edge.
 
     Returns
     -------
@@ -111,7 +114,7 @@ def hex_grid(area: Area | str, *, cell_size_m: float = 250.0, data_dir: str | Pa
     if (~full).any():
         clipped[~full] = shapely.intersection(cells[~full], geom)
     areas = shapely.area(clipped)
-    keep = areas > 0
+    keep = areas >= min_cell_area_m2
     gdf = gpd.GeoDataFrame({"cell_id": [f"r{a}c{b}" for a, b in zip(jj[keep], ii[keep])],
                             "area_m2": areas[keep], "full": full[keep]},
                            geometry=clipped[keep], crs=settings.metric_crs)
@@ -261,7 +264,8 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
     district[ci[first]] = towns["district"].to_numpy()[ti[first]]
     out = gpd.GeoDataFrame({"cell_id": cells["cell_id"].to_numpy(),
                             "area_m2": cells["area_m2"].to_numpy(), "population": population,
-                            "township": township, "district": district},
+                            "township": pd.Series(township, dtype=object),
+                            "district": pd.Series(district, dtype=object)},
                            geometry=cgeom, crs=settings.metric_crs)
     log.info("%d cells of %g m over %s, population %.0f (%s)", len(out), cell_size_m, area.name,
              population.sum(), spread)
