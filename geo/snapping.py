@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import CRSError, NetworkError
-from geo.network import csr_for, load_profile, require_projected
+from geo.network import _stamp, csr_for, load_profile, require_projected
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ _EDGES: weakref.WeakKeyDictionary[Any, _EdgeIndex] = weakref.WeakKeyDictionary()
 def _edge_index(G: Any) -> _EdgeIndex:
     import shapely
 
-    stamp = (G.number_of_nodes(), G.number_of_edges())
+    stamp = _stamp(G)
     cached = _EDGES.get(G)
     if cached is not None and cached.stamp == stamp:
         return cached

@@ -10,12 +10,12 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from tinydata import make_data_dir
 
 from geo import demand as D
 from geo.areas import Area, get_area
 from geo.errors import DataError
 from geo.sources import load_osm
-from tinydata import make_data_dir
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ import logging
 
 import networkx as nx
 import pytest
+from tinydata import make_data_dir
 
 from geo import facilities as F
 from geo.areas import Area, get_area
 from geo.sources import load_osm
-from tinydata import make_data_dir
 
 
 @pytest.fixture

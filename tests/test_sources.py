@@ -6,13 +6,12 @@ import shutil
 
 import pytest
 import shapely
+from tinydata import make_data_dir, make_geofabrik
 
 from geo.areas import Area, get_area
 from geo.errors import DataError, DataNotFoundError, EmptyResultError
-from geo.sources import OsmData, load_osm
+from geo.sources import OsmData, load_osm, osmfile
 from geo.sources import geofabrik as gf
-from geo.sources import osmfile
-from tinydata import make_data_dir, make_geofabrik
 
 TINY_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <osm version="0.6" generator="test">
