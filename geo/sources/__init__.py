@@ -83,8 +83,10 @@ def load_osm(area: Area | str | None, *, data_dir: str | Path | None = None,
         area = get_area(area, data_dir=data_dir)
     bbox = area.bounds(buffer_m=buffer_m) if area is not None else None
     if source == "overpass":
-        from geo.sources import overpass  # written separately; online only
-
+        try:
+            from geo.sources import overpass  # written separately; online only
+        except ImportError:
+            overpass = None
         loader = getattr(overpass, "load_overpass", None)
         if loader is None:
             raise GeoError("the Overpass source is not available in this installation")
