@@ -335,7 +335,7 @@ def graph_from_roads(roads: Any, network_type: str = "walk", *, to_crs: str | No
     records = roads[attrs_cols].to_dict("records")
     for i in range(len(roads)):
         s, e = starts[i], ends[i]
-        cuts = node_pos[(node_pos >= s) & (node_pos <= e)]
+        cuts = node_pos[np.searchsorted(node_pos, s):np.searchsorted(node_pos, e, "right")]
         base = {k: v for k, v in records[i].items()
                 if v is not None and not (isinstance(v, float) and math.isnan(v))}
         base["highway"] = fclass_to_highway(str(roads["fclass"].iat[i]))
