@@ -188,3 +188,15 @@ def test_shared_bundle_tongzhou_layers(shared_data_dir):
     assert {"roads", "buildings_a", "landuse_a"} <= set(osm.layers_missing)
     assert not {"transport", "pois_a", "railways"} & set(osm.layers_missing)
     assert len(osm.layers["pois_a"]) > 1000
+
+
+def test_load_osm_overpass_respects_offline(monkeypatch):
+    from geo import settings
+    from geo.errors import OfflineError
+
+    monkeypatch.setattr(settings, "offline", True)
+    area = Area("box", "box", None, shapely.box(116.6, 39.8, 116.61, 39.81))
+    with pytest.raises(OfflineError):
+        load_osm(area, source="overpass")
+    with pytest.raises(Exception, match="not one of"):
+        load_osm(area, source="bogus")

@@ -87,10 +87,10 @@ def load_osm(area: Area | str | None, *, data_dir: str | Path | None = None,
             from geo.sources import overpass  # written separately; online only
         except ImportError:
             overpass = None
-        loader = getattr(overpass, "load_overpass", None)
+        loader = getattr(overpass, "load_osm_overpass", None)
         if loader is None:
             raise GeoError("the Overpass source is not available in this installation")
-        return loader(area, layers=layers)
+        return loader(area, layers=layers, buffer_m=buffer_m)
     if path is not None:
         path = Path(path)
         if not path.exists():
