@@ -310,3 +310,99 @@ def data_summary(
     console.print(table)
     for note in summary["notes"]:
         console.print(f"note: {escape(note)}")
+
+
+# ------------------------------------------------------------------ geo evaluate
+
+_VERDICT_STYLE = {"met": "green", "not_met": "red", "inconclusive": "yellow"}
+
+
+def _fmt_measured(value: object, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "share":
+        return f"{float(value):.1%}"  # type: ignore[arg-type]
+    return f"{float(value):,.3g} {unit}"  # type: ignore[arg-type]
+
+
+@app.command("evaluate")
+def evaluate(
+    area: Annotated[str, typer.Option("--area", help="Study area (tongzhou / 通州区, any "
+                                      "district, or a GeoJSON polygon file).")],
+    claims: Annotated[Optional[Path], typer.Option("--claims", help="Claim file (TOML); "
+                      "default: data/claims/tongzhou-2026-2030.toml.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the JSON result "
+                         "here ('-' for stdout).")] = None,
+    network: Annotated[Optional[Path], typer.Option("--network", help="OSM PBF/XML file with "
+                       "roads for walk/drive networks.")] = None,
+    cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand hex cell width "
+                           "(m).")] = 250.0,
+    no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the "
+                              "sensitivity variants (faster; nothing is called robust).")] = False,
+    scenario: Annotated[Optional[Path], typer.Option("--scenario", help="GeoJSON of facilities "
+                        "to add or remove (see README).")] = None,
+    datum: Annotated[str, typer.Option("--datum", help="Datum of the scenario's points: wgs84, "
+                     "gcj02 (Amap/Tencent) or bd09 (Baidu).")] = "wgs84",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Evaluate the plan's claims for an area: measured value, method, verdict, sensitivity."""
+    import json
+
+    from geo import io
+    from geo.claims.evaluate import evaluate_area
+
+    if cell_size_m <= 0:
+        raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
+    scen = None
+    if scenario is not None:
+        from geo.scenarios import load_scenario
+
+        scen = load_scenario(scenario, datum=datum)
+    before = None
+    ev = evaluate_area(area, data_dir=_data_dir(data_dir), claims_path=claims,
+                       network_path=network, cell_size_m=cell_size_m,
+                       sensitivity=not no_sensitivity, scenario=scen)
+    if scen is not None:
+        from geo.scenarios import compare
+
+        before = evaluate_area(area, data_dir=_data_dir(data_dir), claims_path=claims,
+                               network_path=network, cell_size_m=cell_size_m,
+                               sensitivity=not no_sensitivity)
+        payload = compare(before, ev)
+    else:
+        payload = ev.to_dict()
+    if json_path is not None:
+        text = json.dumps(payload, ensure_ascii=False, indent=2)
+        if str(json_path) == "-":
+            typer.echo(text)
+            return
+        io.write_text(json_path, text + "\n")
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    a = ev.area
+    table = Table(title=f"{a['name']} ({a['name_en']}): plan claims vs OSM "
+                        f"{ev.data.get('osm_data_date') or ''}")
+    for col in ("id", "claim", "target", "measured", "method", "verdict", "robust"):
+        table.add_column(col, overflow="fold")
+    before_by_id = {c.claim.id: c for c in before.claims} if before is not None else {}
+    for c in ev.claims:
+        t = c.claim.target
+        target = (f"{t.comparator} {_fmt_measured(t.value, t.unit)}" if t.comparator != "eliminate"
+                  else "no gaps")
+        measured = _fmt_measured(c.value, c.unit)
+        if c.claim.id in before_by_id:
+            measured = f"{_fmt_measured(before_by_id[c.claim.id].value, c.unit)} -> {measured}"
+        style = _VERDICT_STYLE.get(c.verdict, "")
+        table.add_row(escape(c.claim.id), escape(c.claim.title_zh), escape(target),
+                      escape(measured), escape(c.method or "-"),
+                      f"[{style}]{escape(c.verdict)}[/]", "yes" if c.robust else "no")
+    console = Console()
+    console.print(table)
+    console.print(f"data: {escape(str(ev.data.get('osm_source')))}; population: "
+                  f"{escape(str(ev.data.get('population_source')))}; network: "
+                  f"{escape(str(ev.data.get('network_source') or 'none'))}")
+    console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")
+    if json_path is not None:
+        console.print(f"JSON written to {escape(str(json_path))}")

@@ -17,6 +17,7 @@ Shares are fractions in [0, 1] with unit ``"share"``. Keys beyond these may be a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,7 +122,7 @@ def _num(x: Any) -> Any:
 
 def _clean(obj: Any) -> Any:
     """Recursively make ``obj`` JSON-safe (tuples to lists, numpy to Python, NaN to None)."""
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):
         return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]

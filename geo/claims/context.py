@@ -1,0 +1,234 @@
+"""Everything one area's claims are measured on, loaded once and cached.
+
+A :class:`StudyContext` holds the area, its OSM layers, population cells (per spread method),
+townships, facilities by kind (with scenario additions/removals applied) and, when a road network
+is available, walk and drive graphs. Evaluators and their sensitivity variants share it, so a
+variant that only changes a threshold costs no reloading.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo import settings
+from geo.areas import Area, get_area, townships
+from geo.errors import DataNotFoundError, GeoError
+from geo.sources import OsmData, load_osm
+
+log = logging.getLogger(__name__)
+
+#: Geofabrik fclasses that make up each POI kind (``geo.facilities.pois``).
+KIND_FCLASSES: dict[str, tuple[str, ...]] = {
+    "school": ("school",),
+    "kindergarten": ("kindergarten",),
+    "convenience": ("convenience", "supermarket"),
+    "hospital": ("hospital",),
+    "clinic": ("clinic", "doctors"),
+    "elderly_care": ("nursing_home",),
+    "museum": ("museum",),
+}
+
+#: Why a network claim cannot use a network, when none is available.
+NO_NETWORK = ("no road network: the data has no roads layer and no OSM PBF/XML was given "
+              "(get one with 'geo data fetch --area tongzhou', then pass --network FILE)")
+
+
+class StudyContext:
+    """Inputs for evaluating claims over one area.
+
+    Parameters
+    ----------
+    area : Area or str
+        Study area (anything :func:`geo.areas.get_area` accepts).
+    data_dir : path, optional
+        Data directory (default: :func:`geo.settings.resolve_data_dir`).
+    network_path : path, optional
+        OSM PBF or XML file with roads for walk/drive graphs. Without it, a Geofabrik
+        ``roads`` layer is used when the data has one; otherwise there is no network.
+    cell_size_m : float
+        Hex cell width of the demand grid, metres.
+    scenario : Scenario, optional
+        Facilities to add or remove (``geo.scenarios``), applied to every facility query.
+    osm : OsmData, optional
+        Preloaded layers (tests); default: :func:`geo.sources.load_osm` for the area.
+    """
+
+    def __init__(self, area: Area | str, *, data_dir: str | Path | None = None,
+                 network_path: str | Path | None = None, cell_size_m: float = 250.0,
+                 scenario: Any = None, osm: OsmData | None = None) -> None:
+        self.data_dir = settings.resolve_data_dir(data_dir)
+        self.area = get_area(area, data_dir=self.data_dir)
+        self.cell_size_m = float(cell_size_m)
+        self.network_path = Path(network_path) if network_path is not None else None
+        if self.network_path is not None and not self.network_path.is_file():
+            raise DataNotFoundError(f"network file {self.network_path} (from --network) does not "
+                                    "exist: pass an OSM .pbf or .osm/.xml file")
+        self.scenario = scenario
+        self.osm = osm if osm is not None else load_osm(self.area, data_dir=self.data_dir)
+        self._memo: dict[Hashable, Any] = {}
+
+    # ------------------------------------------------------------------ caching
+
+    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """Return the cached value for ``key``, computing it once."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    # ------------------------------------------------------------------ demand
+
+    def cells(self, spread: str = "area") -> gpd.GeoDataFrame:
+        """Population cells (``geo.demand.population_cells``) for a spread method."""
+        from geo.demand import population_cells
+
+        def load() -> gpd.GeoDataFrame:
+            cells = population_cells(self.area, data_dir=self.data_dir,
+                                     cell_size_m=self.cell_size_m, spread=spread,
+                                     osm=self.osm if spread == "settlements" else None)
+            if spread != "area":  # variants must line up cell by cell with the base grid
+                base = self.cells("area")
+                if not np.array_equal(base["cell_id"].to_numpy(), cells["cell_id"].to_numpy()):
+                    raise GeoError(f"population spread {spread!r} produced a different grid")
+            return cells
+
+        return self.memo(("cells", spread), load)
+
+    def population(self, spread: str = "area") -> np.ndarray:
+        """Residents per cell (float array, in cell order)."""
+        return self.cells(spread)["population"].to_numpy(dtype=float)
+
+    def cell_area_m2(self) -> np.ndarray:
+        """Cell areas in m² (clipped to the area), in cell order."""
+        return self.cells("area")["area_m2"].to_numpy(dtype=float)
+
+    def townships(self) -> gpd.GeoDataFrame:
+        """admin_level8 streets/towns clipped to the area (``name, osm_id, geometry``)."""
+        return self.memo("townships", lambda: townships(self.area, data_dir=self.data_dir))
+
+    def cell_township(self) -> np.ndarray:
+        """The admin_level8 name of each cell (by representative point; None outside)."""
+        def load() -> np.ndarray:
+            cells = self.cells("area")
+            pts = gpd.GeoDataFrame({"_row": np.arange(len(cells))},
+                                   geometry=cells.geometry.representative_point().values,
+                                   crs=cells.crs)
+            towns = self.townships()
+            j = gpd.sjoin(pts, towns[["name", "geometry"]], how="left", predicate="within")
+            j = j[~j["_row"].duplicated(keep="first")].sort_values("_row")
+            return np.array([n if isinstance(n, str) else None for n in j["name"]], dtype=object)
+
+        return self.memo("cell_township", load)
+
+    # ------------------------------------------------------------------ networks
+
+    def network_source(self) -> str | None:
+        """Human-readable description of where roads come from, or None."""
+        if self.network_path is not None:
+            return f"OSM file {self.network_path.name}"
+        roads = self.osm.layers.get("roads")
+        if roads is not None and len(roads):
+            return f"Geofabrik roads layer ({self.osm.source})"
+        return None
+
+    def graph(self, network_type: str, profile: str | None = None) -> Any:
+        """Projected walk or drive graph (with ``travel_time`` for ``profile``), or None.
+
+        The graph covers the area's bounding box plus 3 km, so trips may leave the area.
+        """
+        def load() -> Any:
+            from geo import network
+
+            if self.network_source() is None:
+                return None
+            if profile is not None:
+                G = self.graph(network_type, None).copy()
+                network.clear_cache(G)
+                return network.add_speeds(G, profile)
+            to_crs = settings.metric_crs
+            if self.network_path is not None:
+                name = self.network_path.name.lower()
+                if name.endswith(".pbf"):
+                    box = list(self.area.bounds(buffer_m=3000.0))
+                    return network.graph_from_pbf(self.network_path, network_type,
+                                                  bounding_box=box, to_crs=to_crs)
+                return network.graph_from_xml(self.network_path, network_type, to_crs=to_crs)
+            return network.graph_from_roads(self.osm.layers["roads"], network_type,
+                                            to_crs=to_crs)
+
+        return self.memo(("graph", network_type, profile), load)
+
+    # ------------------------------------------------------------------ facilities
+
+    def facilities(self, kind: str, *, fclasses: tuple[str, ...] | None = None,
+                   name_pattern: str | None = None,
+                   extra_name_pattern: str | None = None) -> gpd.GeoDataFrame:
+        """Facilities of ``kind`` in the area (canonical columns), scenario applied.
+
+        ``fclasses`` replaces the kind's default Geofabrik classes; ``name_pattern`` keeps only
+        names matching the regex; ``extra_name_pattern`` adds POIs of any class whose name
+        matches (e.g. 养老 for elderly care, which OSM rarely tags).
+        """
+        key = ("facilities", kind, fclasses, name_pattern, extra_name_pattern)
+        return self.memo(key, lambda: self._facilities(kind, fclasses, name_pattern,
+                                                       extra_name_pattern))
+
+    def _facilities(self, kind: str, fclasses: tuple[str, ...] | None,
+                    name_pattern: str | None, extra_name_pattern: str | None
+                    ) -> gpd.GeoDataFrame:
+        from geo import facilities as fac
+
+        if kind == "rail_station":
+            out = fac.rail_stations(self.osm, self.area) if fclasses is None else \
+                fac.rail_stations(self.osm, self.area, fclasses=fclasses)
+        elif kind == "park":
+            out = fac.parks(self.osm, self.area) if fclasses is None else \
+                fac.parks(self.osm, self.area, fclasses=fclasses)
+        elif kind == "fire_station":
+            out = fac.fire_stations(self.osm, self.area)
+        elif kind == "expressway_entrance":
+            G = self.graph("drive")
+            out = fac.expressway_entrances(G, self.area)
+        elif kind in KIND_FCLASSES:
+            out = fac.pois(self.osm, self.area, fclasses or KIND_FCLASSES[kind])
+            out["kind"] = kind
+        else:
+            raise GeoError(f"facility kind {kind!r} is not known; use one of "
+                           f"rail_station, park, fire_station, expressway_entrance, "
+                           f"{', '.join(KIND_FCLASSES)}")
+        if extra_name_pattern:
+            rx = re.compile(extra_name_pattern)
+            extra = fac.pois(self.osm, self.area, self._all_poi_classes())
+            extra = extra[[isinstance(n, str) and bool(rx.search(n)) for n in extra["name"]]]
+            extra = extra[~extra["osm_id"].isin(out["osm_id"])]
+            if len(extra):
+                extra = extra.assign(kind=kind)
+                out = gpd.GeoDataFrame(pd.concat([out, extra[out.columns.intersection(
+                    extra.columns)]], ignore_index=True), crs=out.crs)
+        if name_pattern:
+            rx = re.compile(name_pattern)
+            out = out[[isinstance(n, str) and bool(rx.search(n)) for n in out["name"]]]
+        if self.scenario is not None:
+            out = self.scenario.apply(kind, out)
+        return out.reset_index(drop=True)
+
+    def _all_poi_classes(self) -> list[str]:
+        classes: set[str] = set()
+        for layer in ("pois", "pois_a"):
+            g = self.osm.layer(layer)
+            classes.update(str(c) for c in g["fclass"].dropna().unique())
+        return sorted(classes)
+
+    def describe(self) -> dict[str, Any]:
+        """The ``area`` block of the JSON contract."""
+        a = self.area
+        return {"name": a.name, "name_en": a.name_en, "osm_id": a.osm_id,
+                "area_km2": round(float(a.area_km2), 3), "crs": settings.metric_crs,
+                "cell_size_m": self.cell_size_m}

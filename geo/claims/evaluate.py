@@ -1,0 +1,169 @@
+"""Evaluate plan claims over an area: measured value, method, verdict, sensitivity, breakdown.
+
+The verdict rests on the base parameters of the claim file; each sensitivity variant changes
+one assumption (threshold +-20 %, speeds, turnout, circuity, method, park tiers, how population
+is spread inside townships) and is judged against the same target. When the variants straddle
+the target the verdict is ``inconclusive``; ``robust`` is true only when every variant agrees
+with the base verdict (and nothing else, such as a missing denominator, rules it out).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from geo.claims.context import StudyContext
+from geo.claims.metrics import REGISTRY, Measure
+from geo.claims.registry import Claim, load_claims
+from geo.claims.result import AreaEvaluation, ClaimResult
+from geo.claims.verdict import INCONCLUSIVE, combine, verdict
+from geo.errors import ClaimSpecError, GeoError
+
+log = logging.getLogger(__name__)
+
+#: Relative tolerance of the "~" (about) comparator.
+ABOUT_TOLERANCE = 0.05
+
+
+def _judge(m: Measure, claim: Claim) -> str:
+    if m.value is None:
+        return INCONCLUSIVE
+    t = claim.target
+    return verdict(m.value, float(t.value), t.comparator, about_tolerance=ABOUT_TOLERANCE)
+
+
+def _data_year(ctx: StudyContext) -> int | None:
+    date = ctx.osm.osm_data_date
+    try:
+        return int(str(date)[:4]) if date else None
+    except ValueError:
+        return None
+
+
+def measure_claim(ctx: StudyContext, claim: Claim, *, overrides: dict[str, Any] | None = None,
+                  detail: bool = True) -> Measure:
+    """Measure one claim (no verdict). Data problems become a Measure with a ``reason``."""
+    if claim.metric not in REGISTRY:
+        raise ClaimSpecError(f"claim {claim.id}: metric {claim.metric!r} has no evaluator; "
+                             f"known: {', '.join(sorted(REGISTRY))}")
+    evaluator, _ = REGISTRY[claim.metric]
+    params = {**dict(claim.parameters), **(overrides or {})}
+    try:
+        return evaluator(ctx, params, detail=detail)
+    except GeoError as exc:
+        log.warning("claim %s: %s", claim.id, exc)
+        return Measure(None, claim.target.unit, reason=str(exc))
+
+
+def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True) -> ClaimResult:
+    """Measure, judge and stress-test one claim."""
+    base = measure_claim(ctx, claim)
+    base_verdict = _judge(base, claim)
+    rows: list[dict[str, Any]] = []
+    if sensitivity and base.value is not None:
+        _, variants = REGISTRY[claim.metric]
+        for v in variants(ctx, dict(claim.parameters)):
+            m = measure_claim(ctx, claim, overrides=dict(v.overrides), detail=False)
+            rows.append({"parameter": v.parameter, "value": v.value, "measured": m.value,
+                         "verdict": _judge(m, claim), "method": m.method})
+    overall, robust = combine(base_verdict, [r["verdict"] for r in rows])
+    notes = list(base.notes)
+    if base.reason:
+        notes.insert(0, f"inconclusive: {base.reason}")
+    if overall == INCONCLUSIVE and base_verdict != INCONCLUSIVE:
+        vals = [r["measured"] for r in rows if r["measured"] is not None] + [base.value]
+        notes.insert(0, f"inconclusive: the sensitivity range {min(vals):.3g} to "
+                        f"{max(vals):.3g} straddles the target {claim.target.comparator} "
+                        f"{claim.target.value:g} (base {base_verdict}: {base.value:.3g})")
+    if sensitivity and base.value is not None and not rows:
+        robust = False
+        notes.append("not robust: no assumption of this metric can be varied; OSM "
+                     "completeness is the open question")
+    year = _data_year(ctx)
+    if year is not None and claim.target.year > year and overall != INCONCLUSIVE:
+        notes.append(f"measured on OSM data of {ctx.osm.osm_data_date[:10]}; the target is for "
+                     f"{claim.target.year}, so {overall} describes the map today, not the "
+                     "plan's end state")
+    if base.not_robust:
+        robust = False
+        notes.extend(f"not robust: {r}" for r in base.not_robust)
+    if not sensitivity:
+        robust = False
+    notes.extend(claim.notes)
+    params = {k: v for k, v in dict(claim.parameters).items()}
+    return ClaimResult(claim=claim, value=base.value, unit=base.unit or claim.target.unit,
+                       method=base.method, denominator=base.denominator, verdict=overall,
+                       base_verdict=base_verdict, robust=robust, sensitivity=rows,
+                       breakdown=base.breakdown, notes=notes, parameters=params,
+                       layers=base.layers)
+
+
+def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
+                  claims_path: str | os.PathLike[str] | None = None,
+                  claims: Iterable[Claim] | None = None,
+                  network_path: str | os.PathLike[str] | None = None,
+                  cell_size_m: float = 250.0, sensitivity: bool = True, scenario: Any = None,
+                  context: StudyContext | None = None,
+                  progress: Callable[[str], None] | None = None) -> AreaEvaluation:
+    """Evaluate every claim for an area.
+
+    Parameters
+    ----------
+    area : area name, GeoJSON path or :class:`geo.areas.Area`.
+    claims_path / claims : claim file (default: the packaged Tongzhou file) or loaded claims.
+    network_path : OSM PBF/XML with roads (optional; without it network claims fall back to
+        straight line / approximation or are inconclusive).
+    cell_size_m : demand hex cell width, metres.
+    sensitivity : run the sensitivity variants (off: faster, never robust).
+    scenario : facilities added/removed (``geo.scenarios.Scenario``).
+    context : a prepared :class:`StudyContext` to reuse (its area wins).
+    progress : called with each claim id before it is evaluated.
+    """
+    from geo.demand import population_source
+
+    ctx = context or StudyContext(area, data_dir=data_dir, network_path=network_path,
+                                  cell_size_m=cell_size_m, scenario=scenario)
+    claim_list = list(claims) if claims is not None else load_claims(claims_path)
+    results = []
+    for claim in claim_list:
+        if progress:
+            progress(claim.id)
+        log.info("evaluating %s (%s)", claim.id, claim.metric)
+        results.append(evaluate_claim(ctx, claim, sensitivity=sensitivity))
+    pop_total = float(ctx.population("area").sum())
+    data = {
+        "osm_data_date": ctx.osm.osm_data_date,
+        "osm_source": ctx.osm.source,
+        "population_source": population_source("area"),
+        "population_total": round(pop_total, 1),
+        "network_source": ctx.network_source(),
+        "layers_missing": sorted(ctx.osm.layers_missing),
+        "data_dir": str(Path(ctx.data_dir)),
+    }
+    if scenario is not None:
+        data["scenario"] = scenario.describe()
+    from geo.claims.metrics import (
+        CIRCUITY_RANGE,
+        DRIVE_SPEED_FACTORS,
+        FIRE_SPEEDS_KPH,
+        THRESHOLD_STEP,
+        TURNOUT_RANGE_MIN,
+    )
+    from geo.coverage import CIRCUITY
+
+    parameters = {
+        "cell_size_m": ctx.cell_size_m,
+        "population_spread": "area (township counts spread over cells by area)",
+        "circuity": CIRCUITY,
+        "about_tolerance": ABOUT_TOLERANCE,
+        "sensitivity": {"threshold_step": THRESHOLD_STEP, "circuity_range": CIRCUITY_RANGE,
+                        "turnout_range_min": TURNOUT_RANGE_MIN,
+                        "fire_speeds_kph": FIRE_SPEEDS_KPH,
+                        "drive_speed_factors": DRIVE_SPEED_FACTORS} if sensitivity else None,
+        "metric_crs": "EPSG:32650",
+    }
+    return AreaEvaluation(area=ctx.describe(), data=data, parameters=parameters,
+                          claims=results)
