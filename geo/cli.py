@@ -341,8 +341,9 @@ def evaluate(
                               "sensitivity variants (faster; nothing is called robust).")] = False,
     scenario: Annotated[Optional[Path], typer.Option("--scenario", help="GeoJSON of facilities "
                         "to add or remove (see README).")] = None,
-    datum: Annotated[str, typer.Option("--datum", help="Datum of the scenario's points: wgs84, "
-                     "gcj02 (Amap/Tencent) or bd09 (Baidu).")] = "wgs84",
+    datum: Annotated[Optional[str], typer.Option("--datum", help="Datum of the scenario's "
+                     "points when the file does not declare one: wgs84, gcj02 (Amap/Tencent) "
+                     "or bd09 (Baidu).")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Evaluate the plan's claims for an area: measured value, method, verdict, sensitivity."""
@@ -353,23 +354,29 @@ def evaluate(
 
     if cell_size_m <= 0:
         raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
-    scen = None
-    if scenario is not None:
-        from geo.scenarios import load_scenario
+    from geo.claims.context import StudyContext
 
-        scen = load_scenario(scenario, datum=datum)
+    ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
+                       cell_size_m=cell_size_m)
     before = None
-    ev = evaluate_area(area, data_dir=_data_dir(data_dir), claims_path=claims,
-                       network_path=network, cell_size_m=cell_size_m,
-                       sensitivity=not no_sensitivity, scenario=scen)
-    if scen is not None:
-        from geo.scenarios import compare
+    if scenario is not None:
+        import pandas as pd
 
-        before = evaluate_area(area, data_dir=_data_dir(data_dir), claims_path=claims,
-                               network_path=network, cell_size_m=cell_size_m,
+        from geo.scenarios import compare, load_scenario
+
+        ref = pd.concat([ctx.facilities(k) for k in ("rail_station", "fire_station", "park",
+                                                        "school")], ignore_index=True)
+        scen = load_scenario(scenario, datum=datum, area=ctx.area, osm_reference=ref)
+        before = evaluate_area(area, claims_path=claims, context=ctx,
                                sensitivity=not no_sensitivity)
+        ctx_after = StudyContext(ctx.area, data_dir=ctx.data_dir, network_path=network,
+                                 cell_size_m=cell_size_m, scenario=scen, osm=ctx.osm)
+        ev = evaluate_area(area, claims_path=claims, context=ctx_after,
+                           sensitivity=not no_sensitivity, scenario=scen)
         payload = compare(before, ev)
     else:
+        ev = evaluate_area(area, claims_path=claims, context=ctx,
+                           sensitivity=not no_sensitivity)
         payload = ev.to_dict()
     if json_path is not None:
         text = json.dumps(payload, ensure_ascii=False, indent=2)
