@@ -1,0 +1,108 @@
+"""Claims evaluated on a road network (the method preferred over straight line / approximation).
+
+A tiny OSM XML laid over the tiny Tongzhou square (``tinydata``): a primary road along
+y = 5 km (maxspeed 36 km/h = 10 m/s), a one-way motorway along y = 9 km and a one-way
+motorway_link from the primary at x = 5 km up to the motorway. The link's foot on the primary,
+(5000, 5000), is the only expressway entrance.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from test_evaluate import _claim
+from tinydata import make_data_dir, pt
+
+from geo.claims.context import StudyContext
+from geo.claims.evaluate import evaluate_claim
+
+
+def _ll(x, y):
+    p = gpd.GeoSeries([pt(x, y)], crs="EPSG:32650").to_crs("EPSG:4326").iloc[0]
+    return p.y, p.x
+
+
+def write_roads_xml(path):
+    nodes, ways = [], []
+    nid = 1
+
+    def node(x, y):
+        nonlocal nid
+        lat, lon = _ll(x, y)
+        nodes.append(f'<node id="{nid}" version="1" lat="{lat:.8f}" lon="{lon:.8f}"/>')
+        nid += 1
+        return nid - 1
+
+    primary = [node(x, 5000) for x in range(0, 10_001, 500)]
+    motorway = [node(x, 9000) for x in range(0, 10_001, 1000)]
+    link = [primary[10], node(5000, 7000), motorway[5]]
+    for wid, (refs, tags) in enumerate([
+        (primary, {"highway": "primary", "maxspeed": "36"}),
+        (motorway, {"highway": "motorway", "oneway": "yes"}),
+        (link, {"highway": "motorway_link", "oneway": "yes"}),
+    ], start=1):
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        tg = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        ways.append(f'<way id="{wid}" version="1">{nds}{tg}</way>')
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">'
+                    + "".join(nodes) + "".join(ways) + "</osm>", encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def net_ctx(tmp_path):
+    root = make_data_dir(tmp_path / "data")
+    xml = write_roads_xml(tmp_path / "roads.osm")
+    ctx = StudyContext("tongzhou", data_dir=root, network_path=xml)
+
+    def set_demand(points_xy, population):
+        cells = gpd.GeoDataFrame(
+            {"cell_id": [f"c{i}" for i in range(len(points_xy))],
+             "area_m2": np.full(len(points_xy), 1.0), "population": population,
+             "township": [None] * len(points_xy), "district": ["通州区"] * len(points_xy)},
+            geometry=[pt(x, y) for x, y in points_xy], crs="EPSG:32650").to_crs("EPSG:4326")
+        ctx._memo[("cells", "area")] = cells
+        ctx._memo[("cells", "settlements")] = cells
+        ctx._memo["cell_township"] = np.array(["西镇"] * len(points_xy), dtype=object)
+
+    ctx.set_demand = set_demand
+    return ctx
+
+
+def test_expressway_access_on_network(net_ctx):
+    # on the primary: x = 2 km is 3,000 m = 300 s from the entrance; x = 9 km is 400 s
+    net_ctx.set_demand([(2000, 5000), (9000, 5000)], [1.0, 3.0])
+    claim = _claim("drive_time_share",
+                   {"threshold_min": 6, "facility_kind": "expressway_entrance",
+                    "speed_profile": "drive", "direction": "to_facility",
+                    "denominator": "population"},
+                   {"value": 1.0, "comparator": ">=", "unit": "share", "year": 2030})
+    r = evaluate_claim(net_ctx, claim)
+    assert r.method == "network"
+    fac = r.layers.facilities
+    assert len(fac) == 1 and fac["reason"].iloc[0] == "link_meets_lower_road"
+    cost = r.layers.cells["cost_min"].to_numpy()
+    assert cost == pytest.approx([5.0, 400 / 60], abs=0.02)
+    assert r.value == pytest.approx(0.25)
+    v = {(s["parameter"], s["value"]): s for s in r.sensitivity}
+    assert v[("threshold_min", 7.2)]["measured"] == pytest.approx(1.0)   # 400 s < 432 s
+    assert v[("method", "approximation")]["method"] == "approximation"
+    assert r.verdict == "inconclusive"         # 7.2 min reaches everyone: the range straddles
+
+
+def test_walk_share_on_network(net_ctx):
+    # station 乙: polygon around (5000, 5000) on the primary; walk 300 m and 700 m along it
+    net_ctx.set_demand([(4700, 5000), (4300, 5000)], [1.0, 1.0])
+    claim = _claim("share_within_distance",
+                   {"threshold_m": 500, "facility_kind": "rail_station",
+                    "denominator": "population", "mode": "walk"},
+                   {"value": 0.5, "comparator": ">=", "unit": "share", "year": 2030})
+    r = evaluate_claim(net_ctx, claim)
+    assert r.method == "network"
+    cost = r.layers.cells["cost_m"].to_numpy()
+    assert cost == pytest.approx([300.0, 700.0], abs=2.0)   # along the primary to 乙
+    assert r.value == pytest.approx(0.5)
+    assert any(s["parameter"] == "method" and s["value"] == "straight_line"
+               for s in r.sensitivity)
+    assert r.layers.service_areas is not None and len(r.layers.service_areas)
