@@ -413,3 +413,119 @@ def evaluate(
     console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")
     if json_path is not None:
         console.print(f"JSON written to {escape(str(json_path))}")
+
+
+# --------------------------------------------------------------------------- geo report
+
+@app.command("report")
+def report(
+    area: Annotated[str, typer.Option("--area", help="Study area: a Beijing district "
+                                      "(tongzhou / 通州区), a GeoJSON polygon file, or beijing "
+                                      "(all 16 districts, one report each).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Report folder (default "
+                                                "out/<area>).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Districts evaluated in parallel "
+                                      "processes (beijing).")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="Evaluate districts again even when "
+                                        "a complete report exists (beijing).")] = False,
+    dask: Annotated[str | None, typer.Option("--dask", help="Send the district tasks to "
+                                                "this dask.distributed scheduler "
+                                                "(tcp://host:port).")] = None,
+    tiles: Annotated[str, typer.Option("--tiles", help="Map background: osm, cartodb, none, "
+                                       "gaode, tencent, tianditu.")] = "osm",
+    tiles_key: Annotated[str | None, typer.Option("--tiles-key", help="API key for "
+                                                     "Tianditu tiles.")] = None,
+    cdn: Annotated[bool, typer.Option("--cdn", help="Maps load Leaflet & co. from CDNs "
+                                      "(smaller files, need internet).")] = False,
+    no_maps: Annotated[bool, typer.Option("--no-maps", help="Tables and charts only.")] = False,
+    data_dir: DataDirOption = None,
+    network: Annotated[Path | None, typer.Option("--network", help="OSM PBF/XML file with "
+                                                    "roads for walk/drive networks.")] = None,
+    claims: Annotated[Path | None, typer.Option("--claims", help="Claim file (TOML); "
+                                                   "default: the packaged Tongzhou "
+                                                   "claims.")] = None,
+    cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand hex cell width "
+                                               "(m).")] = 250.0,
+    no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the "
+                                                 "sensitivity variants.")] = False,
+) -> None:
+    """Write the HTML report (claims, maps, charts, tables, JSON, GeoParquet) for an area, or
+    for every Beijing district with --area beijing; print where index.html is."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from geo.areas import BEIJING_NAMES
+    from geo.errors import DataError
+    from geo.maps import tile_choice
+    from geo.report.batch import area_slug
+
+    if jobs < 1:
+        raise DataError(f"--jobs {jobs}: expected a whole number of processes >= 1")
+    if not cell_size_m > 0:
+        raise DataError(f"--cell-size-m {cell_size_m:g}: expected a cell width > 0 metres")
+    if not no_maps:
+        tile_choice(tiles, tiles_key=tiles_key)
+    root = _data_dir(data_dir)
+    is_batch = area.strip().lower() in BEIJING_NAMES
+    out_dir = out if out is not None else Path("out") / ("beijing" if is_batch else
+                                                         area_slug(area))
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    if is_batch:
+        from geo.report.batch import check_batch_dir, run_batch
+
+        check_batch_dir(out_dir)
+        with Progress(*columns, console=console, transient=True,
+                      disable=not console.is_terminal) as bar:
+            task = bar.add_task("districts", total=None)
+
+            def progress(res, done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total,
+                           description=f"{res.name} {res.status}")
+
+            summary = run_batch(None, out_dir, jobs=jobs, force=force, dask_address=dask,
+                                progress=progress, data_dir=root, claims_path=claims,
+                                network_path=network, cell_size_m=cell_size_m,
+                                sensitivity=not no_sensitivity, tiles=tiles,
+                                tiles_key=tiles_key, cdn=cdn, maps=not no_maps)
+        for d in summary.districts:
+            note = f": {d.error}" if d.error else ""
+            typer.echo(f"{d.slug:<12} {d.status:<7} {d.wall_time_s:7.1f} s{note}")
+        typer.echo(f"{summary.count('ok')} evaluated, {summary.count('reused')} reused, "
+                   f"{summary.count('failed')} failed in {summary.wall_time_s:.1f} s "
+                   f"({summary.executor})")
+        typer.echo(f"report: {summary.index}")
+        if summary.failed:
+            first = summary.failed[0]
+            raise DataError(f"{len(summary.failed)} of {len(summary.districts)} districts "
+                            f"failed (first: {first.slug}: {first.error}); see "
+                            f"{out_dir / 'summary.csv'}")
+        return
+
+    from geo.areas import get_area
+    from geo.claims.evaluate import evaluate_area
+    from geo.claims.registry import load_claims
+    from geo.report.html import check_out_dir, write_report
+
+    check_out_dir(out_dir)
+    the_area = get_area(area, data_dir=root)
+    n_claims = len(load_claims(claims))
+    with Progress(*columns, console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
+        task = bar.add_task(f"{the_area.name_en} claims", total=n_claims + 1)
+
+        def step(claim_id: str) -> None:
+            bar.update(task, advance=1, description=f"{the_area.name_en} {claim_id}")
+
+        bar.update(task, advance=-1)
+        ev = evaluate_area(the_area, data_dir=root, claims_path=claims, network_path=network,
+                           cell_size_m=cell_size_m, sensitivity=not no_sensitivity,
+                           progress=step)
+        bar.update(task, completed=n_claims, description="writing report")
+        index = write_report(ev, out_dir, tiles=tiles, tiles_key=tiles_key, cdn=cdn,
+                             maps=not no_maps, area_geometry=the_area)
+        bar.update(task, completed=n_claims + 1)
+    for c in ev.claims:
+        typer.echo(f"{c.claim.id:<5} {c.verdict:<12} {c.claim.title_en}")
+    typer.echo(f"report: {index}")

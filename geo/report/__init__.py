@@ -1,0 +1,7 @@
+"""Reports: one area's HTML/JSON/CSV/GeoParquet report (:mod:`geo.report.html`), sensitivity
+charts (:mod:`geo.report.charts`) and the all-districts batch (:mod:`geo.report.batch`)."""
+
+from geo.report.batch import BatchSummary, DistrictResult, run_batch
+from geo.report.html import HEADLINE_IDS, write_report
+
+__all__ = ["HEADLINE_IDS", "BatchSummary", "DistrictResult", "run_batch", "write_report"]

@@ -1,0 +1,428 @@
+"""Batch reports: every claim for many areas (the 16 Beijing districts), one task per area.
+
+:func:`run_batch` writes ``out_dir/<slug>/`` (a full :func:`geo.report.html.write_report` report
+per district, ``slug`` = pinyin such as ``tongzhou``), then ``out_dir/index.html`` (every claim's
+measured value and verdict by district, linking each district page), ``out_dir/summary.json``
+and ``out_dir/summary.csv`` (status, error and wall time per district).
+
+- A district whose folder already holds a complete report (``claims.json`` and ``index.html``;
+  reports are written atomically, so present means complete) is reused unless ``force``.
+- A district that fails is recorded with its error message; the batch goes on.
+- ``jobs > 1`` runs districts in parallel processes (``ProcessPoolExecutor``, spawn start
+  method); ``dask_address`` sends the same tasks to a ``dask.distributed`` scheduler. The
+  ``evaluate`` callable must then be picklable (a module-level function).
+- Ctrl-C: every file is written atomically (district folders are staged and renamed), so an
+  interrupted batch leaves complete district reports and no half-written files; the summary
+  files are only written once every district has finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geo.errors import DataError
+from geo.report.charts import format_value
+from geo.report.html import VERDICT_LABELS, render
+
+log = logging.getLogger(__name__)
+
+OK, REUSED, FAILED = "ok", "reused", "failed"
+#: Called in the parent after each district: ``progress(result, done, total)``.
+ProgressCallback = Callable[["DistrictResult", int, int], None]
+
+
+def area_slug(name: str) -> str:
+    """Folder name for an area: the pinyin of a Beijing district (``通州区`` -> ``tongzhou``),
+    a GeoJSON file's stem, else the name made file-safe and lower-case."""
+    from geo.areas import BEIJING_DISTRICTS
+
+    text = str(name).strip()
+    for zh, pinyin in BEIJING_DISTRICTS.items():
+        if text in (zh, zh.removesuffix("区")) or text.lower() in (
+                pinyin.lower(), f"{pinyin.lower()} district"):
+            return pinyin.lower()
+    if text.lower().endswith((".geojson", ".json")):
+        text = Path(text).stem
+    slug = re.sub(r"[^\w.-]+", "_", text, flags=re.UNICODE).strip("._").lower()
+    return slug or "area"
+
+
+@dataclass(frozen=True)
+class DistrictTask:
+    """Everything one worker needs (picklable): the area, where to write, how to evaluate."""
+
+    name: str
+    slug: str
+    out_dir: str
+    force: bool = False
+    evaluate: Callable[..., Any] | None = None
+    eval_kwargs: dict[str, Any] = field(default_factory=dict)
+    report_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DistrictResult:
+    """One district's outcome. ``claims`` holds per-claim ``id, title_zh, title_en, value,
+    unit, verdict, method, target_text`` (from ``claims.json``); ``report`` is relative to the
+    batch folder."""
+
+    name: str
+    slug: str
+    status: str
+    wall_time_s: float
+    error: str | None = None
+    report: str | None = None
+    area: dict[str, Any] = field(default_factory=dict)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class BatchSummary:
+    """The whole batch: per-district results (input order), total wall time, how it ran."""
+
+    out_dir: Path
+    districts: list[DistrictResult]
+    wall_time_s: float
+    jobs: int
+    executor: str
+
+    @property
+    def index(self) -> Path:
+        return self.out_dir / "index.html"
+
+    def count(self, status: str) -> int:
+        return sum(1 for d in self.districts if d.status == status)
+
+    @property
+    def failed(self) -> list[DistrictResult]:
+        return [d for d in self.districts if d.status == FAILED]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of ``summary.json``."""
+        return {"jobs": self.jobs, "executor": self.executor,
+                "wall_time_s": round(self.wall_time_s, 3),
+                "n_ok": self.count(OK), "n_reused": self.count(REUSED),
+                "n_failed": self.count(FAILED), "claims": _claim_columns(self.districts),
+                "districts": [{**asdict(d), "wall_time_s": round(d.wall_time_s, 3)}
+                              for d in self.districts]}
+
+
+def _claims_digest(contract: dict[str, Any]) -> list[dict[str, Any]]:
+    from geo.report.html import _COMPARATOR_TEXT
+
+    out = []
+    for c in contract.get("claims", []):
+        m, t = c.get("measured") or {}, c.get("target") or {}
+        pattern = _COMPARATOR_TEXT.get(t.get("comparator"), f"{t.get('comparator')} {{v}}")
+        out.append({"id": c.get("id"), "title_zh": c.get("title_zh"),
+                    "title_en": c.get("title_en"), "value": m.get("value"),
+                    "unit": m.get("unit"), "method": m.get("method"),
+                    "verdict": c.get("verdict"),
+                    "target_text": pattern.format(v=format_value(t.get("value"), t.get("unit")))})
+    return out
+
+
+def check_batch_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """``out_dir`` as a Path if a batch may write there: new, empty, a previous batch
+    (``summary.json``) or only district reports (an interrupted batch); else DataError."""
+    out = Path(out_dir)
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise DataError(f"out_dir {out} is a file: expected a folder for the batch report")
+    entries = [p for p in out.iterdir() if not p.name.startswith(".")]
+    if (out / "summary.json").is_file() or all(
+            p.is_dir() and (p / "claims.json").is_file() for p in entries):
+        return out
+    raise DataError(f"out_dir {out} exists and is not a geo batch report (no summary.json): "
+                    f"choose a new or empty folder, e.g. {out / 'beijing'}")
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / "claims.json").is_file() and (folder / "index.html").is_file()
+
+
+def _default_evaluate(name: str, **kwargs: Any) -> Any:
+    """geo.claims.evaluate.evaluate_area on the area resolved by geo.areas.get_area."""
+    from geo.areas import get_area
+    from geo.claims.evaluate import evaluate_area
+
+    area = get_area(name, data_dir=kwargs.get("data_dir"))
+    return evaluate_area(area, **kwargs), area
+
+
+def run_district(task: DistrictTask) -> DistrictResult:
+    """Evaluate one area and write its report (or reuse a complete one). Never raises for a
+    failing district (the error is recorded); Ctrl-C propagates."""
+    from geo.report.html import write_report
+
+    t0 = time.perf_counter()
+    folder = Path(task.out_dir) / task.slug
+    report = f"{task.slug}/index.html"
+    if not task.force and _complete(folder):
+        try:
+            contract = json.loads((folder / "claims.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("%s: cannot reuse %s (%s); evaluating again", task.name, folder, exc)
+        else:
+            log.info("%s: reusing %s", task.name, folder)
+            return DistrictResult(task.name, task.slug, REUSED, time.perf_counter() - t0,
+                                  report=report, area=contract.get("area", {}),
+                                  claims=_claims_digest(contract))
+    try:
+        if task.evaluate is None:
+            evaluation, area = _default_evaluate(task.name, **task.eval_kwargs)
+            geometry = area.geometry
+        else:
+            evaluation, geometry = task.evaluate(task.name, **task.eval_kwargs), None
+        write_report(evaluation, folder, area_geometry=geometry, batch_index="../index.html",
+                     **task.report_kwargs)
+        contract = evaluation.to_dict()
+    except Exception as exc:
+        msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        log.warning("%s failed: %s", task.name, msg)
+        log.debug("%s traceback", task.name, exc_info=True)
+        return DistrictResult(task.name, task.slug, FAILED, time.perf_counter() - t0, error=msg)
+    return DistrictResult(task.name, task.slug, OK, time.perf_counter() - t0, report=report,
+                          area=contract.get("area", {}), claims=_claims_digest(contract))
+
+
+def _failed(task: DistrictTask, exc: BaseException, t0: float) -> DistrictResult:
+    msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return DistrictResult(task.name, task.slug, FAILED, time.perf_counter() - t0, error=msg)
+
+
+def run_batch(
+    area_names: Sequence[str] | None,
+    out_dir: str | os.PathLike[str],
+    *,
+    jobs: int = 1,
+    force: bool = False,
+    dask_address: str | None = None,
+    evaluate: Callable[..., Any] | None = None,
+    progress: ProgressCallback | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    claims_path: str | os.PathLike[str] | None = None,
+    network_path: str | os.PathLike[str] | None = None,
+    cell_size_m: float = 250.0,
+    sensitivity: bool = True,
+    tiles: str = "osm",
+    tiles_key: str | None = None,
+    cdn: bool = False,
+    maps: bool = True,
+    title: str = "Beijing",
+) -> BatchSummary:
+    """Report every area in ``area_names`` (default: the 16 districts) under ``out_dir``.
+
+    Parameters
+    ----------
+    area_names
+        Area names as :func:`geo.areas.get_area` takes them; ``None`` = every district of
+        :func:`geo.areas.districts`.
+    out_dir
+        Batch folder: ``<slug>/`` per area, ``index.html``, ``summary.json``, ``summary.csv``.
+    jobs
+        Parallel worker processes (1 = in this process).
+    force
+        Evaluate again even where a complete district report exists.
+    dask_address
+        ``tcp://host:port`` of a dask.distributed scheduler: run the tasks there instead.
+    evaluate
+        ``evaluate(name, *, data_dir, claims_path, network_path, cell_size_m, sensitivity)``
+        returning an ``AreaEvaluation``; default :func:`geo.claims.evaluate.evaluate_area`.
+        Must be a module-level function for ``jobs > 1`` or dask.
+    progress
+        ``progress(result, done, total)`` called here after each district.
+    data_dir, claims_path, network_path, cell_size_m, sensitivity
+        Passed to ``evaluate``.
+    tiles, tiles_key, cdn, maps
+        Passed to :func:`geo.report.html.write_report`.
+    title
+        Heading of the comparison page.
+    """
+    from geo.io import write_json, write_text
+
+    if not isinstance(jobs, int) or jobs < 1:
+        raise DataError(f"jobs={jobs!r}: expected a whole number of worker processes >= 1")
+    if maps:
+        from geo.maps import tile_choice
+
+        tile_choice(tiles, tiles_key=tiles_key)
+    out = check_batch_dir(out_dir)
+    if area_names is None:
+        from geo.areas import districts
+
+        area_names = [d.name for d in districts(data_dir=data_dir)]
+    names = list(area_names)
+    if not names:
+        raise DataError("area_names is empty: give at least one area (or None for all "
+                        "districts)")
+    slugs = [area_slug(n) for n in names]
+    dupes = sorted({s for s in slugs if slugs.count(s) > 1})
+    if dupes:
+        raise DataError(f"area_names give the same folder name twice ({', '.join(dupes)}): "
+                        f"list each area once")
+    eval_kwargs = {"data_dir": data_dir, "claims_path": claims_path,
+                   "network_path": network_path, "cell_size_m": cell_size_m,
+                   "sensitivity": sensitivity}
+    report_kwargs = {"tiles": tiles, "tiles_key": tiles_key, "cdn": cdn, "maps": maps}
+    tasks = [DistrictTask(n, s, str(out), force, evaluate, eval_kwargs, report_kwargs)
+             for n, s in zip(names, slugs, strict=True)]
+    out.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.perf_counter()
+    results: dict[str, DistrictResult] = {}
+
+    def _done(res: DistrictResult) -> None:
+        results[res.slug] = res
+        if progress is not None:
+            progress(res, len(results), len(tasks))
+
+    if dask_address:
+        executor = f"dask {dask_address}"
+        _run_dask(tasks, dask_address, _done)
+    elif jobs > 1 and len(tasks) > 1:
+        executor = f"{min(jobs, len(tasks))} processes"
+        _run_processes(tasks, min(jobs, len(tasks)), _done)
+    else:
+        executor = "serial"
+        for task in tasks:
+            _done(run_district(task))
+
+    summary = BatchSummary(out, [results[t.slug] for t in tasks], time.perf_counter() - t0,
+                           jobs, executor)
+    write_json(out / "summary.json", summary.to_dict())
+    write_text(out / "summary.csv", summary_csv(summary))
+    write_text(out / "index.html", batch_index_html(summary, title=title))
+    log.info("batch %s: %d ok, %d reused, %d failed in %.1f s", out, summary.count(OK),
+             summary.count(REUSED), summary.count(FAILED), summary.wall_time_s)
+    return summary
+
+
+def _run_processes(tasks: list[DistrictTask], jobs: int,
+                   done: Callable[[DistrictResult], None]) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    t0 = time.perf_counter()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        pending = {pool.submit(run_district, t): t for t in tasks}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                task = pending.pop(fut)
+                try:
+                    res = fut.result()
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a worker died (BrokenProcessPool) or unpicklable
+                    res = _failed(task, exc, t0)
+                done(res)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_dask(tasks: list[DistrictTask], address: str,
+              done: Callable[[DistrictResult], None]) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - distributed is a dependency
+        raise DataError("--dask needs the 'distributed' package: pip install distributed") \
+            from exc
+    import uuid
+
+    t0 = time.perf_counter()
+    run = uuid.uuid4().hex[:8]
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as exc:
+        raise DataError(f"dask_address {address!r}: cannot reach the scheduler ({exc}); start "
+                        f"one with 'dask scheduler' or check the address") from exc
+    try:
+        futures = {client.submit(run_district, t, key=f"geo-report-{t.slug}-{run}",
+                                 pure=False): t for t in tasks}
+        try:
+            for fut in as_completed(list(futures)):
+                task = futures[fut]
+                try:
+                    res = fut.result()
+                except Exception as exc:  # noqa: BLE001 - the worker lost the task or could not run it
+                    res = _failed(task, exc, t0)
+                done(res)
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+    finally:
+        client.close()
+
+
+# --------------------------------------------------------------------------- outputs
+
+def _claim_columns(districts: Sequence[DistrictResult]) -> list[dict[str, Any]]:
+    cols: dict[str, dict[str, Any]] = {}
+    for d in districts:
+        for c in d.claims:
+            cols.setdefault(c["id"], {k: c.get(k) for k in ("id", "title_zh", "title_en",
+                                                             "unit", "target_text")})
+    return list(cols.values())
+
+
+def summary_csv(summary: BatchSummary) -> str:
+    """``summary.csv``: one row per district with status, wall time, error and every claim's
+    measured value and verdict."""
+    import pandas as pd
+
+    claim_ids = [c["id"] for c in _claim_columns(summary.districts)]
+    rows = []
+    for d in summary.districts:
+        row: dict[str, Any] = {"name": d.name, "name_en": d.area.get("name_en"), "slug": d.slug,
+                               "status": d.status, "wall_time_s": round(d.wall_time_s, 3),
+                               "error": d.error, "report": d.report}
+        by_id = {c["id"]: c for c in d.claims}
+        for cid in claim_ids:
+            c = by_id.get(cid, {})
+            row[f"{cid}_measured"] = c.get("value")
+            row[f"{cid}_verdict"] = c.get("verdict")
+        rows.append(row)
+    return pd.DataFrame(rows).to_csv(index=False)
+
+
+def batch_index_html(summary: BatchSummary, *, title: str = "Beijing") -> str:
+    """The comparison page: measured value and verdict of every claim by district."""
+    claims = _claim_columns(summary.districts)
+    rows = []
+    for d in summary.districts:
+        by_id = {c["id"]: c for c in d.claims}
+        values = []
+        for col in claims:
+            c = by_id.get(col["id"])
+            if c is None:
+                values.append(None)
+                continue
+            v = c.get("value")
+            values.append({"text": format_value(v, c.get("unit")),
+                           "verdict": c.get("verdict"),
+                           "verdict_label": VERDICT_LABELS.get(c.get("verdict"),
+                                                               str(c.get("verdict")))})
+        zh = d.area.get("name") or d.name
+        en = d.area.get("name_en")
+        rows.append({"slug": d.slug, "title": f"{zh} ({en})" if en and en != zh else zh,
+                     "status": d.status, "error": d.error, "report": d.report,
+                     "wall_time_text": f"{d.wall_time_s:.1f}" if math.isfinite(d.wall_time_s)
+                     else "n/a", "values": values})
+    return render("batch.html.j2", title=title, claims=claims, districts=rows,
+                  n_ok=summary.count(OK), n_reused=summary.count(REUSED),
+                  n_failed=summary.count(FAILED), executor=summary.executor,
+                  wall_time_text=f"{summary.wall_time_s:.1f}", lang="en")
