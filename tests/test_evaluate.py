@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
 import pytest
 from conftest import run_cli
-from tinydata import ORIGIN, make_data_dir, pt
+from tinydata import ORIGIN, make_data_dir
+from toyctx import set_demand
 
 from geo.claims.context import StudyContext
 from geo.claims.evaluate import evaluate_area, evaluate_claim
@@ -32,23 +31,9 @@ def _claim(metric: str, parameters: dict, target: dict, cid: str = "T1"):
 
 @pytest.fixture()
 def toy_ctx(tmp_path):
-    """A context on the tiny data whose demand is four or five hand-placed points."""
-    root = make_data_dir(tmp_path / "data")
-    ctx = StudyContext("tongzhou", data_dir=root)
-
-    def set_demand(points_xy, population, towns=None):
-        cells = gpd.GeoDataFrame(
-            {"cell_id": [f"c{i}" for i in range(len(points_xy))],
-             "area_m2": np.full(len(points_xy), 1000.0),
-             "population": np.asarray(population, dtype=float),
-             "township": [None] * len(points_xy), "district": ["通州区"] * len(points_xy)},
-            geometry=[pt(x, y) for x, y in points_xy], crs="EPSG:32650").to_crs("EPSG:4326")
-        ctx._memo[("cells", "area")] = cells
-        ctx._memo[("cells", "settlements")] = cells
-        ctx._memo["cell_township"] = np.array(towns or ["西镇"] * len(points_xy), dtype=object)
-        return cells
-
-    ctx.set_demand = set_demand
+    """A context on the tiny data; ``toy_ctx.set_demand(points, population)`` places demand."""
+    ctx = StudyContext("tongzhou", data_dir=make_data_dir(tmp_path / "data"))
+    ctx.set_demand = lambda pts, pop, towns=None: set_demand(ctx, pts, pop, towns)
     return ctx
 
 

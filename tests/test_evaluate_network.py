@@ -9,10 +9,10 @@ motorway_link from the primary at x = 5 km up to the motorway. The link's foot o
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import pytest
 from test_evaluate import _claim
 from tinydata import make_data_dir, pt
+from toyctx import set_demand
 
 from geo.claims.context import StudyContext
 from geo.claims.evaluate import evaluate_claim
@@ -56,17 +56,7 @@ def net_ctx(tmp_path):
     xml = write_roads_xml(tmp_path / "roads.osm")
     ctx = StudyContext("tongzhou", data_dir=root, network_path=xml)
 
-    def set_demand(points_xy, population):
-        cells = gpd.GeoDataFrame(
-            {"cell_id": [f"c{i}" for i in range(len(points_xy))],
-             "area_m2": np.full(len(points_xy), 1.0), "population": population,
-             "township": [None] * len(points_xy), "district": ["通州区"] * len(points_xy)},
-            geometry=[pt(x, y) for x, y in points_xy], crs="EPSG:32650").to_crs("EPSG:4326")
-        ctx._memo[("cells", "area")] = cells
-        ctx._memo[("cells", "settlements")] = cells
-        ctx._memo["cell_township"] = np.array(["西镇"] * len(points_xy), dtype=object)
-
-    ctx.set_demand = set_demand
+    ctx.set_demand = lambda pts, pop: set_demand(ctx, pts, pop)
     return ctx
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
-import numpy as np
 import pytest
 from conftest import run_cli
 from test_evaluate import _claim
 from tinydata import make_data_dir, pt
+from toyctx import set_demand
 
 from geo.claims.context import StudyContext
 from geo.claims.evaluate import evaluate_claim
@@ -42,14 +42,7 @@ def _feature(kind, name, xy=None, **props):
 
 def _ctx(root, scenario=None):
     ctx = StudyContext("tongzhou", data_dir=root, scenario=scenario)
-    cells = gpd.GeoDataFrame({"cell_id": ["a", "b"], "area_m2": [1.0, 1.0],
-                              "population": [10.0, 30.0], "township": [None, None],
-                              "district": ["通州区"] * 2},
-                             geometry=[pt(7020, 6020), pt(9000, 9000)],
-                             crs="EPSG:32650").to_crs("EPSG:4326")
-    ctx._memo[("cells", "area")] = cells
-    ctx._memo[("cells", "settlements")] = cells
-    ctx._memo["cell_township"] = np.array(["东镇", "东镇"], dtype=object)
+    set_demand(ctx, [(7020, 6020), (9000, 9000)], [10.0, 30.0], ["东镇", "东镇"])
     return ctx
 
 
