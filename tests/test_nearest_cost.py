@@ -113,6 +113,10 @@ def test_bad_inputs_name_the_argument():
         nearest_cost(G, ["A", "Z", "Y"])
     with pytest.raises(NetworkError, match="cutoff"):
         nearest_cost(G, ["A"], cutoff=-1)
+    with pytest.raises(NetworkError, match="G must be a networkx graph"):
+        nearest_cost({"A": {}}, ["A"])
+    with pytest.raises(NetworkError, match="weight must be an edge attribute name"):
+        nearest_cost(G, ["A"], weight=None)
     G2 = toy()
     G2["A"]["B"][0]["length"] = float("nan")
     with pytest.raises(NetworkError, match="finite and >= 0.*edge \\(A, B\\)"):

@@ -188,6 +188,11 @@ def test_overpass_mocked_response(monkeypatch):
     assert d["length"] == pytest.approx(341.8 + 444.8, rel=0.01)        # great-circle metres
 
 
+def test_graph_from_osm_uses_the_pbf_path(helsinki_pbf):
+    G = graph_from_osm(SimpleNamespace(layers={}, path=helsinki_pbf, source="test"), "drive")
+    assert G.graph["source"] == f"OSM PBF {helsinki_pbf.name}" and G.number_of_edges() > 100
+
+
 def test_graph_from_osm_prefers_roads_layer():
     osm = SimpleNamespace(layers={"roads": roads_frame().to_crs("EPSG:4326")}, path=None,
                           source="test")

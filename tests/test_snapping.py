@@ -4,6 +4,7 @@ inserted as real nodes."""
 from __future__ import annotations
 
 import math
+import os
 
 import geopandas as gpd
 import networkx as nx
@@ -134,6 +135,8 @@ def brute_force(G, s_snap, t_snap, weight, reverse):
                 H.add_edge(v, name, w=0.0)
                 H.add_edge(name, v, w=0.0)
             add_min(H, prev, name, (pos - prev_pos) * w)
+            if pos == prev_pos and prev != u:   # two points at one position: the same place
+                add_min(H, name, prev, 0.0)
             prev, prev_pos = name, pos
         add_min(H, prev, v, (1 - prev_pos) * w)
     for i, leg in enumerate(s_snap.snap_dist_m):
@@ -158,7 +161,8 @@ def add_min(H, a, b, w):
 
 @st.composite
 def grid_case(draw):
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
     n = 4
     G = nx.MultiDiGraph(crs=CRS)
     for i in range(n):
@@ -180,10 +184,11 @@ def grid_case(draw):
                 if mode in ("both", "back"):
                     G.add_edge(b, a, length=geom.length, geometry=geom.reverse())
     xy = lambda k: [(rng.uniform(-150, 450), rng.uniform(-150, 450)) for _ in range(k)]
+    G.graph["seed"] = seed
     return G, pts(*xy(draw(st.integers(1, 4)))), pts(*xy(draw(st.integers(1, 12))))
 
 
-@hsettings(max_examples=40, deadline=None)
+@hsettings(max_examples=int(os.environ.get("SNAP_EXAMPLES", 40)), deadline=None)
 @given(grid_case(), st.booleans())
 def test_point_costs_match_inserted_nodes(case, reverse):
     G, fac, dem = case
@@ -193,9 +198,20 @@ def test_point_costs_match_inserted_nodes(case, reverse):
     s_snap = snap_points(G, fac, max_snap_m=120)
     t_snap = snap_points(G, dem, max_snap_m=120)
     expected = brute_force(G, s_snap, t_snap, "length", reverse)
-    np.testing.assert_allclose(r.cost.to_numpy(), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(r.cost.to_numpy(), expected, rtol=0, atol=1e-6,
+                               err_msg=f"seed {G.graph['seed']}")
     # the nearest source attains the cost
     for j, src in enumerate(r.source):
         if src is not None:
             one = point_costs(G, fac.loc[[src]], dem.iloc[[j]], reverse=reverse, max_snap_m=120)
             assert one.cost.iloc[0] == pytest.approx(r.cost.iloc[j], abs=1e-6)
+
+
+def test_source_and_target_at_one_position_on_a_one_way_edge():
+    """Found by the property test: two points snapping to the same spot of a one-way edge are
+    the same place, in both directions."""
+    G = line_graph()
+    fac, dem = pts((150, 60)), pts((150, 70))         # both snap to the bent edge's vertex
+    for reverse in (False, True):
+        r = point_costs(G, fac, dem, reverse=reverse)
+        assert r.cost.iloc[0] == pytest.approx(10 + 20)

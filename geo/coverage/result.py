@@ -24,8 +24,8 @@ def metric_crs_of(frame: Any) -> str:
 
     if frame.crs is None:
         raise CRSError("frame has no CRS; set it (OSM data is EPSG:4326)")
-    lon, lat = frame.to_crs(settings.geographic_crs).geometry.union_all().centroid.coords[0]
-    return metric_crs_for(lon, lat)
+    minx, miny, maxx, maxy = frame.to_crs(settings.geographic_crs).total_bounds
+    return metric_crs_for((minx + maxx) / 2, (miny + maxy) / 2)
 
 
 def demand_points(demand: Any, *, arg: str = "demand") -> Any:
