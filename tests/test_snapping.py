@@ -188,7 +188,7 @@ def grid_case(draw):
     return G, pts(*xy(draw(st.integers(1, 4)))), pts(*xy(draw(st.integers(1, 12))))
 
 
-@hsettings(max_examples=int(os.environ.get("SNAP_EXAMPLES", 40)), deadline=None)
+@hsettings(max_examples=int(os.environ.get("SNAP_EXAMPLES", "40")), deadline=None)
 @given(grid_case(), st.booleans())
 def test_point_costs_match_inserted_nodes(case, reverse):
     G, fac, dem = case
