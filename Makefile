@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml constraints.txt geo/assets/package.json geo/assets/pack
 
 install: $(STAMP)
 
-# Main job: the Tongzhou data summary (becomes the Tongzhou report once it exists).
+# Main job: the Tongzhou report (prints where index.html is).
 report: $(STAMP)
-	$(PY) -m geo data summary --area tongzhou
+	$(PY) -m geo report --area tongzhou --out $(OUT)/tongzhou
 
 # Every test: unit, real-data (../shared/data when present), notebooks, browser.
 test: $(STAMP)

@@ -36,6 +36,8 @@ from geo.report.html import VERDICT_LABELS, render
 log = logging.getLogger(__name__)
 
 OK, REUSED, FAILED = "ok", "reused", "failed"
+#: Seconds to wait for a dask scheduler to answer before giving up.
+DASK_CONNECT_TIMEOUT_S = 10.0
 #: Called in the parent after each district: ``progress(result, done, total)``.
 ProgressCallback = Callable[["DistrictResult", int, int], None]
 
@@ -346,7 +348,7 @@ def _run_dask(tasks: list[DistrictTask], address: str,
     t0 = time.perf_counter()
     run = uuid.uuid4().hex[:8]
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout=f"{DASK_CONNECT_TIMEOUT_S}s")
     except OSError as exc:
         raise DataError(f"dask_address {address!r}: cannot reach the scheduler ({exc}); start "
                         f"one with 'dask scheduler' or check the address") from exc
@@ -421,7 +423,7 @@ def batch_index_html(summary: BatchSummary, *, title: str = "Beijing") -> str:
         rows.append({"slug": d.slug, "title": f"{zh} ({en})" if en and en != zh else zh,
                      "status": d.status, "error": d.error, "report": d.report,
                      "wall_time_text": f"{d.wall_time_s:.1f}" if math.isfinite(d.wall_time_s)
-                     else "n/a", "values": values})
+                     else "n/a", "cells": values})
     return render("batch.html.j2", title=title, claims=claims, districts=rows,
                   n_ok=summary.count(OK), n_reused=summary.count(REUSED),
                   n_failed=summary.count(FAILED), executor=summary.executor,
