@@ -10,7 +10,8 @@ installs it when missing) and is driven by Playwright against ``/usr/bin/chromiu
 ``playwright install``). Without Chromium the tests skip locally but FAIL in CI (``CI=true``).
 Set ``GEO_BROWSER_ARTIFACTS=DIR`` to keep the screenshots.
 
-TODO(report): once ``geo report`` exists, also open the report's ``index.html`` and one map.
+The report tests open a report's ``index.html`` built by :func:`geo.report.write_report` from the
+hand-built evaluation of tests/test_report.py, then follow a headline card's link to its map.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ class PageLog:
         return self.page_errors + others
 
 
-def open_page(browser, path: Path):
-    """Open ``path`` with all http(s) requests blocked; return (page, log)."""
+def open_page(browser, path: Path, *, wait_for_map: bool = True):
+    """Open ``path`` with all http(s) requests blocked; return (page, log).
+
+    ``wait_for_map``: wait until Leaflet has drawn vector layers (off for plain pages)."""
     page = browser.new_page(viewport=VIEWPORT)
     log = PageLog()
     page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)
@@ -93,6 +96,8 @@ def open_page(browser, path: Path):
 
     page.route("**/*", _route)
     page.goto(path.as_uri(), wait_until="load")
+    if not wait_for_map:
+        return page, log
     # SVG paths, or one canvas when a map has more than geo.maps.CANVAS_ABOVE features
     page.wait_for_selector(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas",
                            state="attached", timeout=20_000)
@@ -227,5 +232,71 @@ def test_map_without_tiles_still_shows_data(browser, tmp_path):
         assert XSS_TOWN in tip and "c021" in tip
         assert page.evaluate("document.querySelectorAll('.leaflet-tooltip img').length") == 0
         check_screenshot(page, tmp_path / "no_tiles.png")
+    finally:
+        page.close()
+
+
+# --------------------------------------------------------------------------- the report
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    from test_report import sample_evaluation
+
+    from geo.report import write_report
+
+    out = tmp_path_factory.mktemp("browser-report") / "testville"
+    write_report(sample_evaluation(), out)
+    return out
+
+
+def test_report_index_and_map_link(browser, report_dir, tmp_path):
+    from test_report import XSS_TITLE, sample_evaluation
+
+    from geo.report import HEADLINE_IDS
+    from geo.report.html import VERDICT_LABELS
+
+    ev = sample_evaluation()
+    page, log = open_page(browser, report_dir / "index.html", wait_for_map=False)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        assert log.blocked == []  # the index loads nothing from the network
+        assert log.unexpected_errors() == []
+        # the four headline verdicts are visible at the top, before any scrolling
+        for cid in HEADLINE_IDS:
+            card = page.locator(f"#card-{cid}")
+            assert card.is_visible()
+            box = card.bounding_box()
+            assert box["y"] + box["height"] <= VIEWPORT["height"], (cid, box)
+            label = card.locator(".verdict").inner_text().strip()
+            assert label == VERDICT_LABELS[ev.claim(cid).verdict]
+        assert "Why inconclusive" in page.inner_text("#card-C02")
+        # sensitivity charts decode as images
+        sizes = page.eval_on_selector_all(
+            "img.chart", "imgs => imgs.map(i => [i.complete, i.naturalWidth])")
+        assert sizes and all(done and w > 100 for done, w in sizes), sizes
+        # the hostile claim title is text
+        assert XSS_TITLE in page.inner_text("#claims-table")
+        assert page.evaluate("window.__xss") is None and dialogs == []
+        footer = page.inner_text("#credits")
+        assert "© OpenStreetMap contributors" in footer and "WorldPop" in footer
+        check_screenshot(page, tmp_path / "report_index.png")
+
+        # one click from the headline card to the claim's map
+        page.click("#card-C01 a.maplink")
+        page.wait_for_selector(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas",
+                               state="attached", timeout=20_000)
+        page.wait_for_timeout(500)
+        assert page.url.endswith("/maps/C01.html")
+        labels = page.eval_on_selector_all(
+            ".leaflet-control-layers-overlays label", "ls => ls.map(l => l.innerText.trim())")
+        assert labels[0] == "District boundary" and any("Blind spots" in x for x in labels)
+        assert any(x.startswith("Facilities") for x in labels)
+        assert "C01" in page.inner_text("#geo-map-title")
+        # only tile images were requested; no script, style or font from the network
+        assert {kind for kind, _ in log.blocked} <= {"image"}, log.blocked
+        assert log.unexpected_errors() == []
+        assert dialogs == []
+        check_screenshot(page, tmp_path / "report_map.png")
     finally:
         page.close()
