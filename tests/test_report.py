@@ -382,3 +382,19 @@ def test_cli_report_bad_input_exit_2(tmp_path, shared_data_dir):
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0], (args, res.stderr)
     assert not (tmp_path / "o").exists()
+
+
+def test_robustness_and_reasons_in_words():
+    ev = sample_evaluation()
+    c03 = ev.claim("C03")
+    assert rhtml.robust_text(c03) == "robust: all 1 variants agree"
+    # not robust although the variants agree (the evaluator knows why, e.g. jobs missing)
+    assert (rhtml.robust_text(dataclasses.replace(c03, robust=False))
+            == "not robust: all 1 variants agree, but see the notes")
+    c02 = ev.claim("C02")
+    # the claim file's background notes do not crowd out the evaluator's reason
+    noisy = dataclasses.replace(c02, notes=[NO_NETWORK_NOTE, *c02.claim.notes])
+    assert rhtml._why_inconclusive(noisy) == [NO_NETWORK_NOTE]
+    assert rhtml._why_inconclusive(dataclasses.replace(c02, notes=[])) == [
+        "nothing could be measured"]
+    assert rhtml._why_inconclusive(c03) == []

@@ -138,7 +138,9 @@ def _why_inconclusive(r: ClaimResult) -> list[str]:
     """Reasons for an inconclusive verdict: the notes, plus what the numbers show."""
     if r.verdict != "inconclusive":
         return []
-    why = [str(n) for n in r.notes]
+    # the evaluator's own notes first; the claim file's background notes only as a fallback
+    claim_notes = set(getattr(r.claim, "notes", ()) or ())
+    why = [str(n) for n in r.notes if n not in claim_notes] or [str(n) for n in r.notes]
     if r.value is None or (isinstance(r.value, float) and not math.isfinite(r.value)):
         if not why:
             why.append("nothing could be measured")
@@ -162,6 +164,8 @@ def robust_text(r: ClaimResult) -> str:
     if not n:
         return "not robust: no sensitivity variants"
     differ = [s for s in r.sensitivity if s.get("verdict") != r.base_verdict]
+    if not differ:
+        return f"not robust: all {n} variants agree, but see the notes"
     kinds = sorted({str(s.get("verdict")) for s in differ})
     return (f"not robust: {len(differ)} of {n} variants give "
             f"{' / '.join(VERDICT_LABELS.get(k, k) for k in kinds)}")
