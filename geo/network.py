@@ -329,7 +329,7 @@ def graph_from_roads(roads: Any, network_type: str = "walk", *, to_crs: str | No
     for n, p in sorted(first.items()):
         G.add_node(n, x=float(out_xy[p, 0]), y=float(out_xy[p, 1]))
 
-    oneway_col = roads["oneway"].astype(str) if "oneway" in roads else None
+    oneway_col = roads["oneway"].fillna("B").astype(str) if "oneway" in roads else None
     attrs_cols = [c for c in ("osm_id", "name", "ref", "maxspeed", "layer", "bridge", "tunnel")
                   if c in roads.columns]
     records = roads[attrs_cols].to_dict("records")

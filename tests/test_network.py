@@ -246,3 +246,20 @@ def test_profile_errors(tmp_path):
     G.add_edge(2, 3, highway="primary")
     with pytest.raises(NetworkError, match="no 'length'"):
         add_speeds(G, "drive")
+
+
+def test_roads_layer_with_missing_oneway_is_two_way():
+    """A missing ``oneway`` (NaN: pandas keeps it NaN through astype(str)) means both ways."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from geo.network import graph_from_roads
+
+    roads = gpd.GeoDataFrame(
+        {"osm_id": ["1", "2"], "fclass": ["primary", "residential"], "name": ["a", "b"],
+         "oneway": [np.nan, "F"], "maxspeed": [0, 0]},
+        geometry=[shapely.LineString([(116.60, 39.80), (116.61, 39.80)]),
+                  shapely.LineString([(116.61, 39.80), (116.61, 39.81)])], crs="EPSG:4326")
+    G = graph_from_roads(roads, "drive")
+    assert G.number_of_edges() == 3   # primary both ways + residential forward only
