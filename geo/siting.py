@@ -6,8 +6,9 @@ integer programmes with PuLP and CBC (default; bundled with PuLP) or HiGHS:
 - :func:`maximal_covering` (MCLP): choose ``add`` new sites among candidates to maximise the
   demand weight (population) covered, i.e. within ``threshold`` of at least one facility;
 - :func:`set_covering` (LSCP): the fewest new sites that bring the covered share of demand
-  weight to ``target_share`` (1.0 = every unit; below 1 the "minimum sites for a coverage
-  target" variant, then the most weight among solutions with that many sites).
+  weight to ``target_share`` (1.0 = every unit, solved as one set covering model; below 1,
+  the smallest k whose maximal covering optimum reaches the target, found by bisection on k
+  with exact MCLP solves, so the answer is also the most weight any k sites cover).
 
 Existing facilities are fixed: demand they already cover counts as covered and is left out of
 the choice, so they are never "re-chosen" and their coverage is never double counted.
@@ -678,25 +679,17 @@ def _mclp(rows: Any, w: np.ndarray, add: int, solver: Any, name: str,
     return chosen, opt
 
 
-def _lscp(rows: Any, w: np.ndarray, required: float | None, solver: Any, name: str,
-          what: str) -> tuple[np.ndarray, bool]:
-    """Min sum x_j s.t. every unit covered (``required`` None) or sum w_i y_i >= required."""
+def _lscp(rows: Any, solver: Any, name: str, what: str) -> tuple[np.ndarray, bool]:
+    """Min sum x_j s.t. every unit (row) has a chosen covering candidate; x binary."""
     import pulp
 
     n_u, n_c = rows.shape
     prob = pulp.LpProblem("lscp", pulp.LpMinimize)
     x = [prob.add_variable(f"x{j}", cat="Binary") for j in range(n_c)]
     prob += pulp.LpAffineExpression([(v, 1) for v in x])
-    if required is None:
-        for i in range(n_u):
-            cols = rows.indices[rows.indptr[i]:rows.indptr[i + 1]]
-            prob += pulp.LpAffineExpression([(x[j], 1) for j in cols]) >= 1
-    else:
-        y = [prob.add_variable(f"y{i}", lowBound=0, upBound=1) for i in range(n_u)]
-        for i in range(n_u):
-            cols = rows.indices[rows.indptr[i]:rows.indptr[i + 1]]
-            prob += pulp.LpAffineExpression([(x[j], 1) for j in cols] + [(y[i], -1)]) >= 0
-        prob += pulp.LpAffineExpression(zip(y, w.tolist(), strict=True)) >= required
+    for i in range(n_u):
+        cols = rows.indices[rows.indptr[i]:rows.indptr[i + 1]]
+        prob += pulp.LpAffineExpression([(x[j], 1) for j in cols]) >= 1
     opt = _run(prob, solver, name, what)
     chosen = np.array([j for j in range(n_c) if (x[j].varValue or 0) > 0.5], dtype=np.int64)
     return chosen, opt
@@ -715,23 +708,21 @@ def _reduce(prep: _Prep) -> tuple[np.ndarray, np.ndarray, Any]:
     return units, cols, sub[:, cols].tocsr()
 
 
-def _order_sites(prep: _Prep, chosen: np.ndarray) -> tuple[list[int], list[float], list[float],
-                                                             np.ndarray]:
-    """Greedy order of the chosen candidate columns by marginal gain; per-site gains, weight
-    only each covers, and per demand unit the rank of the first covering site (0: none)."""
+def _greedy(cols: list[np.ndarray], w: np.ndarray, covered: np.ndarray, pool: Iterable[int],
+            need: float | None = None) -> tuple[list[int], list[float], np.ndarray]:
+    """Order ``pool`` columns by marginal gain (lazy greedy: coverage gains only shrink as
+    sites are added, so a site whose refreshed gain still tops every other site's stale bound
+    is the best next one). Stops once the gains reach ``need``. ``covered`` is updated in
+    place. Returns the order, the gains and per unit the rank of its first covering site."""
     import heapq
 
-    cols = _columns(prep.cover)
-    w = prep.weights
-    covered = prep.before.copy()
     order: list[int] = []
     gains: list[float] = []
     first_rank = np.zeros(len(w), dtype=np.int64)
-    # lazy greedy: coverage gains only shrink as sites are added (submodular), so a site whose
-    # refreshed gain still tops every other site's stale bound is the best next one
-    heap = [(-float(w[cols[j][~covered[cols[j]]]].sum()), int(j)) for j in chosen]
+    heap = [(-float(w[cols[j][~covered[cols[j]]]].sum()), int(j)) for j in pool]
     heapq.heapify(heap)
-    while heap:
+    total = 0.0
+    while heap and (need is None or total < need):
         _, j = heapq.heappop(heap)
         new = cols[j][~covered[cols[j]]]
         g = float(w[new].sum())
@@ -742,6 +733,17 @@ def _order_sites(prep: _Prep, chosen: np.ndarray) -> tuple[list[int], list[float
         covered[new] = True
         order.append(j)
         gains.append(g)
+        total += g
+    return order, gains, first_rank
+
+
+def _order_sites(prep: _Prep, chosen: np.ndarray) -> tuple[list[int], list[float], list[float],
+                                                             np.ndarray]:
+    """Greedy order of the chosen candidate columns by marginal gain; per-site gains, weight
+    only each covers, and per demand unit the rank of the first covering site (0: none)."""
+    cols = _columns(prep.cover)
+    w = prep.weights
+    order, gains, first_rank = _greedy(cols, w, prep.before.copy(), chosen)
     counts = prep.before.astype(np.int64)
     for j in order:
         counts[cols[j]] += 1
@@ -932,22 +934,60 @@ def set_covering(demand: Any, candidates: Any, *, existing: Any = None, threshol
     log.info("set covering: %d units, %d useful candidates, %d pairs, target %.4f",
              len(units), len(cols), sub.nnz, target)
     if target >= 1.0:
-        chosen, proven = _lscp(sub, w_units, None, slv, name, "set covering")
+        chosen, proven = _lscp(sub, slv, name, "set covering")
     else:
-        chosen, proven = _lscp(sub, w_units, need - tol, slv, name, "set covering")
-        left_s = float(time_limit_s) - (time.perf_counter() - t0)
-        if len(chosen) and left_s >= 1.0:   # second stage: the most weight with that many sites
-            slv2 = slv if not isinstance(solver, str) else _solver(solver, left_s)[0]
-            c2, p2 = _mclp(sub, w_units, len(chosen), slv2, name, "set covering (stage 2)")
-
-            def gain(c: np.ndarray) -> float:
-                return float(w_units[np.asarray(sub[:, c].sum(axis=1)).ravel() > 0].sum())
-
-            if len(c2) <= len(chosen) and gain(c2) >= gain(chosen):
-                chosen, proven = c2, proven and p2
+        chosen, proven = _fewest_by_mclp(sub, w_units, need - tol, solver, slv, name,
+                                         t0, float(time_limit_s))
     chosen = cols[chosen]
     return _result("set_covering", prep, demand, candidates, chosen, threshold, proven, name,
                    t0, float(len(chosen)), [], params)
+
+
+def _fewest_by_mclp(sub: Any, w: np.ndarray, need: float, solver: Any, slv: Any, name: str,
+                    t0: float, time_limit_s: float) -> tuple[np.ndarray, bool]:
+    """Fewest sites covering at least ``need``: bisection on k with exact MCLP solves.
+
+    MCLP's optimum never falls as k grows, so the smallest k whose optimum reaches ``need`` is
+    the answer, and that solve is also the most weight any k sites cover. The greedy gives the
+    upper end of the search (a feasible k); ``ceil(need / best single-site gain)`` the lower.
+    (A direct min-sites model with a weighted coverage row solved far worse: CBC found no
+    solution in 60 s on the Tongzhou instance.) Not proven when a solve hit the time limit.
+    """
+    cols = _columns(sub.tocsr())
+    order, gains, _ = _greedy(cols, w, np.zeros(sub.shape[0], dtype=bool), range(sub.shape[1]),
+                              need)
+    lo_bound_gain = max(gains) if gains else 0.0
+    hi = len(order)                                  # feasible: the greedy reaches need
+    lo = max(1, math.ceil(need / lo_bound_gain)) if lo_bound_gain > 0 else hi
+    lo = min(lo, hi)                                 # k sites cover at most k x best single
+    best, best_k, best_opt = np.asarray(order, dtype=np.int64), -1, False
+    unproven = False
+
+    def solve(k: int) -> tuple[np.ndarray, bool, float] | None:
+        left = time_limit_s - (time.perf_counter() - t0)
+        if left < 1.0:
+            return None
+        s2 = slv if not isinstance(solver, str) else _solver(solver, left)[0]
+        chosen, opt = _mclp(sub, w, k, s2, name, f"set covering (k={k})")
+        return chosen, opt, float(w[np.asarray(sub[:, chosen].sum(axis=1)).ravel() > 0].sum())
+
+    while lo < hi:
+        mid = (lo + hi) // 2
+        r = solve(mid)
+        if r is None:
+            return best, False
+        if r[2] >= need:
+            hi, best, best_k, best_opt = mid, r[0], mid, r[1]
+        else:
+            unproven = unproven or not r[1]   # a time-limited miss does not rule k out
+            lo = mid + 1
+    if best_k != hi:                          # most weight with hi sites
+        r = solve(hi)
+        if r is not None and r[2] >= need:
+            best, best_opt = r[0], r[1]
+        else:
+            best_opt = False
+    return best, best_opt and not unproven
 
 
 def solve_series(demand: Any, candidates: Any, adds: Iterable[int], **kwargs: Any
