@@ -169,8 +169,11 @@ def test_report_files(report):
         "layers/C01_service_areas.parquet", "layers/C03_cells.parquet",
         "layers/C03_facilities.parquet", "layers/C04_cells.parquet",
         "layers/C04_facilities.parquet"])
-    # nothing hidden left beside the report
+    # nothing hidden left beside the report; ordinary permissions (not the temp dir's 0700)
     assert [p.name for p in out.parent.iterdir()] == ["testville"]
+    umask = rhtml._umask()
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (out / "index.html").stat().st_mode & 0o777 == 0o666 & ~umask
     assert json.loads((out / "claims.json").read_text(encoding="utf-8")) == ev.to_dict()
 
     claims = pd.read_csv(out / "tables/claims.csv")

@@ -302,9 +302,11 @@ def run_batch(
 
     summary = BatchSummary(out, [results[t.slug] for t in tasks], time.perf_counter() - t0,
                            jobs, executor)
-    write_json(out / "summary.json", summary.to_dict())
-    write_text(out / "summary.csv", summary_csv(summary))
-    write_text(out / "index.html", batch_index_html(summary, title=title))
+    from geo.report.html import default_permissions
+
+    default_permissions(write_json(out / "summary.json", summary.to_dict()))
+    default_permissions(write_text(out / "summary.csv", summary_csv(summary)))
+    default_permissions(write_text(out / "index.html", batch_index_html(summary, title=title)))
     log.info("batch %s: %d ok, %d reused, %d failed in %.1f s", out, summary.count(OK),
              summary.count(REUSED), summary.count(FAILED), summary.wall_time_s)
     return summary

@@ -442,6 +442,21 @@ def _is_replaceable(out_dir: Path) -> bool:
     return not names or "claims.json" in names
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def default_permissions(path: str | os.PathLike[str]) -> Path:
+    """Give ``path`` the permissions a plain ``open``/``mkdir`` would (per the umask):
+    temporary files and folders are created private (0600/0700), reports are meant to be
+    shared or served."""
+    p = Path(path)
+    os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~_umask())
+    return p
+
+
 @contextlib.contextmanager
 def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield an empty hidden folder beside ``out_dir``; on success it replaces ``out_dir``.
@@ -454,6 +469,7 @@ def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         yield tmp
+        default_permissions(tmp)
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
