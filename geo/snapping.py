@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 #: Default maximum snap distance in metres: farther points are off-network (assumption: about
 #: one 300 m block / the GB 50180-2018 5-minute walk; a parameter everywhere).
 MAX_SNAP_M = 300.0
+#: Snapped positions this close (as a fraction of the edge) to an edge end count as the node.
+END_TOLERANCE = 1e-7
 
 
 @dataclass
@@ -186,6 +188,9 @@ def placements(G: Any, snaps: pd.DataFrame, weight: str) -> pd.DataFrame:
                                          strict=True)):
         if not on[i]:
             continue
+        # a point at a node (up to CRS round-trip noise) IS that node: exact 0 / 1 lets the
+        # search leave or enter it in every direction, not only along the snapped edge
+        f = 0.0 if f < END_TOLERANCE else 1.0 if f > 1.0 - END_TOLERANCE else f
         rows.append((i, u, v, k, float(f), _edge_weight(G, u, v, k, weight)))
         k2 = _twin_key(G, u, v, k)
         if k2 is not None and u != v:

@@ -215,3 +215,19 @@ def test_source_and_target_at_one_position_on_a_one_way_edge():
     for reverse in (False, True):
         r = point_costs(G, fac, dem, reverse=reverse)
         assert r.cost.iloc[0] == pytest.approx(10 + 20)
+
+
+def test_point_at_a_node_is_the_node():
+    """A facility at a node, snapped with CRS round-trip noise (frac 1 - 1e-11), must be placed
+    exactly at the edge end, so a reverse search can reach it from every edge into the node."""
+    import networkx as nx
+    import pandas as pd
+
+    from geo.snapping import placements
+
+    G = nx.MultiDiGraph(crs="EPSG:32650")
+    G.add_edge("a", "b", 0, length=100.0)
+    snaps = pd.DataFrame({"u": ["a", "a"], "v": ["b", "b"], "key": [0, 0],
+                          "frac": [1 - 1e-11, 1e-12], "on_network": [True, True]})
+    pos = placements(G, snaps, "length")["pos"].tolist()
+    assert pos == [1.0, 0.0]
