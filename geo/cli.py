@@ -529,3 +529,99 @@ def report(
     for c in ev.claims:
         typer.echo(f"{c.claim.id:<5} {c.verdict:<12} {c.claim.title_en}")
     typer.echo(f"report: {index}")
+
+
+# ------------------------------------------------------------------ geo site
+
+@app.command("site")
+def site(
+    claim_id: Annotated[str, typer.Option("--claim", help="Coverage claim to close the gap of "
+                        "(C01 stations, C03 parks, C04 fire stations).")],
+    area: Annotated[str, typer.Option("--area", help="Study area.")] = "tongzhou",
+    add: Annotated[Optional[int], typer.Option("--add", help="Choose this many new sites "
+                   "(maximal covering).")] = None,
+    target: Annotated[Optional[float], typer.Option("--target", help="Instead: fewest sites "
+                      "reaching this covered share, e.g. 1.0 (set covering).")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the result (JSON) "
+                         "here.")] = None,
+    geojson: Annotated[Optional[Path], typer.Option("--geojson", help="Write the proposed "
+                       "sites (GeoJSON, WGS84) here.")] = None,
+    map_path: Annotated[Optional[Path], typer.Option("--map", help="Write a map (HTML) of the "
+                        "sites and the coverage after them here.")] = None,
+    radius_m: Annotated[Optional[float], typer.Option("--radius-m", help="C03: service radius "
+                        "of a new park (default: the smallest tier, a pocket park).")] = None,
+    network: Annotated[Optional[Path], typer.Option("--network", help="OSM PBF/XML with "
+                       "roads.")] = None,
+    cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand cell width (m); "
+                           "also the candidate spacing.")] = 500.0,
+    claims: Annotated[Optional[Path], typer.Option("--claims", help="Claim file.")] = None,
+    time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="Solver time limit (s); "
+                            "the best solution found is reported, marked not proven.")] = 60.0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Propose new facility sites that close a coverage claim's gap (exact MCLP / set cover)."""
+    import json
+
+    from geo import io
+    from geo.claims.context import StudyContext
+    from geo.claims.gap import close_gap
+    from geo.claims.registry import load_claims
+    from geo.errors import ClaimSpecError
+
+    if add is not None and add < 1:
+        raise typer.BadParameter("must be >= 1", param_hint="--add")
+    if target is not None and not 0 < target <= 1:
+        raise typer.BadParameter("must be a share in (0, 1]", param_hint="--target")
+    if cell_size_m <= 0:
+        raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
+    by_id = {c.id: c for c in load_claims(claims)}
+    if claim_id not in by_id:
+        raise ClaimSpecError(f"claim {claim_id!r} is not in the claim file; known: "
+                             f"{', '.join(by_id)}")
+    claim = by_id[claim_id]
+    ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
+                       cell_size_m=cell_size_m)
+    result, model = close_gap(ctx, claim, add=add, target_share=target, radius_m=radius_m,
+                              time_limit_s=time_limit_s)
+    if geojson is not None:
+        result.to_geojson(geojson)
+    if json_path is not None:
+        io.write_text(json_path, json.dumps({"model": model, **result.summary()},
+                                            ensure_ascii=False, indent=2) + "\n")
+    if map_path is not None:
+        from geo.maps import claim_map, save_map
+
+        cells = ctx.cells("area").copy()
+        status = result.demand_status
+        cells["covered"] = status["covered_after"].to_numpy()
+        cells["new_site_rank"] = status["new_site_rank"].to_numpy()
+        sites = result.sites.copy()
+        sites["kind"] = f"proposed ({claim.id})"
+        sites["name"] = [f"proposed site {r}" for r in sites["rank"]]
+        sites["facility_id"] = sites["site_id"].astype(str)
+        sites["osm_id"] = ""
+        m = claim_map(ctx.area.geometry, sites, title=f"{claim.id} {claim.title_zh}: "
+                      f"{len(sites)} proposed sites", cells=cells,
+                      cost_column="new_site_rank", cost_unit="m", covered_column="covered")
+        save_map(m, map_path)
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{claim.id} {claim.title_zh}: proposed sites ({model['method']}, "
+                        f"threshold {model['threshold']:g} {model['unit']})")
+    for col in ("rank", "lon", "lat", "newly covered", "share gained"):
+        table.add_column(col, justify="right")
+    for _, s in result.sites.iterrows():
+        table.add_row(str(s["rank"]), f"{s.geometry.x:.5f}", f"{s.geometry.y:.5f}",
+                      f"{s['covered_gain']:,.0f}", f"{s['covered_gain_share']:.2%}")
+    console.print(table)
+    console.print(f"covered {result.share_before:.1%} -> {result.share_after:.1%} of "
+                  f"{escape(model['weight'])} ({result.covered_before:,.0f} -> "
+                  f"{result.covered_after:,.0f}); solver {escape(result.solver)}, "
+                  f"{'proven optimal' if result.proven_optimal else 'NOT proven optimal'}, "
+                  f"{result.time_s:.1f} s")
+    for w in result.warnings:
+        console.print(f"warning: {escape(w)}")
+    console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")
