@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -30,7 +30,7 @@ app.add_typer(data_app, name="data")
 _state = {"verbose": False}
 
 DataDirOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data-dir", help="Data directory (else GEO_DATA_DIR, data/local/, ../shared/data)."),
 ]
 
@@ -329,19 +329,19 @@ def _fmt_measured(value: object, unit: str) -> str:
 def evaluate(
     area: Annotated[str, typer.Option("--area", help="Study area (tongzhou / 通州区, any "
                                       "district, or a GeoJSON polygon file).")],
-    claims: Annotated[Optional[Path], typer.Option("--claims", help="Claim file (TOML); "
+    claims: Annotated[Path | None, typer.Option("--claims", help="Claim file (TOML); "
                       "default: data/claims/tongzhou-2026-2030.toml.")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the JSON result "
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON result "
                          "here ('-' for stdout).")] = None,
-    network: Annotated[Optional[Path], typer.Option("--network", help="OSM PBF/XML file with "
+    network: Annotated[Path | None, typer.Option("--network", help="OSM PBF/XML file with "
                        "roads for walk/drive networks.")] = None,
     cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand hex cell width "
                            "(m).")] = 250.0,
     no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the "
                               "sensitivity variants (faster; nothing is called robust).")] = False,
-    scenario: Annotated[Optional[Path], typer.Option("--scenario", help="GeoJSON of facilities "
+    scenario: Annotated[Path | None, typer.Option("--scenario", help="GeoJSON of facilities "
                         "to add or remove (see README).")] = None,
-    datum: Annotated[Optional[str], typer.Option("--datum", help="Datum of the scenario's "
+    datum: Annotated[str | None, typer.Option("--datum", help="Datum of the scenario's "
                      "points when the file does not declare one: wgs84, gcj02 (Amap/Tencent) "
                      "or bd09 (Baidu).")] = None,
     data_dir: DataDirOption = None,
@@ -538,23 +538,23 @@ def site(
     claim_id: Annotated[str, typer.Option("--claim", help="Coverage claim to close the gap of "
                         "(C01 stations, C03 parks, C04 fire stations).")],
     area: Annotated[str, typer.Option("--area", help="Study area.")] = "tongzhou",
-    add: Annotated[Optional[int], typer.Option("--add", help="Choose this many new sites "
+    add: Annotated[int | None, typer.Option("--add", help="Choose this many new sites "
                    "(maximal covering).")] = None,
-    target: Annotated[Optional[float], typer.Option("--target", help="Instead: fewest sites "
+    target: Annotated[float | None, typer.Option("--target", help="Instead: fewest sites "
                       "reaching this covered share, e.g. 1.0 (set covering).")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the result (JSON) "
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the result (JSON) "
                          "here.")] = None,
-    geojson: Annotated[Optional[Path], typer.Option("--geojson", help="Write the proposed "
+    geojson: Annotated[Path | None, typer.Option("--geojson", help="Write the proposed "
                        "sites (GeoJSON, WGS84) here.")] = None,
-    map_path: Annotated[Optional[Path], typer.Option("--map", help="Write a map (HTML) of the "
+    map_path: Annotated[Path | None, typer.Option("--map", help="Write a map (HTML) of the "
                         "sites and the coverage after them here.")] = None,
-    radius_m: Annotated[Optional[float], typer.Option("--radius-m", help="C03: service radius "
+    radius_m: Annotated[float | None, typer.Option("--radius-m", help="C03: service radius "
                         "of a new park (default: the smallest tier, a pocket park).")] = None,
-    network: Annotated[Optional[Path], typer.Option("--network", help="OSM PBF/XML with "
+    network: Annotated[Path | None, typer.Option("--network", help="OSM PBF/XML with "
                        "roads.")] = None,
     cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand cell width (m); "
                            "also the candidate spacing.")] = 500.0,
-    claims: Annotated[Optional[Path], typer.Option("--claims", help="Claim file.")] = None,
+    claims: Annotated[Path | None, typer.Option("--claims", help="Claim file.")] = None,
     time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="Solver time limit (s); "
                             "the best solution found is reported, marked not proven.")] = 60.0,
     data_dir: DataDirOption = None,

@@ -22,3 +22,14 @@ def test_failure_leaves_old_file_and_no_temp(tmp_path):
             raise RuntimeError("boom")
     assert p.read_text() == "old"
     assert [x.name for x in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_written_files_get_the_umask_mode(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        p = io.write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o644
