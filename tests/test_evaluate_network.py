@@ -96,3 +96,15 @@ def test_walk_share_on_network(net_ctx):
     assert any(s["parameter"] == "method" and s["value"] == "straight_line"
                for s in r.sensitivity)
     assert r.layers.service_areas is not None and len(r.layers.service_areas)
+
+
+def test_highway_classes_choose_the_entrances(net_ctx):
+    """Only a motorway ramp exists: counting trunk roads alone finds no entrance."""
+    net_ctx.set_demand([(2000, 5000)], [1.0])
+    claim = _claim("drive_time_share",
+                   {"threshold_min": 15, "facility_kind": "expressway_entrance",
+                    "speed_profile": "drive", "direction": "to_facility",
+                    "highway_classes": ["trunk"]},
+                   {"value": 1.0, "comparator": ">=", "unit": "share", "year": 2030})
+    r = evaluate_claim(net_ctx, claim)
+    assert r.verdict == "inconclusive" and "no expressway_entrance" in r.notes[0]

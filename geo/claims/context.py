@@ -172,7 +172,8 @@ class StudyContext:
                    extra_name_pattern: str | None = None) -> gpd.GeoDataFrame:
         """Facilities of ``kind`` in the area (canonical columns), scenario applied.
 
-        ``fclasses`` replaces the kind's default Geofabrik classes; ``name_pattern`` keeps only
+        ``fclasses`` replaces the kind's default Geofabrik classes (for expressway entrances:
+        the OSM highway classes that count as expressways, their ``_link`` ramps included); ``name_pattern`` keeps only
         names matching the regex; ``extra_name_pattern`` adds POIs of any class whose name
         matches (e.g. 养老 for elderly care, which OSM rarely tags).
         """
@@ -195,7 +196,12 @@ class StudyContext:
             out = fac.fire_stations(self.osm, self.area)
         elif kind == "expressway_entrance":
             G = self.graph("drive")
-            out = fac.expressway_entrances(G, self.area)
+            if fclasses is None:
+                out = fac.expressway_entrances(G, self.area)
+            else:  # fclasses = the expressway highway classes (claim's highway_classes)
+                links = tuple(f"{c}_link" for c in fclasses)
+                out = fac.expressway_entrances(G, self.area, link_classes=links,
+                                               expressway_classes=tuple(fclasses) + links)
         elif kind in KIND_FCLASSES:
             out = fac.pois(self.osm, self.area, fclasses or KIND_FCLASSES[kind])
             out["kind"] = kind

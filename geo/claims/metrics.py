@@ -150,7 +150,7 @@ def _network_cost(ctx: StudyContext, key: tuple[Any, ...], G: Any, fac: gpd.GeoD
 
 
 def _fac_key(p: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (p["facility_kind"], _tuple(p.get("fclasses")), p.get("name_pattern"),
+    return (p["facility_kind"], _tuple(p.get("fclasses")), _tuple(p.get("highway_classes")), p.get("name_pattern"),
             p.get("extra_name_pattern"), _tuple(p.get("_station_modes")))
 
 
@@ -159,7 +159,9 @@ def _tuple(v: Any) -> tuple[Any, ...] | None:
 
 
 def _facilities(ctx: StudyContext, p: Mapping[str, Any]) -> gpd.GeoDataFrame:
-    fac = ctx.facilities(p["facility_kind"], fclasses=_tuple(p.get("fclasses")),
+    fclasses = p.get("highway_classes") if p["facility_kind"] == "expressway_entrance" \
+        else p.get("fclasses")
+    fac = ctx.facilities(p["facility_kind"], fclasses=_tuple(fclasses),
                          name_pattern=p.get("name_pattern"),
                          extra_name_pattern=p.get("extra_name_pattern"))
     modes = p.get("_station_modes")
