@@ -446,6 +446,10 @@ def report(
                                                    "claims.")] = None,
     cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand hex cell width "
                                                "(m).")] = 250.0,
+    site_specs: Annotated[list[str] | None, typer.Option("--site", help="Add proposed sites "
+                          "for a claim, CLAIM:N (e.g. C04:6; repeatable).")] = None,
+    site_cell_size_m: Annotated[float, typer.Option("--site-cell-size-m", help="Cell width "
+                                "(m) for --site siting.")] = 500.0,
     no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the "
                                                  "sensitivity variants.")] = False,
 ) -> None:
@@ -472,6 +476,9 @@ def report(
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
+    if is_batch and site_specs:
+        raise DataError("--site works with one area (e.g. --area tongzhou), not the Beijing "
+                        "batch")
     if is_batch:
         from geo.report.batch import check_batch_dir, run_batch
 
@@ -510,6 +517,7 @@ def report(
 
     check_out_dir(out_dir)
     the_area = get_area(area, data_dir=root)
+    wanted_sites = _parse_site_specs(site_specs or [], load_claims(claims))
     n_claims = len(load_claims(claims))
     with Progress(*columns, console=console, transient=True,
                   disable=not console.is_terminal) as bar:
@@ -522,9 +530,20 @@ def report(
         ev = evaluate_area(the_area, data_dir=root, claims_path=claims, network_path=network,
                            cell_size_m=cell_size_m, sensitivity=not no_sensitivity,
                            progress=step)
+        sitings = []
+        if wanted_sites:
+            from geo.claims.context import StudyContext
+            from geo.claims.gap import close_gap
+
+            sctx = StudyContext(the_area, data_dir=root, network_path=network,
+                                cell_size_m=site_cell_size_m)
+            for claim, n in wanted_sites:
+                bar.update(task, description=f"siting {claim.id} (+{n})")
+                res, model = close_gap(sctx, claim, add=n)
+                sitings.append((res, model, sctx.cells("area")))
         bar.update(task, completed=n_claims, description="writing report")
         index = write_report(ev, out_dir, tiles=tiles, tiles_key=tiles_key, cdn=cdn,
-                             maps=not no_maps, area_geometry=the_area)
+                             maps=not no_maps, area_geometry=the_area, sitings=sitings)
         bar.update(task, completed=n_claims + 1)
     for c in ev.claims:
         typer.echo(f"{c.claim.id:<5} {c.verdict:<12} {c.claim.title_en}")
@@ -532,6 +551,24 @@ def report(
 
 
 # ------------------------------------------------------------------ geo site
+
+def _parse_site_specs(specs: list[str], claims: list) -> list:
+    """``["C04:6", ...]`` -> [(Claim, 6), ...]; one-line errors for bad specs."""
+    from geo.errors import ClaimSpecError
+
+    by_id = {c.id: c for c in claims}
+    out = []
+    for spec in specs:
+        cid, _, n = spec.partition(":")
+        if cid not in by_id:
+            raise ClaimSpecError(f"--site {spec}: claim {cid!r} is not in the claim file; "
+                                 f"known: {', '.join(by_id)}")
+        if not n.isdigit() or int(n) < 1:
+            raise ClaimSpecError(f"--site {spec}: expected CLAIM:N with N >= 1 new sites, "
+                                 "e.g. C04:6")
+        out.append((by_id[cid], int(n)))
+    return out
+
 
 @app.command("site")
 def site(
@@ -589,21 +626,11 @@ def site(
         io.write_text(json_path, json.dumps({"model": model, **result.summary()},
                                             ensure_ascii=False, indent=2) + "\n")
     if map_path is not None:
-        from geo.maps import claim_map, save_map
+        from geo.maps import save_map, sites_map
 
-        cells = ctx.cells("area").copy()
-        status = result.demand_status
-        cells["covered"] = status["covered_after"].to_numpy()
-        cells["new_site_rank"] = status["new_site_rank"].to_numpy()
-        sites = result.sites.copy()
-        sites["kind"] = f"proposed ({claim.id})"
-        sites["name"] = [f"proposed site {r}" for r in sites["rank"]]
-        sites["facility_id"] = sites["site_id"].astype(str)
-        sites["osm_id"] = ""
-        m = claim_map(ctx.area.geometry, sites, title=f"{claim.id} {claim.title_zh}: "
-                      f"{len(sites)} proposed sites", cells=cells,
-                      cost_column="new_site_rank", cost_unit="m", covered_column="covered")
-        save_map(m, map_path)
+        save_map(sites_map(ctx.area.geometry, ctx.cells("area"), result,
+                           title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
+                                 f"sites"), map_path)
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table

@@ -543,6 +543,29 @@ def claim_map(
 _COMPACT_JSON = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
 
 
+def sites_map(area_geometry: Any, cells: gpd.GeoDataFrame, result: Any, *, title: str,
+              tiles: str = "osm", tiles_key: str | None = None) -> folium.Map:
+    """Map of proposed sites (a :class:`geo.siting.SitingResult`) over the demand cells.
+
+    Cells are coloured by the rank of the proposed site that newly covers them (0: covered
+    before or still uncovered); covered (after the new sites) and blind spots are layers.
+    """
+    cells = cells.copy()
+    status = result.demand_status
+    cells["covered"] = status["covered_after"].to_numpy()
+    cells["new_site_rank"] = status["new_site_rank"].to_numpy()
+    sites = result.sites.copy()
+    sites["kind"] = "proposed site"
+    sites["name"] = [f"proposed site {r}" for r in sites["rank"]]
+    sites["facility_id"] = sites["site_id"].astype(str)
+    sites["osm_id"] = ""
+    subtitle = [f"covered {result.share_before:.1%} -> {result.share_after:.1%}; "
+                "cell colour = rank of the new site that covers it"]
+    return claim_map(area_geometry, sites, title=title, subtitle=subtitle, cells=cells,
+                     cost_column="new_site_rank", cost_unit="m", covered_column="covered",
+                     tiles=tiles, tiles_key=tiles_key)
+
+
 def map_html(m: folium.Map, *, cdn: bool = False) -> str:
     """Render ``m`` to one HTML document; assets inlined unless ``cdn`` (see geo.map_assets).
 

@@ -77,3 +77,19 @@ def test_tongzhou_six_fire_stations(shared_data_dir, tmp_path):
 def test_cli_site_unknown_claim(tmp_path):
     res = run_cli("site", "--claim", "C99", "--add", "1")
     assert res.returncode == 2 and "C99" in res.stderr
+
+
+@pytest.mark.shared
+def test_report_with_proposed_sites(shared_data_dir, tmp_path):
+    out = tmp_path / "r"
+    res = run_cli("report", "--area", "tongzhou", "--out", str(out), "--site", "C04:2",
+                  "--no-maps", "--no-sensitivity", env={"GEO_DATA_DIR": str(shared_data_dir)})
+    assert res.returncode == 0, res.stderr
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'id="siting-C04"' in page and "2 proposed sites" in page
+    sites = json.loads((out / "sites" / "C04.geojson").read_text(encoding="utf-8"))
+    assert len(sites["features"]) == 2
+    assert sites["siting"]["share_after"] > sites["siting"]["share_before"]
+    bad = run_cli("report", "--area", "tongzhou", "--out", str(tmp_path / "x"), "--site",
+                  "C04:zero", env={"GEO_DATA_DIR": str(shared_data_dir)})
+    assert bad.returncode == 2 and "CLAIM:N" in bad.stderr

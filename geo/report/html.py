@@ -487,6 +487,36 @@ def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _siting_view(result: Any, model: dict[str, Any], cells: Any, tmp: Path, geometry: Any, *,
+                 maps: bool, tiles: str, tiles_key: str | None, cdn: bool) -> dict[str, Any]:
+    """Write one siting's GeoJSON (and map) into the staged report; return its template view."""
+    cid = str(model["claim"])
+    slug = claim_slug(cid)
+    (tmp / "sites").mkdir(exist_ok=True)
+    result.to_geojson(tmp / "sites" / f"{slug}.geojson")
+    map_href = None
+    if maps and geometry is not None and len(result.sites):
+        from geo.maps import map_html, sites_map
+
+        m = sites_map(geometry, cells, result, title=f"{cid}: {result.n_sites} proposed sites",
+                      tiles=tiles, tiles_key=tiles_key)
+        (tmp / "maps").mkdir(exist_ok=True)
+        (tmp / "maps" / f"{slug}_sites.html").write_text(map_html(m, cdn=cdn),
+                                                          encoding="utf-8")
+        map_href = f"maps/{slug}_sites.html"
+    rows = [(int(r["rank"]), f"{r.geometry.x:.5f}", f"{r.geometry.y:.5f}",
+             f"{r['covered_gain']:,.0f}", f"{r['covered_gain_share']:.2%}")
+            for _, r in result.sites.iterrows()]
+    return {"id": cid, "n_sites": result.n_sites, "problem": result.problem,
+            "before": f"{result.share_before:.1%}", "after": f"{result.share_after:.1%}",
+            "weight": model.get("weight", ""), "method": model.get("method", ""),
+            "threshold": f"{model.get('threshold', float('nan')):g} {model.get('unit', '')}",
+            "cell_size_m": f"{model.get('cell_size_m', float('nan')):g}",
+            "proven": result.proven_optimal, "solver": result.solver,
+            "time_s": f"{result.time_s:.1f}", "warnings": list(result.warnings),
+            "geojson_href": f"sites/{slug}.geojson", "map_href": map_href, "rows": rows}
+
+
 def write_report(
     evaluation: AreaEvaluation,
     out_dir: str | os.PathLike[str],
@@ -498,6 +528,7 @@ def write_report(
     tiles_key: str | None = None,
     charts: bool = True,
     batch_index: str | None = None,
+    sitings: Sequence[tuple[Any, dict[str, Any], Any]] = (),
 ) -> Path:
     """Write the HTML/JSON/CSV/GeoParquet report of one area; return ``out_dir/index.html``.
 
@@ -519,6 +550,10 @@ def write_report(
         Draw the sensitivity charts.
     batch_index
         Relative link to a batch's comparison page, shown in the header.
+    sitings
+        ``(result, model, cells)`` per claim from :func:`geo.claims.gap.close_gap` (the
+        :class:`geo.siting.SitingResult`, its cost-model dict and the demand cells it ran on):
+        a "Closing the gap" section, ``sites/<claim>.geojson`` and a sites map.
 
     Raises
     ------
@@ -562,6 +597,9 @@ def write_report(
                     (tmp / "maps" / f"{slug}.html").write_text(page, encoding="utf-8")
                     map_hrefs[cid] = f"maps/{slug}.html"
 
+        siting_views = [_siting_view(res, model, cells, tmp, geometry, maps=maps,
+                                     tiles=tiles, tiles_key=tiles_key, cdn=cdn)
+                        for res, model, cells in sitings]
         views = [claim_view(r, map_href=map_hrefs.get(r.claim.id),
                             map_missing=missing.get(r.claim.id),
                             layer_files=layer_files.get(r.claim.id, ()), charts=charts)
@@ -573,7 +611,7 @@ def write_report(
                       provenance=provenance(evaluation),
                       parameters=[(str(k), _value_text(v))
                                   for k, v in sorted(evaluation.parameters.items())],
-                      batch_index=batch_index, lang="en")
+                      batch_index=batch_index, sitings=siting_views, lang="en")
         (tmp / "index.html").write_text(page, encoding="utf-8")
         (tmp / "claims.json").write_text(
             json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2, allow_nan=False)
