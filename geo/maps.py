@@ -559,8 +559,8 @@ def sites_map(area_geometry: Any, cells: gpd.GeoDataFrame, result: Any, *, title
     sites["name"] = [f"proposed site {r}" for r in sites["rank"]]
     sites["facility_id"] = sites["site_id"].astype(str)
     sites["osm_id"] = ""
-    subtitle = [f"covered {result.share_before:.1%} -> {result.share_after:.1%}; "
-                "cell colour = rank of the new site that covers it"]
+    subtitle = [(f"covered {result.share_before:.1%} -> {result.share_after:.1%}; "
+                 "cell colour = rank of the new site that covers it")]
     return claim_map(area_geometry, sites, title=title, subtitle=subtitle, cells=cells,
                      cost_column="new_site_rank", cost_unit="m", covered_column="covered",
                      tiles=tiles, tiles_key=tiles_key)

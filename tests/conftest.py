@@ -65,4 +65,5 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     """Run the real ``geo`` entry point (``python -m geo``) in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "geo", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or PROJECT_ROOT, timeout=timeout)
+                          env=full_env, cwd=cwd or PROJECT_ROOT, timeout=timeout,
+                          check=False)

@@ -16,10 +16,9 @@ def test_write_text_replaces(tmp_path):
 def test_failure_leaves_old_file_and_no_temp(tmp_path):
     p = tmp_path / "a.txt"
     p.write_text("old")
-    with pytest.raises(RuntimeError):
-        with io.atomic_path(p) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), io.atomic_path(p) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
     assert p.read_text() == "old"
     assert [x.name for x in tmp_path.iterdir()] == ["a.txt"]
 

@@ -125,8 +125,8 @@ def close_gap(ctx: StudyContext, claim: Claim, *, add: int | None = None,
                                        spacing_m=ctx.cell_size_m)
     else:
         cands = siting.candidate_sites(cells, exclude=exclude, area=ctx.area)
-    kw = dict(existing=existing, threshold=threshold, cost_fn=cost_fn, weight_column=weight,
-              time_limit_s=time_limit_s, solver=solver)
+    kw = {"existing": existing, "threshold": threshold, "cost_fn": cost_fn,
+          "weight_column": weight, "time_limit_s": time_limit_s, "solver": solver}
     if add is not None:
         result = siting.maximal_covering(cells, cands, add=int(add), **kw)
     else:
