@@ -23,12 +23,12 @@ install: $(STAMP)
 report: $(STAMP)
 	$(PY) -m geo report --area tongzhou --out $(OUT)/tongzhou
 
-# Every test: unit, real-data (../shared/data when present), notebooks, browser.
-test: $(STAMP)
+# Every test: lint, unit, real-data (../shared/data when present), notebooks, browser.
+test: lint
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check geo tests bench
+	$(PY) -m ruff check geo tests bench notebooks
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache
