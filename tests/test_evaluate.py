@@ -215,3 +215,20 @@ def test_cli_evaluate_bad_claims_file(tmp_path):
     res = run_cli("evaluate", "--area", "tongzhou", "--claims", str(bad))
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "bad.toml" in res.stderr
+
+
+def test_per_capita_park_area_by_hand(toy_ctx):
+    # parks inside the tiny Tongzhou: 0.25 + 0.09 + 1.0 ha, and the 16 ha park half inside
+    # (8 ha) -> 9.34 ha; >= 0.2 ha only: 9.25 ha. 1,000 residents.
+    toy_ctx.set_demand([(1000, 1000), (2000, 2000)], [400, 600])
+    all_parks = _claim("per_capita_area", {"facility_kind": "park"},
+                       {"value": 10, "comparator": ">=", "unit": "m2_per_person",
+                        "year": 2030})
+    r = evaluate_claim(toy_ctx, all_parks)
+    assert r.value == pytest.approx(93_400 / 1000, rel=1e-3)
+    assert r.verdict == "met"
+    big = _claim("per_capita_area", {"facility_kind": "park", "min_area_ha": 0.2},
+                 {"value": 100, "comparator": ">=", "unit": "m2_per_person", "year": 2030})
+    r = evaluate_claim(toy_ctx, big)
+    assert r.value == pytest.approx(92_500 / 1000, rel=1e-3)
+    assert r.verdict == "not_met"
