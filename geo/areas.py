@@ -254,8 +254,9 @@ def get_area(name: str | Path | Area, *, data_dir: str | Path | None = None) -> 
                            f"pinyin), 'beijing' or a GeoJSON file; {hint}")
 
 
-def _declared_crs(path: Path) -> str | None:
-    """The CRS a GeoJSON file declares in its (pre-RFC 7946) ``crs`` member, if any."""
+def _declared_crs(path: Path) -> tuple[str | None, str | None]:
+    """The CRS a GeoJSON file declares in its (pre-RFC 7946) ``crs`` member and the Chinese
+    datum in its ``datum`` member ("wgs84", "gcj02", "bd09"), each None when absent."""
     try:
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)
@@ -263,10 +264,11 @@ def _declared_crs(path: Path) -> str | None:
         raise DataError(f"GeoJSON file {path} cannot be parsed ({exc}): expected a GeoJSON "
                         "FeatureCollection, Feature or Polygon") from exc
     crs = doc.get("crs") if isinstance(doc, dict) else None
+    datum = doc.get("datum") if isinstance(doc, dict) else None
     if isinstance(crs, dict):
         props = crs.get("properties") or {}
-        return props.get("name") or props.get("href")
-    return None
+        return props.get("name") or props.get("href"), datum
+    return None, datum
 
 
 def _is_degrees(bounds: tuple[float, float, float, float]) -> bool:
@@ -278,14 +280,16 @@ def area_from_geojson(path: str | Path, *, name: str | None = None) -> Area:
     """A custom area from a GeoJSON polygon file (all polygons are unioned).
 
     Coordinates without a declared CRS must be WGS84 degrees (RFC 7946). A declared CRS is
-    honoured (reprojected to EPSG:4326) when the coordinates fit it.
+    honoured (reprojected to EPSG:4326) when the coordinates fit it. A polygon traced on a
+    Chinese web map declares its datum in a top-level ``"datum"`` member (``"gcj02"`` for
+    Amap/Tencent, ``"bd09"`` for Baidu) and is converted to WGS84.
     """
     from pyproj import CRS
 
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"GeoJSON file {path} does not exist")
-    declared = _declared_crs(path)
+    declared, datum = _declared_crs(path)
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:
@@ -315,6 +319,11 @@ def area_from_geojson(path: str | Path, *, name: str | None = None) -> Area:
             raise CRSError(f"GeoJSON file {path} declares CRS {declared} but its coordinates "
                            f"{bounds} look like {kind}: fix the 'crs' member or {fix}")
         gdf = gdf.set_crs(crs, allow_override=True).to_crs(settings.geographic_crs)
+    if datum is not None:
+        from geo.coords import convert_gdf, normalize_datum
+
+        if normalize_datum(str(datum)) != "wgs84":
+            gdf = convert_gdf(gdf, src=str(datum), dst="wgs84")
     geom = shapely.make_valid(shapely.union_all(gdf.geometry.values))
     if not _is_degrees(tuple(geom.bounds)):  # type: ignore[arg-type]
         raise CRSError(f"GeoJSON file {path}: reprojected coordinates {geom.bounds} are not "

@@ -167,3 +167,21 @@ def test_shared_tongzhou_townships(shared_data_dir):
     t = areas.townships("通州区", data_dir=shared_data_dir)
     assert {"宋庄镇", "梨园镇", "潞城镇", "永乐店镇"} <= set(t["name"])
     assert t.to_crs(32650).area.sum() / 1e6 == pytest.approx(905.3, rel=0.01)
+
+
+def test_geojson_area_in_gcj02_is_converted(tmp_path):
+    """A polygon traced on Amap (GCJ-02) declares its datum and comes back in WGS84."""
+    import json
+
+    from geo.coords import wgs84_to_gcj02
+
+    ring = [(116.60, 39.85), (116.70, 39.85), (116.70, 39.92), (116.60, 39.92), (116.60, 39.85)]
+    shifted = [list(wgs84_to_gcj02(x, y)) for x, y in ring]
+    doc = {"type": "FeatureCollection", "datum": "gcj02", "features": [
+        {"type": "Feature", "properties": {"name": "核心区"},
+         "geometry": {"type": "Polygon", "coordinates": [shifted]}}]}
+    path = tmp_path / "core.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    a = areas.area_from_geojson(path)
+    minx, miny, maxx, maxy = a.geometry.bounds
+    assert (minx, miny, maxx, maxy) == pytest.approx((116.60, 39.85, 116.70, 39.92), abs=1e-7)
