@@ -23,7 +23,8 @@ def _ll(x, y):
     return p.y, p.x
 
 
-def write_roads_xml(path):
+def write_roads_xml(path, extra=()):
+    """Write the tiny network; ``extra`` adds ways as (list of (x, y), tags)."""
     nodes, ways = [], []
     nid = 1
 
@@ -37,10 +38,12 @@ def write_roads_xml(path):
     primary = [node(x, 5000) for x in range(0, 10_001, 500)]
     motorway = [node(x, 9000) for x in range(0, 10_001, 1000)]
     link = [primary[10], node(5000, 7000), motorway[5]]
+    more = [([node(x, y) for x, y in xy], tags) for xy, tags in extra]
     for wid, (refs, tags) in enumerate([
         (primary, {"highway": "primary", "maxspeed": "36"}),
         (motorway, {"highway": "motorway", "oneway": "yes"}),
         (link, {"highway": "motorway_link", "oneway": "yes"}),
+        *more,
     ], start=1):
         nds = "".join(f'<nd ref="{r}"/>' for r in refs)
         tg = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
@@ -108,3 +111,26 @@ def test_highway_classes_choose_the_entrances(net_ctx):
                    {"value": 1.0, "comparator": ">=", "unit": "share", "year": 2030})
     r = evaluate_claim(net_ctx, claim)
     assert r.verdict == "inconclusive" and "no expressway_entrance" in r.notes[0]
+
+
+def test_park_blind_spots_on_the_walk_network(tmp_path):
+    """口袋公园 (3000..3050)², 0.25 ha, serves 300 m. A street leaves its north-east corner
+    (3050, 3050) eastwards. The point (3250, 3200) is 250 m from that corner in a straight line
+    (covered) but walks 150 m to the street and 200 m along it (350 m: a blind spot)."""
+    root = make_data_dir(tmp_path / "data")
+    street = ([(3050, 3050), (3200, 3050), (3400, 3050)], {"highway": "residential"})
+    xml = write_roads_xml(tmp_path / "roads.osm", extra=[street])
+    ctx = StudyContext("tongzhou", data_dir=root, network_path=xml)
+    set_demand(ctx, [(3250, 3200)], [1.0])
+    claim = _claim("park_blind_spots",
+                   {"min_park_area_ha": 0.2, "mode": "walk",
+                    "tiers": [{"min_area_ha": 0.5, "radius_m": 500},
+                              {"min_area_ha": 0.2, "radius_m": 300}]},
+                   {"value": 0.0, "comparator": "eliminate", "unit": "share", "year": 2030})
+    r = evaluate_claim(ctx, claim)
+    assert r.method == "network"
+    assert r.value == pytest.approx(1.0)                        # blind on foot
+    assert r.layers.cells["gap_m"].iloc[0] == pytest.approx(50.0, abs=2.0)   # 350 - 300
+    v = {(s["parameter"], s["value"]): s["measured"] for s in r.sensitivity}
+    assert v[("method", "straight_line")] == pytest.approx(0.0)  # covered as the crow flies
+    assert r.verdict == "inconclusive"

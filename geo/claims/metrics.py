@@ -373,29 +373,39 @@ def park_blind_spots(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -
         return Measure(None, "share", reason="no park reaches the smallest size tier")
     polys = gpd.GeoDataFrame({"facility_id": parks["facility_id"].to_numpy()},
                              geometry=parks["polygon"].values, crs=settings.geographic_crs)
+    G = ctx.graph("walk")
+    method = p.get("_method") or ("network" if p.get("mode") == "walk" and G is not None
+                                  else "straight_line")
     covered = np.zeros(len(ctx.cells("area")), dtype=bool)
     nearest_gap = np.full(len(covered), np.inf)   # distance beyond the nearest radius, m
     for r in np.unique(radii[counted]):
         sel = radii == r
         key = ("park", _tuple(p.get("fclasses")), tuple(np.flatnonzero(sel)))
-        d = _distance(ctx, key, polys[sel])
+        if method == "network":
+            d = _network_cost(ctx, key, G, _outline_points(polys[sel]), weight="length",
+                              reverse=True)
+        else:
+            d = _distance(ctx, key, polys[sel])
         covered |= d <= r
         nearest_gap = np.minimum(nearest_gap, d - r)
     weights = _weights(ctx, denominator, spread)
     blind = ~covered
     value = _share(weights, blind)
-    m = Measure(value, "share", "straight_line", denominator)
+    m = Measure(value, "share", method, denominator)
     if detail:
         tier_txt = (f"one radius of {p['_benchmark_radius_m']:g} m" if
                     p.get("_benchmark_radius_m") is not None else
                     ", ".join(f"parks >= {t['min_area_ha']:g} ha serve {t['radius_m']:g} m"
                               for t in p["tiers"]))
+        how = ("walking distance along the network to the park outline (sampled every "
+               f"{OUTLINE_STEP_M:g} m; entrances are not mapped)" if method == "network" else
+               "straight-line distance from the park outline (the official 服务半径 method)")
         m.notes.append(f"{int(counted.sum())} of {len(parks)} OSM park polygons count (>= "
-                       f"{p['min_park_area_ha']:g} ha); {tier_txt}; distance is straight-line "
-                       f"from the park outline (the official 服务半径 method).")
-        if p.get("mode") == "walk":
-            m.notes.append("Walk-network park access (via entrances) is not modelled: the "
-                           "straight-line radius is used.")
+                       f"{p['min_park_area_ha']:g} ha); {tier_txt}; {how}.")
+        if p.get("mode") == "walk" and G is None:
+            m.notes.append("No walk network is available, so the straight-line radius is used; "
+                           "walking distances are longer, so network blind spots would be "
+                           "larger.")
         m.breakdown = _breakdown(ctx, weights, blind, denominator)
         sel = counted
         sa = gpd.GeoDataFrame(
@@ -412,6 +422,22 @@ def park_blind_spots(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -
     return m
 
 
+#: Spacing of the points that stand for a park's outline on the walk network, metres.
+OUTLINE_STEP_M = 50.0
+
+
+def _outline_points(polys: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Points every :data:`OUTLINE_STEP_M` along the park outlines (EPSG:4326): where a
+    walker can step into the park when its entrances are not mapped."""
+    g = polys.to_crs(settings.metric_crs).geometry.values
+    rings = shapely.segmentize(shapely.boundary(g), OUTLINE_STEP_M)
+    pts = shapely.points(shapely.get_coordinates(rings))
+    owner = np.repeat(polys["facility_id"].to_numpy(),
+                      shapely.get_num_coordinates(rings))
+    return gpd.GeoDataFrame({"facility_id": owner}, geometry=pts,
+                            crs=settings.metric_crs).to_crs(settings.geographic_crs)
+
+
 def _park_blind_spots_variants(ctx: StudyContext, p: Mapping[str, Any]) -> list[Variant]:
     out = [Variant("radius_factor", 1 - THRESHOLD_STEP, {"_radius_factor": 1 - THRESHOLD_STEP}),
            Variant("radius_factor", 1 + THRESHOLD_STEP, {"_radius_factor": 1 + THRESHOLD_STEP})]
@@ -424,6 +450,9 @@ def _park_blind_spots_variants(ctx: StudyContext, p: Mapping[str, Any]) -> list[
     out.append(Variant("denominator", "area" if den == "population" else "population",
                        {"_denominator": "area" if den == "population" else "population"}))
     out.append(Variant("population_spread", "settlements", {"_spread": "settlements"}))
+    if ctx.graph("walk") is not None:
+        other = "straight_line" if p.get("mode") == "walk" else "network"
+        out.append(Variant("method", other, {"_method": other}))
     return out
 
 
