@@ -23,13 +23,19 @@ def _ll(x, y):
     return p.y, p.x
 
 
-def write_roads_xml(path, extra=()):
-    """Write the tiny network; ``extra`` adds ways as (list of (x, y), tags)."""
+def write_roads_xml(path, extra=(), *, ramp=True):
+    """Write the tiny network; ``extra`` adds ways as (list of (x, y), tags); ``ramp=False``
+    leaves out the on-ramp at x = 5 km."""
     nodes, ways = [], []
     nid = 1
 
-    def node(x, y):
+    ids = {}
+
+    def node(x, y):  # one node per position, so ways that meet share it
         nonlocal nid
+        if (x, y) in ids:
+            return ids[(x, y)]
+        ids[(x, y)] = nid
         lat, lon = _ll(x, y)
         nodes.append(f'<node id="{nid}" version="1" lat="{lat:.8f}" lon="{lon:.8f}"/>')
         nid += 1
@@ -42,7 +48,7 @@ def write_roads_xml(path, extra=()):
     for wid, (refs, tags) in enumerate([
         (primary, {"highway": "primary", "maxspeed": "36"}),
         (motorway, {"highway": "motorway", "oneway": "yes"}),
-        (link, {"highway": "motorway_link", "oneway": "yes"}),
+        *([(link, {"highway": "motorway_link", "oneway": "yes"})] if ramp else []),
         *more,
     ], start=1):
         nds = "".join(f'<nd ref="{r}"/>' for r in refs)
@@ -134,3 +140,47 @@ def test_park_blind_spots_on_the_walk_network(tmp_path):
     v = {(s["parameter"], s["value"]): s["measured"] for s in r.sensitivity}
     assert v[("method", "straight_line")] == pytest.approx(0.0)  # covered as the crow flies
     assert r.verdict == "inconclusive"
+
+
+C02 = {"threshold_min": 15, "facility_kind": "expressway_entrance", "speed_profile": "drive",
+       "direction": "to_facility", "denominator": "population"}
+SHARE_1 = {"value": 1.0, "comparator": ">=", "unit": "share", "year": 2030}
+
+
+def _net_ctx(tmp_path, extra, ramp):
+    root = make_data_dir(tmp_path / "data")
+    xml = write_roads_xml(tmp_path / "roads.osm", extra=extra, ramp=ramp)
+    return StudyContext("tongzhou", data_dir=root, network_path=xml)
+
+
+def test_foot_of_an_exit_ramp_is_not_an_entrance(tmp_path):
+    """A one-way ramp coming DOWN from the motorway: nobody can get on there."""
+    down = ([(5000, 9000), (5000, 7000), (5000, 5000)],
+            {"highway": "motorway_link", "oneway": "yes"})
+    ctx = _net_ctx(tmp_path, [down], ramp=False)
+    set_demand(ctx, [(2000, 5000)], [1.0])
+    r = evaluate_claim(ctx, _claim("drive_time_share", C02, SHARE_1))
+    assert r.verdict == "inconclusive" and "no expressway_entrance" in r.notes[0]
+
+
+def test_entrance_just_across_the_border_serves_the_area(tmp_path):
+    """The only on-ramp is at x = 10.5 km, 500 m outside the area (x <= 10 km)."""
+    extra = [([(10_000, 5000), (10_500, 5000)], {"highway": "primary", "maxspeed": "36"}),
+             ([(10_500, 9000), (11_000, 9000)], {"highway": "motorway", "oneway": "yes"}),
+             ([(10_500, 5000), (10_500, 7000), (10_500, 9000)],
+              {"highway": "motorway_link", "oneway": "yes"})]
+    ctx = _net_ctx(tmp_path, extra, ramp=False)
+    set_demand(ctx, [(9500, 5000)], [1.0])
+    r = evaluate_claim(ctx, _claim("drive_time_share", C02, SHARE_1))
+    assert r.method == "network" and r.value == pytest.approx(1.0)
+    assert r.layers.cells["cost_min"].iloc[0] == pytest.approx(1000 / 10 / 60, abs=0.02)
+
+
+def test_speed_profiles_do_not_share_cached_costs(tmp_path):
+    ctx = _net_ctx(tmp_path, [], ramp=True)
+    set_demand(ctx, [(2000, 5000)], [1.0])
+    drive = evaluate_claim(ctx, _claim("drive_time_share", C02, SHARE_1))
+    fire = evaluate_claim(ctx, _claim("drive_time_share", {**C02, "speed_profile": "fire"},
+                                      SHARE_1))
+    assert drive.layers.cells["cost_min"].iloc[0] == pytest.approx(5.0, abs=0.02)   # 36 km/h
+    assert fire.layers.cells["cost_min"].iloc[0] == pytest.approx(6.0, abs=0.02)    # 30 km/h

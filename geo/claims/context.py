@@ -36,6 +36,9 @@ KIND_FCLASSES: dict[str, tuple[str, ...]] = {
     "museum": ("museum",),
 }
 
+#: Margin (m) around the area's bounding box for road graphs: trips may leave the area.
+GRAPH_MARGIN_M = 3000.0
+
 #: Why a network claim cannot use a network, when none is available.
 NO_NETWORK = ("no road network: the data has no roads layer and no OSM PBF/XML was given "
               "(get one with 'geo data fetch --area tongzhou', then pass --network FILE)")
@@ -156,7 +159,7 @@ class StudyContext:
             if self.network_path is not None:
                 name = self.network_path.name.lower()
                 if name.endswith(".pbf"):
-                    box = list(self.area.bounds(buffer_m=3000.0))
+                    box = list(self.area.bounds(buffer_m=GRAPH_MARGIN_M))
                     return network.graph_from_pbf(self.network_path, network_type,
                                                   bounding_box=box, to_crs=to_crs)
                 return network.graph_from_xml(self.network_path, network_type, to_crs=to_crs)
@@ -168,42 +171,66 @@ class StudyContext:
     # ------------------------------------------------------------------ facilities
 
     def facilities(self, kind: str, *, fclasses: tuple[str, ...] | None = None,
-                   name_pattern: str | None = None,
-                   extra_name_pattern: str | None = None) -> gpd.GeoDataFrame:
-        """Facilities of ``kind`` in the area (canonical columns), scenario applied.
+                   name_pattern: str | None = None, extra_name_pattern: str | None = None,
+                   reach_m: float = 0.0) -> gpd.GeoDataFrame:
+        """Facilities of ``kind`` (canonical columns), scenario applied.
 
         ``fclasses`` replaces the kind's default Geofabrik classes (for expressway entrances:
-        the OSM highway classes that count as expressways, their ``_link`` ramps included); ``name_pattern`` keeps only
-        names matching the regex; ``extra_name_pattern`` adds POIs of any class whose name
-        matches (e.g. 养老 for elderly care, which OSM rarely tags).
+        the OSM highway classes that count as expressways, their ``_link`` ramps included);
+        ``name_pattern`` keeps only names matching the regex; ``extra_name_pattern`` adds POIs
+        of any class whose name matches (e.g. 养老 for elderly care, which OSM rarely tags).
+        ``reach_m`` also keeps facilities up to that many metres outside the area: coverage
+        does not stop at the border (a resident may use the station across it), counts do.
         """
-        key = ("facilities", kind, fclasses, name_pattern, extra_name_pattern)
+        key = ("facilities", kind, fclasses, name_pattern, extra_name_pattern, reach_m)
         return self.memo(key, lambda: self._facilities(kind, fclasses, name_pattern,
-                                                       extra_name_pattern))
+                                                       extra_name_pattern, reach_m))
+
+    def coverage_reach_m(self, kind: str) -> float:
+        """How far outside the area facilities still serve it (m): the road graph's margin for
+        expressway entrances, else the margin the OSM layers were read with."""
+        from geo.sources import READ_BUFFER_M
+
+        return GRAPH_MARGIN_M if kind == "expressway_entrance" else READ_BUFFER_M
+
+    def area_with_margin(self, margin_m: float) -> Area:
+        """The area grown by ``margin_m`` metres (the area itself for 0)."""
+        if margin_m <= 0:
+            return self.area
+
+        def grow() -> Area:
+            g = gpd.GeoSeries([self.area.geometry_m.buffer(margin_m)], crs=settings.metric_crs)
+            return Area(self.area.name, self.area.name_en, self.area.osm_id,
+                        g.to_crs(settings.geographic_crs).iloc[0])
+
+        return self.memo(("area+", margin_m), grow)
 
     def _facilities(self, kind: str, fclasses: tuple[str, ...] | None,
-                    name_pattern: str | None, extra_name_pattern: str | None
-                    ) -> gpd.GeoDataFrame:
+                    name_pattern: str | None, extra_name_pattern: str | None,
+                    reach_m: float = 0.0) -> gpd.GeoDataFrame:
         from geo import facilities as fac
 
+        area = self.area_with_margin(reach_m)
         if kind == "rail_station":
-            out = fac.rail_stations(self.osm, self.area) if fclasses is None else \
-                fac.rail_stations(self.osm, self.area, fclasses=fclasses)
+            out = fac.rail_stations(self.osm, area) if fclasses is None else \
+                fac.rail_stations(self.osm, area, fclasses=fclasses)
         elif kind == "park":
-            out = fac.parks(self.osm, self.area) if fclasses is None else \
-                fac.parks(self.osm, self.area, fclasses=fclasses)
+            out = fac.parks(self.osm, area) if fclasses is None else \
+                fac.parks(self.osm, area, fclasses=fclasses)
         elif kind == "fire_station":
-            out = fac.fire_stations(self.osm, self.area)
+            out = fac.fire_stations(self.osm, area)
         elif kind == "expressway_entrance":
             G = self.graph("drive")
             if fclasses is None:
-                out = fac.expressway_entrances(G, self.area)
+                out = fac.expressway_entrances(G, area)
             else:  # fclasses = the expressway highway classes (claim's highway_classes)
                 links = tuple(f"{c}_link" for c in fclasses)
-                out = fac.expressway_entrances(G, self.area, link_classes=links,
+                out = fac.expressway_entrances(G, area, link_classes=links,
                                                expressway_classes=tuple(fclasses) + links)
+            if len(out):  # an entrance is where a car can get ON: not the foot of an exit
+                out = out[(out["reason"] == "motorway_junction") | out["onto_link"]]
         elif kind in KIND_FCLASSES:
-            out = fac.pois(self.osm, self.area, fclasses or KIND_FCLASSES[kind])
+            out = fac.pois(self.osm, area, fclasses or KIND_FCLASSES[kind])
             out["kind"] = kind
         else:
             raise GeoError(f"facility kind {kind!r} is not known; use one of "
@@ -211,7 +238,7 @@ class StudyContext:
                            f"{', '.join(KIND_FCLASSES)}")
         if extra_name_pattern:
             rx = re.compile(extra_name_pattern)
-            extra = fac.pois(self.osm, self.area, self._all_poi_classes())
+            extra = fac.pois(self.osm, area, self._all_poi_classes())
             extra = extra[[isinstance(n, str) and bool(rx.search(n)) for n in extra["name"]]]
             extra = extra[~extra["osm_id"].isin(out["osm_id"])]
             if len(extra):

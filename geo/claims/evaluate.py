@@ -20,7 +20,7 @@ from geo.claims.metrics import REGISTRY, Measure
 from geo.claims.registry import Claim, load_claims
 from geo.claims.result import AreaEvaluation, ClaimResult
 from geo.claims.verdict import INCONCLUSIVE, combine, verdict
-from geo.errors import ClaimSpecError, GeoError
+from geo.errors import ClaimSpecError, EmptyResultError, GeoError
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +127,17 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     ctx = context or StudyContext(area, data_dir=data_dir, network_path=network_path,
                                   cell_size_m=cell_size_m, scenario=scenario)
     claim_list = list(claims) if claims is not None else load_claims(claims_path)
+    pop_total = float(ctx.population("area").sum())
+    if pop_total <= 0:
+        raise EmptyResultError(f"area {ctx.area.name} has no population in the township layer "
+                               f"({ctx.data_dir}): it lies outside the population data (Beijing); "
+                               "choose an area inside it")
     results = []
     for claim in claim_list:
         if progress:
             progress(claim.id)
         log.info("evaluating %s (%s)", claim.id, claim.metric)
         results.append(evaluate_claim(ctx, claim, sensitivity=sensitivity))
-    pop_total = float(ctx.population("area").sum())
     data = {
         "osm_data_date": ctx.osm.osm_data_date,
         "osm_source": ctx.osm.source,

@@ -31,6 +31,10 @@ from geo.coverage import CIRCUITY, straight_line_distance
 
 log = logging.getLogger(__name__)
 
+#: Why no count of mapped facilities is called robust.
+OSM_COMPLETENESS = ("a count of mapped facilities depends on how completely OSM maps them, "
+                    "which no variant here can test")
+
 #: Relative threshold change of the threshold variants (issue: threshold +-20 %).
 THRESHOLD_STEP = 0.20
 #: Circuity range of the approximation (network / straight-line distance).
@@ -158,12 +162,15 @@ def _tuple(v: Any) -> tuple[Any, ...] | None:
     return tuple(v) if v is not None else None
 
 
-def _facilities(ctx: StudyContext, p: Mapping[str, Any]) -> gpd.GeoDataFrame:
-    fclasses = p.get("highway_classes") if p["facility_kind"] == "expressway_entrance" \
-        else p.get("fclasses")
-    fac = ctx.facilities(p["facility_kind"], fclasses=_tuple(fclasses),
-                         name_pattern=p.get("name_pattern"),
-                         extra_name_pattern=p.get("extra_name_pattern"))
+def _facilities(ctx: StudyContext, p: Mapping[str, Any], *, coverage: bool
+                ) -> gpd.GeoDataFrame:
+    """The claim's facilities; for ``coverage`` also those just outside the area that serve
+    it (:meth:`StudyContext.coverage_reach_m`), for counts only those inside."""
+    kind = p["facility_kind"]
+    fclasses = p.get("highway_classes") if kind == "expressway_entrance" else p.get("fclasses")
+    fac = ctx.facilities(kind, fclasses=_tuple(fclasses), name_pattern=p.get("name_pattern"),
+                         extra_name_pattern=p.get("extra_name_pattern"),
+                         reach_m=ctx.coverage_reach_m(kind) if coverage else 0.0)
     modes = p.get("_station_modes")
     if modes is not None and "mode" in fac.columns:
         fac = fac[fac["mode"].isin(list(modes))].reset_index(drop=True)
@@ -180,7 +187,7 @@ def _no_facilities(p: Mapping[str, Any], unit: str) -> Measure:
 
 def share_within_distance(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
     """Share of residents within ``threshold_m`` of the nearest facility."""
-    fac = _facilities(ctx, p)
+    fac = _facilities(ctx, p, coverage=True)
     if len(fac) == 0:
         return _no_facilities(p, "share")
     threshold = float(p["threshold_m"]) * float(p.get("_threshold_factor", 1.0))
@@ -257,7 +264,7 @@ def drive_time_share(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -
         return Measure(None, "share", None, denominator,
                        reason=f"expressway entrances and drive times need a road network; "
                               f"{NO_NETWORK}")
-    fac = _facilities(ctx, p)
+    fac = _facilities(ctx, p, coverage=True)
     if len(fac) == 0:
         return _no_facilities(p, "share")
     prof = _profile(p)
@@ -266,7 +273,8 @@ def drive_time_share(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -
     if method == "network":
         Gp = ctx.memo(("graph-speed", p["speed_profile"], prof.speed_factor),
                       lambda: _with_speeds(ctx.graph("drive"), prof))
-        cost_s = _network_cost(ctx, _fac_key(p) + (prof.speed_factor,), Gp, fac,
+        cost_s = _network_cost(ctx, _fac_key(p) + (p["speed_profile"], prof.speed_factor), Gp,
+                               fac,
                                weight="travel_time", reverse=(p["direction"] == "to_facility"))
     else:
         circuity = float(p.get("_circuity", CIRCUITY))
@@ -362,7 +370,8 @@ def _park_radii(parks: gpd.GeoDataFrame, p: Mapping[str, Any]) -> np.ndarray:
 
 def park_blind_spots(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
     """Share of residents (or area) outside every park's tiered service radius."""
-    parks = ctx.facilities("park", fclasses=_tuple(p.get("fclasses")))
+    parks = ctx.facilities("park", fclasses=_tuple(p.get("fclasses")),
+                           reach_m=ctx.coverage_reach_m("park"))
     denominator = p.get("_denominator", p.get("denominator", "population"))
     spread = p.get("_spread", "area")
     if len(parks) == 0:
@@ -458,7 +467,7 @@ def _park_blind_spots_variants(ctx: StudyContext, p: Mapping[str, Any]) -> list[
 
 def facility_count(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
     """Number of facilities (or of listed names found, or of stations on a line)."""
-    fac = _facilities(ctx, p)
+    fac = _facilities(ctx, p, coverage=False)
     notes: list[str] = []
     if p.get("names"):
         names = [str(n) for n in p["names"]]
@@ -466,7 +475,8 @@ def facility_count(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> 
         have = [str(n) for n in fac["name"] if isinstance(n, str)]
         found = [n for n in names if any((h == n) if strict else (n in h) for h in have)]
         missing = [n for n in names if n not in found]
-        m = Measure(float(len(found)), "count", "name_match", f"{len(names)} named facilities")
+        m = Measure(float(len(found)), "count", "name_match", f"{len(names)} named facilities",
+                    not_robust=[OSM_COMPLETENESS])
         if detail:
             m.notes.append(f"found: {', '.join(found) or 'none'}; missing in OSM: "
                            f"{', '.join(missing) or 'none'}.")
@@ -488,10 +498,9 @@ def facility_count(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> 
         fac = fac[on_line]
         notes.append(f"stations within {buffer_m:g} m of railways named like "
                      f"{p['line_pattern']!r}.")
-    m = Measure(float(len(fac)), "count", "osm_count", f"{p['facility_kind']} in OSM", notes)
+    m = Measure(float(len(fac)), "count", "osm_count", f"{p['facility_kind']} in OSM", notes,
+                not_robust=[OSM_COMPLETENESS])
     if detail:
-        m.notes.append("OSM completeness is the main uncertainty of a count and cannot be "
-                       "varied here.")
         towns = _facility_towns(ctx, fac)
         m.breakdown = [{"name": str(k), "measured": float(v)}
                        for k, v in sorted(pd.Series(towns, dtype=object).fillna(
@@ -528,7 +537,7 @@ def presence_per_township(ctx: StudyContext, p: Mapping[str, Any], *, detail: bo
     q = dict(p)
     if p.get("_no_extra_names"):
         q.pop("extra_name_pattern", None)
-    fac = _facilities(ctx, q)
+    fac = _facilities(ctx, q, coverage=False)
     if len(fac) == 0:
         return Measure(None, "share", reason=f"no {p['facility_kind']} facilities at all in the "
                        f"area's OSM data ({ctx.osm.source}): OSM does not map this kind here "
