@@ -184,3 +184,30 @@ def test_speed_profiles_do_not_share_cached_costs(tmp_path):
                                       SHARE_1))
     assert drive.layers.cells["cost_min"].iloc[0] == pytest.approx(5.0, abs=0.02)   # 36 km/h
     assert fire.layers.cells["cost_min"].iloc[0] == pytest.approx(6.0, abs=0.02)    # 30 km/h
+
+
+def test_unreadable_or_misplaced_networks_are_refused(tmp_path, nanjing_xml):
+    from geo.claims.evaluate import evaluate_area
+    from geo.errors import DataError
+
+    root = make_data_dir(tmp_path / "data")
+    bad = tmp_path / "bad.osm"
+    bad.write_text("not xml", encoding="utf-8")
+    claim = _claim("drive_time_share", C02, SHARE_1)
+    with pytest.raises(DataError, match="cannot be read as an OSM road network"):
+        evaluate_area("tongzhou", data_dir=root, claims=[claim], network_path=bad)
+    with pytest.raises(DataError, match="does not cover"):
+        evaluate_area("tongzhou", data_dir=root, claims=[claim], network_path=nanjing_xml)
+    with pytest.raises(DataError, match="expected an OSM"):
+        evaluate_area("tongzhou", data_dir=root, claims=[claim],
+                      network_path=root / "population-beijing-townships" / "beijing.shp")
+
+
+def test_partial_network_is_noted(tmp_path):
+    from geo.claims.evaluate import evaluate_area
+
+    root = make_data_dir(tmp_path / "data")
+    xml = write_roads_xml(tmp_path / "roads.osm")   # spans y = 5-9 km of the 10 km square
+    ev = evaluate_area("tongzhou", data_dir=root, network_path=xml, cell_size_m=1000,
+                       claims=[_claim("drive_time_share", C02, SHARE_1)])
+    assert any("drive network" in n and "covers only" in n for n in ev.data["network_notes"])

@@ -20,7 +20,7 @@ import pandas as pd
 
 from geo import settings
 from geo.areas import Area, get_area, townships
-from geo.errors import DataNotFoundError, GeoError
+from geo.errors import DataError, DataNotFoundError, GeoError
 from geo.sources import OsmData, load_osm
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,12 @@ class StudyContext:
         if self.network_path is not None and not self.network_path.is_file():
             raise DataNotFoundError(f"network file {self.network_path} (from --network) does not "
                                     "exist: pass an OSM .pbf or .osm/.xml file")
+        if self.network_path is not None and not self.network_path.name.lower().endswith(
+                (".pbf", ".osm", ".xml")):
+            raise DataError(f"network file {self.network_path} (from --network): expected an OSM "
+                            ".pbf, .osm or .xml file with roads")
+        #: Warnings about the road network (partial coverage), for the output's data block.
+        self.network_notes: list[str] = []
         self.scenario = scenario
         self.osm = osm if osm is not None else load_osm(self.area, data_dir=self.data_dir)
         self._memo: dict[Hashable, Any] = {}
@@ -156,17 +162,51 @@ class StudyContext:
                 network.clear_cache(G)
                 return network.add_speeds(G, profile)
             to_crs = settings.metric_crs
-            if self.network_path is not None:
-                name = self.network_path.name.lower()
-                if name.endswith(".pbf"):
+            source = self.network_source()
+            try:
+                if self.network_path is None:
+                    G = network.graph_from_roads(self.osm.layers["roads"], network_type,
+                                                 to_crs=to_crs)
+                elif self.network_path.name.lower().endswith(".pbf"):
                     box = list(self.area.bounds(buffer_m=GRAPH_MARGIN_M))
-                    return network.graph_from_pbf(self.network_path, network_type,
-                                                  bounding_box=box, to_crs=to_crs)
-                return network.graph_from_xml(self.network_path, network_type, to_crs=to_crs)
-            return network.graph_from_roads(self.osm.layers["roads"], network_type,
-                                            to_crs=to_crs)
+                    G = network.graph_from_pbf(self.network_path, network_type,
+                                               bounding_box=box, to_crs=to_crs)
+                else:
+                    G = network.graph_from_xml(self.network_path, network_type, to_crs=to_crs)
+            except GeoError:
+                raise
+            except Exception as exc:  # parser errors of pyrosm / osmnx / expat
+                first = (str(exc).splitlines() or [""])[0][:200]
+                raise DataError(f"{source} cannot be read as an OSM road network "
+                                f"({type(exc).__name__}: {first}): pass an OSM .pbf or "
+                                ".osm/.xml file with roads") from exc
+            self._check_network_extent(G, network_type, source)
+            return G
 
         return self.memo(("graph", network_type, profile), load)
+
+    def _check_network_extent(self, G: Any, network_type: str, source: str | None) -> None:
+        """Refuse a network that misses the area; note one that covers only part of it."""
+        import shapely
+
+        xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float)
+        area_m = self.area.geometry_m
+        if len(xy) == 0:
+            share = 0.0
+        else:
+            from geo.snapping import MAX_SNAP_M  # points this close to the network reach it
+
+            hull = shapely.convex_hull(shapely.multipoints(xy)).buffer(MAX_SNAP_M)
+            share = float(shapely.area(shapely.intersection(hull, area_m)) / area_m.area)
+        if share < 0.05:
+            raise DataError(f"{source} does not cover {self.area.name} ({share:.0%} of its area "
+                            f"lies inside the {network_type} network's extent): pass a network "
+                            "of this area, e.g. Geofabrik's Beijing PBF ('geo data fetch')")
+        if share < 0.9:
+            note = (f"the {network_type} network ({source}) covers only {share:.0%} of "
+                    f"{self.area.name}: places outside it are unreachable")
+            log.warning(note)
+            self.network_notes.append(note)
 
     # ------------------------------------------------------------------ facilities
 

@@ -127,6 +127,9 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     ctx = context or StudyContext(area, data_dir=data_dir, network_path=network_path,
                                   cell_size_m=cell_size_m, scenario=scenario)
     claim_list = list(claims) if claims is not None else load_claims(claims_path)
+    if ctx.network_source() is not None:  # a bad or misplaced network fails the run, once
+        ctx.graph("walk")
+        ctx.graph("drive")
     pop_total = float(ctx.population("area").sum())
     if pop_total <= 0:
         raise EmptyResultError(f"area {ctx.area.name} has no population in the township layer "
@@ -144,6 +147,7 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
         "population_source": population_source("area"),
         "population_total": round(pop_total, 1),
         "network_source": ctx.network_source(),
+        "network_notes": list(ctx.network_notes),
         "layers_missing": sorted(ctx.osm.layers_missing),
         "data_dir": str(Path(ctx.data_dir)),
     }
