@@ -362,11 +362,12 @@ def evaluate(
     if scenario is not None:
         import pandas as pd
 
-        from geo.scenarios import compare, load_scenario
+        from geo.scenarios import check_removals, compare, load_scenario
 
         ref = pd.concat([ctx.facilities(k) for k in ("rail_station", "fire_station", "park",
                                                         "school")], ignore_index=True)
         scen = load_scenario(scenario, datum=datum, area=ctx.area, osm_reference=ref)
+        check_removals(scen, lambda k: ctx.facilities(k, reach_m=ctx.coverage_reach_m(k)))
         before = evaluate_area(area, claims_path=claims, context=ctx,
                                sensitivity=not no_sensitivity)
         ctx_after = StudyContext(ctx.area, data_dir=ctx.data_dir, network_path=network,

@@ -120,8 +120,12 @@ def load_scenario(path: str | Path, *, datum: str | None = None, area: Any = Non
     from geo.claims.registry import FACILITY_KINDS
 
     for i, feat in enumerate(doc.get("features") or []):
-        props = (feat or {}).get("properties") or {}
         where = f"scenario file {path}: feature {i}"
+        if not isinstance(feat, dict):
+            raise DataError(f"{where} is not a GeoJSON Feature object")
+        props = feat.get("properties") or {}
+        if not isinstance(props, dict):
+            raise DataError(f"{where}: 'properties' must be an object")
         kind = props.get("kind")
         if not kind:
             raise DataError(f"{where} has no 'kind' property (one of "
@@ -137,7 +141,12 @@ def load_scenario(path: str | Path, *, datum: str | None = None, area: Any = Non
         if action == "remove":
             removed.setdefault(kind, []).append(str(props.get("osm_id") or name))
             continue
-        geom = shapely.geometry.shape(feat["geometry"]) if feat.get("geometry") else None
+        try:
+            geom = shapely.geometry.shape(feat["geometry"]) if feat.get("geometry") else None
+        except (KeyError, TypeError, ValueError, AttributeError,
+                shapely.errors.GEOSException) as exc:
+            raise DataError(f"{where} ({name}) has an invalid geometry ({exc!r}): expected "
+                            "a GeoJSON Point or Polygon") from None
         if geom is None or geom.is_empty:
             raise DataError(f"{where} ({name}) adds a facility but has no geometry")
         opens = props.get("opens")
@@ -148,6 +157,9 @@ def load_scenario(path: str | Path, *, datum: str | None = None, area: Any = Non
             if not isinstance(area_ha, (int, float)) or area_ha <= 0:
                 raise DataError(f"{where}: a park given as a point needs 'area_ha' (> 0)")
             polygon = ("radius_from_area", float(area_ha))
+        elif kind == "park" and geom.geom_type not in ("Polygon", "MultiPolygon"):
+            raise DataError(f"{where} ({name}): a park must be a Polygon, or a Point with "
+                            f"'area_ha'; got a {geom.geom_type}")
         else:
             polygon = geom if geom.geom_type in ("Polygon", "MultiPolygon") else None
         adds.append({"kind": kind, "name": str(name), "opens": opens, "geom": geom,
@@ -169,6 +181,23 @@ def load_scenario(path: str | Path, *, datum: str | None = None, area: Any = Non
         if res.warn:
             log.warning("scenario %s: %s", path.name, res.message)
     return Scenario(name=path.name, datum=chosen, added=added, removed=removed)
+
+
+def check_removals(scenario: Scenario, existing: Any) -> None:
+    """Raise :class:`DataError` when a ``remove`` names no existing facility.
+
+    ``existing(kind)`` returns the facilities of that kind the evaluation uses (canonical
+    columns); a removal matches an exact ``name`` or ``osm_id``.
+    """
+    missing = []
+    for kind, names in sorted(scenario.removed.items()):
+        fac = existing(kind)
+        have = set(fac["name"].dropna().astype(str)) | set(fac["osm_id"].dropna().astype(str))
+        missing += [f"{kind} {n!r}" for n in names if n not in have]
+    if missing:
+        raise DataError(f"scenario {scenario.name}: nothing to remove for {', '.join(missing)} "
+                        "(no OSM facility of that exact name or osm_id): check the names with "
+                        "'geo evaluate --json' (facility notes) or the map tooltips")
 
 
 def _frame(rows: list[dict[str, Any]], datum: str) -> gpd.GeoDataFrame:
@@ -215,8 +244,19 @@ def compare(before: Any, after: Any) -> dict[str, Any]:
                 towns.append({"name": r["name"], "before": old, "after": new,
                               "change": new - old})
         delta = (a.value - b.value) if a.value is not None and b.value is not None else None
+        late = _opens_after(after.data.get("scenario"), a.claim)
         rows.append({"id": a.claim.id, "before": b.value, "after": a.value, "change": delta,
                      "unit": a.unit, "verdict_before": b.verdict, "verdict_after": a.verdict,
-                     "townships_changed": towns})
+                     "townships_changed": towns, "opens_after_target_year": late})
     return {"scenario": after.data.get("scenario"), "changes": rows,
             "before": before.to_dict(), "after": after.to_dict()}
+
+
+def _opens_after(described: dict[str, Any] | None, claim: Any) -> list[str]:
+    """Names of added facilities of the claim's kind that open after its target year (they
+    are counted, but the plan's year would not see them)."""
+    if not described:
+        return []
+    kind = dict(claim.parameters).get("facility_kind")
+    return [a["name"] for a in described.get("added", [])
+            if a["kind"] == kind and a.get("opens") and a["opens"] > claim.target.year]

@@ -123,3 +123,49 @@ def test_cli_scenario_before_after(tmp_path):
     res = run_cli("evaluate", "--area", "tongzhou", "--data-dir", str(root), "--scenario",
                   str(bad))
     assert res.returncode == 2 and "datum" in res.stderr
+
+
+@pytest.mark.parametrize(("features", "message"), [
+    (["oops"], "not a GeoJSON Feature"),
+    ([{"type": "Feature", "geometry": {"type": "Point"},
+       "properties": {"kind": "fire_station", "name": "x"}}], "invalid geometry"),
+    ([{"type": "Feature", "geometry": {"type": "LineString",
+                                       "coordinates": [[116.7, 39.8], [116.71, 39.8]]},
+       "properties": {"kind": "park", "name": "带状公园"}}], "Polygon"),
+])
+def test_malformed_features_are_one_line_errors(tmp_path, features, message):
+    f = _write(tmp_path / "s.geojson", features)
+    with pytest.raises(DataError, match=message):
+        load_scenario(f)
+
+
+def test_removing_an_unknown_facility_is_refused(tmp_path):
+    from geo.scenarios import check_removals
+
+    root = make_data_dir(tmp_path / "data")
+    ctx = StudyContext("tongzhou", data_dir=root)
+    f = _write(tmp_path / "s.geojson", [_feature("fire_station", "不存在消防站", action="remove"),
+                                        _feature("fire_station", "梨园消防站", action="remove")])
+    with pytest.raises(DataError, match="不存在消防站"):
+        check_removals(load_scenario(f), ctx.facilities)
+    ok = _write(tmp_path / "ok.geojson", [_feature("fire_station", "梨园消防站", action="remove")])
+    check_removals(load_scenario(ok), ctx.facilities)
+
+
+def test_late_openings_are_flagged(tmp_path):
+    root = make_data_dir(tmp_path / "data")
+    f = _write(tmp_path / "s.geojson", [_feature("fire_station", "远期站", _lonlat(9100, 9000),
+                                                 opens=2035)])
+    claims = tmp_path / "c.toml"
+    claims.write_text(
+        'schema_version = 1\ndocument_title = "toy"\n[[claims]]\nid = "F1"\ntitle_zh = "消防"\n'
+        'title_en = "fire"\nquote = "消防"\nsource = { document = "toy.txt", line = 1 }\n'
+        'target = { value = 2, comparator = ">=", unit = "count", year = 2030 }\n'
+        'binding = "none"\nmetric = "facility_count"\n'
+        'parameters = { facility_kind = "fire_station" }\n', encoding="utf-8")
+    out = tmp_path / "o.json"
+    res = run_cli("evaluate", "--area", "tongzhou", "--data-dir", str(root), "--claims",
+                  str(claims), "--scenario", str(f), "--json", str(out), "--cell-size-m", "1000")
+    assert res.returncode == 0, res.stderr
+    change = json.loads(out.read_text(encoding="utf-8"))["changes"][0]
+    assert change["opens_after_target_year"] == ["远期站"]
