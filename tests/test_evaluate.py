@@ -232,3 +232,15 @@ def test_per_capita_park_area_by_hand(toy_ctx):
     r = evaluate_claim(toy_ctx, big)
     assert r.value == pytest.approx(92_500 / 1000, rel=1e-3)
     assert r.verdict == "not_met"
+
+
+def test_necessary_only_count_cannot_be_met(toy_ctx):
+    toy_ctx.set_demand([(1000, 1000)], [1])
+    p = {"facility_kind": "school", "necessary_only": True}
+    enough = evaluate_claim(toy_ctx, _claim("facility_count", p, {
+        "value": 2, "comparator": ">=", "unit": "count", "year": 2030}))
+    assert enough.value == 2 and enough.verdict == "inconclusive"
+    assert "necessary" in enough.notes[0]
+    short = evaluate_claim(toy_ctx, _claim("facility_count", p, {
+        "value": 3, "comparator": ">=", "unit": "count", "year": 2030}))
+    assert short.verdict == "not_met" and not short.robust

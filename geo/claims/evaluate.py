@@ -19,7 +19,7 @@ from geo.claims.context import StudyContext
 from geo.claims.metrics import REGISTRY, Measure
 from geo.claims.registry import Claim, load_claims
 from geo.claims.result import AreaEvaluation, ClaimResult
-from geo.claims.verdict import INCONCLUSIVE, combine, verdict
+from geo.claims.verdict import INCONCLUSIVE, MET, combine, verdict
 from geo.errors import ClaimSpecError, EmptyResultError, GeoError
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,8 @@ def _judge(m: Measure, claim: Claim) -> str:
     if m.value is None:
         return INCONCLUSIVE
     t = claim.target
-    return verdict(m.value, float(t.value), t.comparator, about_tolerance=ABOUT_TOLERANCE)
+    v = verdict(m.value, float(t.value), t.comparator, about_tolerance=ABOUT_TOLERANCE)
+    return INCONCLUSIVE if v == MET and m.necessary_only else v
 
 
 def _data_year(ctx: StudyContext) -> int | None:
@@ -73,6 +74,10 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
     notes = list(base.notes)
     if base.reason:
         notes.insert(0, f"inconclusive: {base.reason}")
+    elif base.necessary_only and base_verdict == INCONCLUSIVE:
+        notes.insert(0, f"inconclusive: OSM counts every {dict(claim.parameters).get('facility_kind')}"
+                        f", not only those the claim means, so reaching {claim.target.value:g} "
+                        "is necessary but does not show the claim is met")
     if overall == INCONCLUSIVE and base_verdict != INCONCLUSIVE:
         vals = [r["measured"] for r in rows if r["measured"] is not None] + [base.value]
         notes.insert(0, f"inconclusive: the sensitivity range {min(vals):.3g} to "

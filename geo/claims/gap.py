@@ -53,6 +53,10 @@ def _cost_model(ctx: StudyContext, claim: Claim, radius_m: float | None
     if claim.metric == "park_blind_spots":
         if radius_m is None:
             radius_m = float(min(t["radius_m"] for t in p["tiers"]))
+        G = ctx.graph("walk") if p.get("mode") == "walk" else None
+        if G is not None:  # the evaluation walked to the parks: so must the new ones
+            return (lambda d, pts, *, limit: siting.network_costs(
+                G, d, pts, limit=limit, weight="length", reverse=True)), float(radius_m), "m"
         return siting.straight_line_costs, float(radius_m), "m"
     # drive_time_share: total minutes = turnout + drive minutes
     from geo.claims.metrics import _profile, _with_speeds

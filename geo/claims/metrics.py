@@ -65,6 +65,8 @@ class Measure:
     layers: ClaimLayers | None = None
     reason: str | None = None
     not_robust: list[str] = field(default_factory=list)
+    #: The measured kind is broader than the claim's: reaching the target does not show it met.
+    necessary_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -500,6 +502,8 @@ def facility_count(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> 
                      f"{p['line_pattern']!r}.")
     m = Measure(float(len(fac)), "count", "osm_count", f"{p['facility_kind']} in OSM", notes,
                 not_robust=[OSM_COMPLETENESS])
+    if p.get("necessary_only"):
+        m.necessary_only = True
     if detail:
         towns = _facility_towns(ctx, fac)
         m.breakdown = [{"name": str(k), "measured": float(v)}
@@ -545,7 +549,7 @@ def presence_per_township(ctx: StudyContext, p: Mapping[str, Any], *, detail: bo
     in_town = pd.Series(_facility_towns(ctx, fac), dtype=object).value_counts()
     counts = np.array([int(in_town.get(n, 0)) for n in towns["name"]])
     m = Measure(float((counts > 0).mean()), "share", "point_in_polygon",
-                f"{len(towns)} admin_level8 streets/towns")
+                f"{len(towns)} admin_level8 streets/towns", not_robust=[OSM_COMPLETENESS])
     if detail:
         m.breakdown = [{"name": str(n), "measured": float(c)}
                        for n, c in zip(towns["name"], counts, strict=True)]

@@ -168,6 +168,10 @@ METRICS: Mapping[str, MetricSpec] = MappingProxyType({
             "line_pattern": Param("regex", "regex on railway names: stations within "
                                            "line_buffer_m of matching lines"),
             "line_buffer_m": Param("number", "station-to-line distance in metres (default 150)"),
+            "necessary_only": Param("bool", "the OSM kind is broader than the claim's (e.g. "
+                                            "hospitals of any grade for grade-III ones): a "
+                                            "count below the target is not met, one at or "
+                                            "above it is inconclusive"),
         },
     ),
     "presence_per_township": MetricSpec(
