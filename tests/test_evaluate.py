@@ -244,3 +244,18 @@ def test_necessary_only_count_cannot_be_met(toy_ctx):
     short = evaluate_claim(toy_ctx, _claim("facility_count", p, {
         "value": 3, "comparator": ">=", "unit": "count", "year": 2030}))
     assert short.verdict == "not_met" and not short.robust
+
+
+def test_scoped_claims_are_skipped_elsewhere(tmp_path):
+    root = make_data_dir(tmp_path / "data")
+    here = _claim("facility_count", {"facility_kind": "school"},
+                  {"value": 1, "comparator": ">=", "unit": "count", "year": 2030}, cid="A")
+    there = parse_claims({"schema_version": 1, "document_title": "toy", "claims": [{
+        "id": "B", "title_zh": "测试", "title_en": "test", "quote": "测试", "source": SOURCE,
+        "scope": "东城区", "target": {"value": 1, "comparator": ">=", "unit": "count",
+                                      "year": 2030},
+        "binding": "none", "metric": "facility_count",
+        "parameters": {"facility_kind": "school"}}]}, Path("toy.toml"))[0]
+    ev = evaluate_area("tongzhou", data_dir=root, claims=[here, there], cell_size_m=1000)
+    assert [c.claim.id for c in ev.claims] == ["A"]
+    assert ev.data["claims_skipped"][0]["id"] == "B"

@@ -44,6 +44,19 @@ def _data_year(ctx: StudyContext) -> int | None:
         return None
 
 
+def _in_scope(ctx: StudyContext, scope: str) -> bool:
+    """Whether the context's area is the claim's area (by OSM id, else by name)."""
+    from geo.areas import get_area
+
+    try:
+        target = get_area(scope, data_dir=ctx.data_dir)
+    except GeoError:
+        return ctx.area.name == scope
+    if target.osm_id is not None and ctx.area.osm_id is not None:
+        return target.osm_id == ctx.area.osm_id
+    return target.name == ctx.area.name
+
+
 def measure_claim(ctx: StudyContext, claim: Claim, *, overrides: dict[str, Any] | None = None,
                   detail: bool = True) -> Measure:
     """Measure one claim (no verdict). Data problems become a Measure with a ``reason``."""
@@ -141,7 +154,13 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
                                f"({ctx.data_dir}): it lies outside the population data (Beijing); "
                                "choose an area inside it")
     results = []
+    skipped = []
     for claim in claim_list:
+        if claim.scope is not None and not _in_scope(ctx, claim.scope):
+            skipped.append({"id": claim.id, "scope": claim.scope,
+                            "reason": f"the claim is about {claim.scope} only (its names, "
+                                      f"lines or target are that area's), not {ctx.area.name}"})
+            continue
         if progress:
             progress(claim.id)
         log.info("evaluating %s (%s)", claim.id, claim.metric)
@@ -153,6 +172,7 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
         "population_total": round(pop_total, 1),
         "network_source": ctx.network_source(),
         "network_notes": list(ctx.network_notes),
+        "claims_skipped": skipped,
         "layers_missing": sorted(ctx.osm.layers_missing),
         "data_dir": str(Path(ctx.data_dir)),
     }

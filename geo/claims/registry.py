@@ -65,7 +65,7 @@ _FILE_KEYS_REQUIRED = ("schema_version", "document_title", "claims")
 _FILE_KEYS_OPTIONAL = ("document_note", "plan_period")
 _CLAIM_KEYS_REQUIRED = ("id", "title_zh", "title_en", "quote", "source", "target", "binding",
                         "metric", "parameters")
-_CLAIM_KEYS_OPTIONAL = ("notes",)
+_CLAIM_KEYS_OPTIONAL = ("notes", "scope")
 _SOURCE_KEYS = ("document", "line")
 _TARGET_KEYS = ("value", "comparator", "unit", "year")
 _TIER_KEYS = ("min_area_ha", "radius_m")
@@ -252,6 +252,9 @@ class Claim:
     metric: str
     parameters: Mapping[str, Any]
     notes: tuple[str, ...] = ()
+    #: The one area the claim is about (its names, targets or lines are that area's), or None
+    #: when the claim's test applies to any area.
+    scope: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (the ``claims[]`` fields of the evaluation contract)."""
@@ -267,6 +270,7 @@ class Claim:
             "metric": self.metric,
             "parameters": _thaw(self.parameters),
             "notes": list(self.notes),
+            "scope": self.scope,
         }
 
 
@@ -413,6 +417,10 @@ def _claim_from_record(rec: Any, index: int, path: Path) -> Claim:
     notes = rec.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise ClaimSpecError(f"{where}: key 'notes' should be an array of strings")
+    scope = rec.get("scope")
+    if scope is not None and (not isinstance(scope, str) or not scope.strip()):
+        raise ClaimSpecError(f"{where}: key 'scope' should be the name of the one area the "
+                             "claim is about (e.g. \"通州区\"), or left out for any area")
     t = rec["target"]
     value = t["value"]
     return Claim(
@@ -420,7 +428,7 @@ def _claim_from_record(rec: Any, index: int, path: Path) -> Claim:
         source=Source(src["document"], src["line"]),
         target=Target(value, t["comparator"], t["unit"], t["year"]),
         binding=rec["binding"], metric=rec["metric"], parameters=_freeze(params),
-        notes=tuple(notes),
+        notes=tuple(notes), scope=scope,
     )
 
 
