@@ -63,7 +63,8 @@ BLIND_COLOR = "#d73027"
 KIND_COLORS = ("#1f78b4", "#6a3d9a", "#ff7f00", "#b15928", "#e7298a", "#000000", "#666666")
 
 _UNITS = {"min": ("min", 1.0, "minutes"), "s": ("min", 1 / 60, "minutes"),
-          "m": ("m", 1.0, "metres"), "km": ("m", 1000.0, "metres")}
+          "m": ("m", 1.0, "metres"), "km": ("m", 1000.0, "metres"),
+          "rank": ("", 1.0, "rank")}
 
 
 @dataclass(frozen=True)
@@ -298,6 +299,7 @@ def claim_map(
     cost_unit: str = "min",
     covered_column: str | None = None,
     threshold: float | None = None,
+    cost_label: str | None = None,
     service_areas: gpd.GeoDataFrame | None = None,
     subtitle: Sequence[str] = (),
     tiles: str = "osm",
@@ -329,6 +331,8 @@ def claim_map(
         Boolean column of ``cells``; splits them into "Covered cells" and "Blind spots" layers.
     threshold
         The claim's threshold in the legend's unit (minutes or metres); shown in the subtitle.
+    cost_label
+        What the cell colour shows, for the legend (default: cost to the nearest facility).
     service_areas
         Polygons (EPSG:4326) reached within the threshold; drawn as the "Service areas" layer.
     subtitle
@@ -423,7 +427,8 @@ def claim_map(
             mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
             cmap = bcm.StepColormap([ramp.rgb_hex_str(v) for v in mids], index=edges,
                                     vmin=vmin, vmax=vmax)
-            cmap.caption = (f"Cost to the nearest facility ({unit_word}); grey = unreachable")
+            cmap.caption = (f"{cost_label or 'Cost to the nearest facility'} ({unit_word}); "
+                            "grey = unreachable")
             cmap.add_to(m)
 
             def colour(v: float) -> str:
@@ -562,7 +567,9 @@ def sites_map(area_geometry: Any, cells: gpd.GeoDataFrame, result: Any, *, title
     subtitle = [(f"covered {result.share_before:.1%} -> {result.share_after:.1%}; "
                  "cell colour = rank of the new site that covers it")]
     return claim_map(area_geometry, sites, title=title, subtitle=subtitle, cells=cells,
-                     cost_column="new_site_rank", cost_unit="m", covered_column="covered",
+                     cost_column="new_site_rank", cost_unit="rank", covered_column="covered",
+                     cost_label="Rank of the proposed site that newly covers the cell "
+                                "(0: covered before, or still not)",
                      tiles=tiles, tiles_key=tiles_key)
 
 

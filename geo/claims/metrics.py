@@ -428,7 +428,8 @@ def park_blind_spots(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -
         m.layers = ClaimLayers(cells=_cells_layer(ctx, np.maximum(nearest_gap, 0.0), covered,
                                                   "gap_m"),
                                cost_column="gap_m", cost_unit="m", covered_column="covered",
-                               threshold=0.0, facilities=_facility_points(parks[counted]),
+                               threshold=None, facilities=_facility_points(parks[counted]),
+                               cost_label="Distance beyond the nearest park's service radius",
                                service_areas=sa)
     return m
 

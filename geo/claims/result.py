@@ -40,6 +40,8 @@ class ClaimLayers:
     cost_unit: str = "m"
     covered_column: str | None = None
     threshold: float | None = None
+    #: What the cost column means, for legends (None: cost to the nearest facility).
+    cost_label: str | None = None
     facilities: gpd.GeoDataFrame | None = None
     service_areas: gpd.GeoDataFrame | None = None
 

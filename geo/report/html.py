@@ -416,6 +416,7 @@ def claim_map_html(r: ClaimResult, area_geometry: Any, *, tiles: str = "osm",
     m = maps.claim_map(area_geometry, ly.facilities, title=f"{c.id} {c.title_en}",
                        cells=ly.cells, cost_column=ly.cost_column, cost_unit=ly.cost_unit,
                        covered_column=ly.covered_column, threshold=threshold,
+                       cost_label=ly.cost_label,
                        service_areas=ly.service_areas, subtitle=subtitle, tiles=tiles,
                        tiles_key=tiles_key)
     return stable_ids(maps.map_html(m, cdn=cdn))
