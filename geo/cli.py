@@ -160,6 +160,11 @@ def claims_extract(
     from geo.io import write_text
 
     text, n = extract_to_toml(plan)
+    if n == 0:
+        from geo.errors import EmptyResultError
+
+        raise EmptyResultError(f"no measurable targets (覆盖率, 米, 分钟, %, 个 ...) found in {plan}: "
+                               "is it a Chinese plan text, one paragraph per line, in UTF-8?")
     if out is None:
         typer.echo(text, nl=False)
         typer.echo(f"{n} claim stubs from {plan}", err=True)
@@ -286,7 +291,8 @@ def data_summary(
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{summary['area_name']} (OSM relation {summary['osm_id']})")
+    rel = f" (OSM relation {summary['osm_id']})" if summary["osm_id"] is not None else ""
+    table = Table(title=f"{summary['area_name']}{rel}")
     table.add_column("item")
     table.add_column("value", overflow="fold")
     labels = [("area_km2", "area (km²)"), ("rail_stations", "rail stations"),
@@ -402,12 +408,21 @@ def evaluate(
         measured = _fmt_measured(c.value, c.unit)
         if c.claim.id in before_by_id:
             measured = f"{_fmt_measured(before_by_id[c.claim.id].value, c.unit)} -> {measured}"
+        if c.claim.metric == "park_blind_spots" and c.value is not None:
+            measured += " in blind spots"
         style = _VERDICT_STYLE.get(c.verdict, "")
         table.add_row(escape(c.claim.id), escape(c.claim.title_zh), escape(target),
                       escape(measured), escape(c.method or "-"),
                       f"[{style}]{escape(c.verdict)}[/]", "yes" if c.robust else "no")
     console = Console()
     console.print(table)
+    for c in ev.claims:
+        if c.verdict == "inconclusive" and c.notes:
+            console.print(f"{escape(c.claim.id)}: {escape(c.notes[0])}")
+    for s in ev.data.get("claims_skipped", []):
+        console.print(f"{escape(s['id'])} skipped: {escape(s['reason'])}")
+    for n in ev.data.get("network_notes", []):
+        console.print(f"network: {escape(n)}")
     console.print(f"data: {escape(str(ev.data.get('osm_source')))}; population: "
                   f"{escape(str(ev.data.get('population_source')))}; network: "
                   f"{escape(str(ev.data.get('network_source') or 'none'))}")

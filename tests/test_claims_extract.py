@@ -122,3 +122,11 @@ def test_cli_extract_missing_file_is_one_line_exit_2(tmp_path):
     assert res.stderr.strip().count("\n") == 0
     assert str(missing) in res.stderr and res.stderr.startswith("error:")
     assert res.stdout == ""
+
+
+def test_cli_extract_finding_nothing_is_an_error(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("今天天气很好。\n我们去公园散步。\n", encoding="utf-8")
+    res = run_cli("claims", "extract", str(plain))
+    assert res.returncode == 2 and "no measurable targets" in res.stderr
+    assert res.stdout == ""

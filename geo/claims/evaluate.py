@@ -96,7 +96,7 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
         notes.insert(0, f"inconclusive: the sensitivity range {min(vals):.3g} to "
                         f"{max(vals):.3g} straddles the target {claim.target.comparator} "
                         f"{claim.target.value:g} (base {base_verdict}: {base.value:.3g})")
-    if sensitivity and base.value is not None and not rows:
+    if sensitivity and base.value is not None and not rows and not base.not_robust:
         robust = False
         notes.append("not robust: no assumption of this metric can be varied; OSM "
                      "completeness is the open question")
@@ -110,6 +110,7 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
         notes.extend(f"not robust: {r}" for r in base.not_robust)
     if not sensitivity:
         robust = False
+        notes.append("robustness not assessed (sensitivity variants were not run)")
     notes.extend(claim.notes)
     params = {k: v for k, v in dict(claim.parameters).items()}
     return ClaimResult(claim=claim, value=base.value, unit=base.unit or claim.target.unit,

@@ -210,10 +210,8 @@ def share_within_distance(ctx: StudyContext, p: Mapping[str, Any], *, detail: bo
     m = Measure(_share(pop, covered), "share", method, "population", notes)
     if p["denominator"] == "population_and_jobs":
         m.denominator = "population (jobs not available)"
-        m.not_robust.append("jobs are not in OSM: only residents are counted")
-        if detail:
-            m.notes.append("The plan's denominator is residents AND jobs; jobs are not in OSM, "
-                           "so only residents (WorldPop) are measured.")
+        m.not_robust.append("the plan counts residents AND jobs; jobs are not in OSM, so only "
+                            "residents (WorldPop) are measured")
     if detail:
         m.notes.append(f"{len(fac)} {p['facility_kind']} facilities; threshold "
                        f"{threshold:g} m; {len(pop)} cells of {ctx.cell_size_m:g} m.")
