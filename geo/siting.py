@@ -148,6 +148,7 @@ class SitingResult:
         from geo.io import write_json
 
         doc = json.loads(self.sites.to_json(na="null", drop_id=True, to_wgs84=True))
+        doc["datum"] = "wgs84"  # declared, so the file can serve as a geo scenario
         summary = self.summary()
         summary.pop("sites")
         doc["siting"] = summary

@@ -72,6 +72,10 @@ def test_tongzhou_six_fire_stations(shared_data_dir, tmp_path):
     assert d["covered_after"] - d["covered_before"] == pytest.approx(sum(gains), rel=1e-6)
     assert "proposed sites" in res.stdout and "covered" in res.stdout
     assert len(json.loads(geo.read_text(encoding="utf-8"))["features"]) == 6
+    from geo.scenarios import load_scenario   # the sites file is a valid scenario
+
+    scen = load_scenario(geo)
+    assert len(scen.added) == 6 and set(scen.added["kind"]) == {"fire_station"}
 
 
 def test_cli_site_unknown_claim(tmp_path):

@@ -135,6 +135,13 @@ def close_gap(ctx: StudyContext, claim: Claim, *, add: int | None = None,
         result = siting.maximal_covering(cells, cands, add=int(add), **kw)
     else:
         result = siting.set_covering(cells, cands, target_share=float(target_share), **kw)
+    # make the sites a valid scenario file (geo evaluate --scenario): kind, name, datum
+    kind = "park" if claim.metric == "park_blind_spots" else str(p["facility_kind"])
+    result.sites["kind"] = kind
+    result.sites["name"] = [f"proposed {kind} {claim.id}-{r}" for r in result.sites["rank"]]
+    if kind == "park":  # a new park of the size whose radius was used
+        tiers = [t for t in p["tiers"] if float(t["radius_m"]) >= threshold] or list(p["tiers"])
+        result.sites["area_ha"] = float(min(float(t["min_area_ha"]) for t in tiers))
     model = {"claim": claim.id, "method": base.method, "unit": unit, "threshold": threshold,
              "weight": weight, "candidates": len(cands),
              "candidate_source": "network nodes" if G is not None else "cell centres",
