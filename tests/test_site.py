@@ -13,6 +13,7 @@ from toyctx import set_demand
 from geo.claims.context import StudyContext
 from geo.claims.gap import close_gap
 from geo.errors import GeoError
+from geo.scenarios import load_scenario
 
 FIRE = {"threshold_min": 5, "turnout_min": 1, "facility_kind": "fire_station",
         "speed_profile": "fire", "direction": "from_facility", "denominator": "population"}
@@ -72,9 +73,7 @@ def test_tongzhou_six_fire_stations(shared_data_dir, tmp_path):
     assert d["covered_after"] - d["covered_before"] == pytest.approx(sum(gains), rel=1e-6)
     assert "proposed sites" in res.stdout and "covered" in res.stdout
     assert len(json.loads(geo.read_text(encoding="utf-8"))["features"]) == 6
-    from geo.scenarios import load_scenario   # the sites file is a valid scenario
-
-    scen = load_scenario(geo)
+    scen = load_scenario(geo)   # the sites file is a valid scenario
     assert len(scen.added) == 6 and set(scen.added["kind"]) == {"fire_station"}
 
 
