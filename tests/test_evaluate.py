@@ -259,3 +259,11 @@ def test_scoped_claims_are_skipped_elsewhere(tmp_path):
     ev = evaluate_area("tongzhou", data_dir=root, claims=[here, there], cell_size_m=1000)
     assert [c.claim.id for c in ev.claims] == ["A"]
     assert ev.data["claims_skipped"][0]["id"] == "B"
+
+
+def test_absurdly_small_cells_are_refused(tmp_path):
+    from geo.errors import DataError
+
+    root = make_data_dir(tmp_path / "data")
+    with pytest.raises(DataError, match="use at least"):
+        StudyContext("tongzhou", data_dir=root, cell_size_m=5)

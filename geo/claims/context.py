@@ -9,6 +9,7 @@ variant that only changes a threshold costs no reloading.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -35,6 +36,9 @@ KIND_FCLASSES: dict[str, tuple[str, ...]] = {
     "elderly_care": ("nursing_home",),
     "museum": ("museum",),
 }
+
+#: Most demand cells one evaluation builds (memory: a few kB per cell with its costs).
+MAX_CELLS = 300_000
 
 #: Margin (m) around the area's bounding box for road graphs: trips may leave the area.
 GRAPH_MARGIN_M = 3000.0
@@ -70,6 +74,12 @@ class StudyContext:
         self.data_dir = settings.resolve_data_dir(data_dir)
         self.area = get_area(area, data_dir=self.data_dir)
         self.cell_size_m = float(cell_size_m)
+        n_cells = self.area.area_km2 * 1e6 / (0.866 * self.cell_size_m ** 2)
+        if not self.cell_size_m > 0 or n_cells > MAX_CELLS:
+            smallest = (self.area.area_km2 * 1e6 / (0.866 * MAX_CELLS)) ** 0.5
+            raise DataError(f"cell size {cell_size_m:g} m would make about {n_cells:,.0f} cells "
+                            f"over {self.area.name} ({self.area.area_km2:,.0f} km²); use at "
+                            f"least {math.ceil(smallest)} m (--cell-size-m)")
         self.network_path = Path(network_path) if network_path is not None else None
         if self.network_path is not None and not self.network_path.is_file():
             raise DataNotFoundError(f"network file {self.network_path} (from --network) does not "
