@@ -169,3 +169,22 @@ def test_late_openings_are_flagged(tmp_path):
     assert res.returncode == 0, res.stderr
     change = json.loads(out.read_text(encoding="utf-8"))["changes"][0]
     assert change["opens_after_target_year"] == ["远期站"]
+
+
+def test_neighbours_alone_do_not_make_a_measurement(tmp_path):
+    """Stations across the border serve the area, but with none mapped inside it the verdict
+    rests on missing data: inconclusive. One inside makes it measurable again."""
+    root = make_data_dir(tmp_path / "data")
+    claim = _claim("drive_time_share", FIRE, {"value": 1.0, "comparator": ">=",
+                                               "unit": "share", "year": 2030})
+    only_outside = _write(tmp_path / "a.geojson", [
+        _feature("fire_station", "梨园消防站", action="remove"),
+        _feature("fire_station", "觅子店小型消防救援站", action="remove"),
+        _feature("fire_station", "邻区站", _lonlat(-500, 6000))])
+    r = evaluate_claim(_ctx(root, load_scenario(only_outside)), claim)
+    assert r.verdict == "inconclusive" and "mapped inside" in r.notes[0]
+    with_inside = _write(tmp_path / "b.geojson", [
+        _feature("fire_station", "梨园消防站", action="remove"),
+        _feature("fire_station", "邻区站", _lonlat(-500, 6000))])
+    r = evaluate_claim(_ctx(root, load_scenario(with_inside)), claim)
+    assert r.value is not None

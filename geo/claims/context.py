@@ -300,6 +300,10 @@ class StudyContext:
             out = out[[isinstance(n, str) and bool(rx.search(n)) for n in out["name"]]]
         if self.scenario is not None:
             out = self.scenario.apply(kind, out)
+            added = out["facility_id"].astype(str).str.startswith("scenario:").to_numpy()
+            if added.any():  # planned facilities, like mapped ones, only within the query area
+                inside = out.geometry.intersects(area.geometry).to_numpy()
+                out = out[~added | inside]
         return out.reset_index(drop=True)
 
     def _all_poi_classes(self) -> list[str]:

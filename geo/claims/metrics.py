@@ -179,9 +179,20 @@ def _facilities(ctx: StudyContext, p: Mapping[str, Any], *, coverage: bool
     return fac
 
 
+def _none_mapped_inside(ctx: StudyContext, p: Mapping[str, Any]) -> bool:
+    """True when OSM maps no facility of the claim's kind inside the area itself (those across
+    the border may still serve it, but an area with none of its own points at a gap in OSM, so
+    coverage from neighbours alone would be judged on missing data). Expressway entrances are
+    exempt: a district may rightly have none of its own."""
+    if p["facility_kind"] == "expressway_entrance":
+        return False
+    return len(_facilities(ctx, p, coverage=False)) == 0
+
+
 def _no_facilities(p: Mapping[str, Any], unit: str) -> Measure:
-    return Measure(None, unit, reason=f"no {p['facility_kind']} facilities found in the area's "
-                                      "OSM data: nothing to measure coverage from")
+    return Measure(None, unit, reason=f"no {p['facility_kind']} facilities are mapped inside "
+                                      "the area in OSM: coverage cannot be judged on missing "
+                                      "data")
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -190,7 +201,7 @@ def _no_facilities(p: Mapping[str, Any], unit: str) -> Measure:
 def share_within_distance(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
     """Share of residents within ``threshold_m`` of the nearest facility."""
     fac = _facilities(ctx, p, coverage=True)
-    if len(fac) == 0:
+    if len(fac) == 0 or _none_mapped_inside(ctx, p):
         return _no_facilities(p, "share")
     threshold = float(p["threshold_m"]) * float(p.get("_threshold_factor", 1.0))
     spread = p.get("_spread", "area")
@@ -265,7 +276,7 @@ def drive_time_share(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -
                        reason=f"expressway entrances and drive times need a road network; "
                               f"{NO_NETWORK}")
     fac = _facilities(ctx, p, coverage=True)
-    if len(fac) == 0:
+    if len(fac) == 0 or _none_mapped_inside(ctx, p):
         return _no_facilities(p, "share")
     prof = _profile(p)
     notes: list[str] = []
@@ -374,8 +385,9 @@ def park_blind_spots(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -
                            reach_m=ctx.coverage_reach_m("park"))
     denominator = p.get("_denominator", p.get("denominator", "population"))
     spread = p.get("_spread", "area")
-    if len(parks) == 0:
-        return Measure(None, "share", reason="no park polygons found in the area's OSM data")
+    if len(parks) == 0 or len(ctx.facilities("park", fclasses=_tuple(p.get("fclasses")))) == 0:
+        return Measure(None, "share", reason="no park polygons are mapped inside the area in "
+                                             "OSM: blind spots cannot be judged on missing data")
     radii = _park_radii(parks, p)
     counted = ~np.isnan(radii)
     if not counted.any():
