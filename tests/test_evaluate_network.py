@@ -211,3 +211,22 @@ def test_partial_network_is_noted(tmp_path):
     ev = evaluate_area("tongzhou", data_dir=root, network_path=xml, cell_size_m=1000,
                        claims=[_claim("drive_time_share", C02, SHARE_1)])
     assert any("drive network" in n and "covers only" in n for n in ev.data["network_notes"])
+
+
+def test_pbf_network_for_a_geojson_area(tmp_path, helsinki_pbf):
+    """The PBF branch: a GeoJSON area over central Helsinki (a test network, not Tongzhou) gets
+    walk and drive graphs clipped to its box, projected to the local UTM zone (35N)."""
+    import json
+
+    from geo.sources.base import OsmData
+
+    root = make_data_dir(tmp_path / "data")
+    ring = [[24.93, 60.16], [24.96, 60.16], [24.96, 60.175], [24.93, 60.175], [24.93, 60.16]]
+    area = tmp_path / "hki.geojson"
+    area.write_text(json.dumps({"type": "Feature", "properties": {"name": "Helsinki centre"},
+                                "geometry": {"type": "Polygon", "coordinates": [ring]}}))
+    ctx = StudyContext(str(area), data_dir=root, network_path=helsinki_pbf, osm=OsmData())
+    walk, drive = ctx.graph("walk"), ctx.graph("drive", "drive")
+    assert walk.graph["crs"] == drive.graph["crs"] == "EPSG:32635"
+    assert walk.number_of_nodes() > drive.number_of_nodes() > 100
+    assert all(d["travel_time"] > 0 for _, _, d in drive.edges(data=True))

@@ -171,7 +171,7 @@ class StudyContext:
                 G = self.graph(network_type, None).copy()
                 network.clear_cache(G)
                 return network.add_speeds(G, profile)
-            to_crs = settings.metric_crs
+            to_crs = None  # the local UTM zone (EPSG:32650 in Beijing): geo.network.metric_crs_for
             source = self.network_source()
             try:
                 if self.network_path is None:
@@ -200,7 +200,8 @@ class StudyContext:
         import shapely
 
         xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float)
-        area_m = self.area.geometry_m
+        area_m = gpd.GeoSeries([self.area.geometry], crs=settings.geographic_crs).to_crs(
+            G.graph["crs"]).iloc[0]
         if len(xy) == 0:
             share = 0.0
         else:
