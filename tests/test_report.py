@@ -401,3 +401,15 @@ def test_robustness_and_reasons_in_words():
     assert rhtml._why_inconclusive(dataclasses.replace(c02, notes=[])) == [
         "nothing could be measured"]
     assert rhtml._why_inconclusive(c03) == []
+
+
+def test_stated_reason_is_shown_once():
+    """The evaluator's "inconclusive: <why>" note is the reason, without the prefix."""
+    from types import SimpleNamespace
+
+    from geo.report.html import _why_inconclusive
+
+    r = SimpleNamespace(verdict="inconclusive", value=None, sensitivity=[], base_verdict="x",
+                        claim=SimpleNamespace(notes=()),
+                        notes=["inconclusive: no road network", "background"])
+    assert _why_inconclusive(r) == ["no road network"]

@@ -138,7 +138,12 @@ def _why_inconclusive(r: ClaimResult) -> list[str]:
     """Reasons for an inconclusive verdict: the notes, plus what the numbers show."""
     if r.verdict != "inconclusive":
         return []
-    # the evaluator's own notes first; the claim file's background notes only as a fallback
+    # geo.claims.evaluate states the reason as a note "inconclusive: <why>": show just that
+    stated = [str(n)[len("inconclusive: "):] for n in r.notes
+              if str(n).startswith("inconclusive: ")]
+    if stated:
+        return stated
+    # otherwise the evaluator's own notes first; the claim file's notes only as a fallback
     claim_notes = set(getattr(r.claim, "notes", ()) or ())
     why = [str(n) for n in r.notes if n not in claim_notes] or [str(n) for n in r.notes]
     if r.value is None or (isinstance(r.value, float) and not math.isfinite(r.value)):
