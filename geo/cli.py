@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -312,13 +312,21 @@ def data_summary(
         else:
             text = "n/a" if value is None else str(value)
         table.add_row(label, escape(text))
-    console = Console()
+    console = _console()
     console.print(table)
     for note in summary["notes"]:
         console.print(f"note: {escape(note)}")
 
 
 # ------------------------------------------------------------------ geo evaluate
+
+def _console() -> Any:
+    """A rich console; piped output gets 120 columns instead of 80 so tables do not wrap."""
+    from rich.console import Console
+
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=120)
+
 
 _VERDICT_STYLE = {"met": "green", "not_met": "red", "inconclusive": "yellow"}
 
@@ -414,7 +422,7 @@ def evaluate(
         table.add_row(escape(c.claim.id), escape(c.claim.title_zh), escape(target),
                       escape(measured), escape(c.method or "-"),
                       f"[{style}]{escape(c.verdict)}[/]", "yes" if c.robust else "no")
-    console = Console()
+    console = _console()
     console.print(table)
     for c in ev.claims:
         if c.verdict == "inconclusive" and c.notes:
@@ -651,7 +659,7 @@ def site(
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     table = Table(title=f"{claim.id} {claim.title_zh}: proposed sites ({model['method']}, "
                         f"threshold {model['threshold']:g} {model['unit']})")
     for col in ("rank", "lon", "lat", "newly covered", "share gained"):
