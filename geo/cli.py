@@ -287,7 +287,6 @@ def data_summary(
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -399,7 +398,6 @@ def evaluate(
             typer.echo(text)
             return
         io.write_text(json_path, text + "\n")
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -655,7 +653,6 @@ def site(
         save_map(sites_map(ctx.area.geometry, ctx.cells("area"), result,
                            title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
                                  f"sites"), map_path)
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
