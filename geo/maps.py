@@ -414,7 +414,7 @@ def claim_map(
                                 f"{', '.join(map(str, cg.columns))}")
         colour: Callable[[float], str]
         if cost_column is not None:
-            cost = cg[cost_column].astype(float).to_numpy() / factor
+            cost = cg[cost_column].astype(float).to_numpy() * factor   # to the shown unit
             finite = np.isfinite(cost)
             vmax = float(cost_max) if cost_max is not None else (
                 float(cost[finite].max()) if finite.any() else 1.0)

@@ -226,3 +226,13 @@ def test_real_evaluator_on_smallest_district(tmp_path, shared_data_dir):
     maps_written = sorted(p.stem for p in (folder / "maps").glob("*.html"))
     assert "C01" in maps_written  # stations and cells exist in every district
     assert batch.batch_index_html(summary).count(f'href="{d.slug}/index.html"') == 1
+
+
+def test_results_made_with_other_settings_are_not_reused(tmp_path):
+    out = tmp_path / "beijing"
+    first = run_batch(["通州区"], out, evaluate=fake_evaluate, maps=False, sensitivity=False)
+    assert [d.status for d in first.districts] == ["ok"]
+    same = run_batch(["通州区"], out, evaluate=fake_evaluate, maps=False, sensitivity=False)
+    assert [d.status for d in same.districts] == ["reused"]
+    other = run_batch(["通州区"], out, evaluate=fake_evaluate, maps=False, sensitivity=True)
+    assert [d.status for d in other.districts] == ["ok"]

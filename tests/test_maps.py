@@ -314,3 +314,20 @@ def test_size_per_cell_stays_small():
     (n0, b0), (n1, b1) = size(10), size(30)
     per_cell = (b1 - b0) / (n1 - n0)
     assert 100 < per_cell < 400, per_cell
+
+
+def test_seconds_are_converted_to_minutes_not_multiplied():
+    """cost_unit='s': 120 s and 600 s are 2 and 10 minutes on the legend scale."""
+    import geopandas as gpd
+    import shapely
+
+    from geo.maps import claim_map, map_html
+
+    cells = gpd.GeoDataFrame({"cost_s": [120.0, 600.0], "covered": [True, False]},
+                             geometry=[shapely.box(116.60, 39.80, 116.601, 39.801),
+                                       shapely.box(116.61, 39.80, 116.611, 39.801)],
+                             crs="EPSG:4326")
+    page = map_html(claim_map(shapely.box(116.59, 39.79, 116.62, 39.81), title="t", cells=cells,
+                              cost_column="cost_s", cost_unit="s", covered_column="covered"))
+    assert '"cost":"2.0 min"' in page and '"cost":"10.0 min"' in page
+    assert '"cost":"7200.0 min"' not in page

@@ -163,7 +163,7 @@ def test_report_files(report):
     ev, out = report
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == sorted([
-        "index.html", "claims.json", "tables/claims.csv", "tables/sensitivity.csv",
+        ".geo-report", "index.html", "claims.json", "tables/claims.csv", "tables/sensitivity.csv",
         "tables/breakdown.csv", "maps/C01.html", "maps/C03.html", "maps/C04.html",
         "layers/C01_cells.parquet", "layers/C01_facilities.parquet",
         "layers/C01_service_areas.parquet", "layers/C03_cells.parquet",
@@ -413,3 +413,34 @@ def test_stated_reason_is_shown_once():
                         claim=SimpleNamespace(notes=()),
                         notes=["inconclusive: no road network", "background"])
     assert _why_inconclusive(r) == ["no road network"]
+
+
+
+def test_a_user_folder_with_a_stray_claims_json_is_never_replaced(tmp_path, report):
+    """`geo evaluate --json claims.json` in a working folder must not make it 'a report'."""
+    ev, _ = report
+    user = tmp_path / "work"
+    (user / "thesis").mkdir(parents=True)
+    (user / "notes.txt").write_text("keep me", encoding="utf-8")
+    (user / "claims.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(DataError, match="not a geo report"):
+        write_report(ev, user, maps=False, charts=False)
+    assert (user / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_out_dot_is_the_current_folder(tmp_path, report, monkeypatch):
+    ev, _ = report
+    here = tmp_path / "empty"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    write_report(ev, ".", maps=False, charts=False)
+    assert (here / "index.html").exists() and (here / ".geo-report").exists()
+
+
+def test_shares_never_round_to_the_target():
+    from geo.report.charts import format_value
+
+    assert format_value(0.99999, "share") == "> 99.9 %"
+    assert format_value(1.0, "share") == "100.0 %"
+    assert format_value(0.00001, "share") == "< 0.1 %"
+    assert format_value(0.0, "share") == "0.0 %"

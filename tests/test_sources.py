@@ -200,3 +200,14 @@ def test_load_osm_overpass_respects_offline(monkeypatch):
         load_osm(area, source="overpass")
     with pytest.raises(Exception, match="not one of"):
         load_osm(area, source="bogus")
+
+
+def test_half_unpacked_staging_folder_is_ignored(tmp_path):
+    """A '.…tmp' folder left by an interrupted 'geo data fetch' never wins over real data."""
+    from tinydata import make_geofabrik
+
+    from geo.sources.geofabrik import find_geofabrik_folder
+
+    real = make_geofabrik(tmp_path / "osm-beijing-2026-06-07")
+    make_geofabrik(tmp_path / ".geofabrik-beijing-2026-07-01.k3j2.tmp")
+    assert find_geofabrik_folder(tmp_path) == real

@@ -48,6 +48,13 @@ NO_NETWORK = ("no road network: the data has no roads layer and no OSM PBF/XML w
               "(get one with 'geo data fetch --area tongzhou', then pass --network FILE)")
 
 
+def names_matching(frame: pd.DataFrame, rx: re.Pattern[str]) -> np.ndarray:
+    """Boolean row mask: ``name`` matches ``rx`` (a plain list would select no COLUMNS when
+    the frame is empty)."""
+    return np.array([isinstance(n, str) and bool(rx.search(n)) for n in frame["name"]],
+                    dtype=bool)
+
+
 class StudyContext:
     """Inputs for evaluating claims over one area.
 
@@ -290,7 +297,7 @@ class StudyContext:
         if extra_name_pattern:
             rx = re.compile(extra_name_pattern)
             extra = fac.pois(self.osm, area, self._all_poi_classes())
-            extra = extra[[isinstance(n, str) and bool(rx.search(n)) for n in extra["name"]]]
+            extra = extra[names_matching(extra, rx)]
             extra = extra[~extra["osm_id"].isin(out["osm_id"])]
             if len(extra):
                 extra = extra.assign(kind=kind)
@@ -298,7 +305,7 @@ class StudyContext:
                     extra.columns)]], ignore_index=True), crs=out.crs)
         if name_pattern:
             rx = re.compile(name_pattern)
-            out = out[[isinstance(n, str) and bool(rx.search(n)) for n in out["name"]]]
+            out = out[names_matching(out, rx)]
         if self.scenario is not None:
             out = self.scenario.apply(kind, out)
             added = out["facility_id"].astype(str).str.startswith("scenario:").to_numpy()

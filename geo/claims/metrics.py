@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo.claims.context import NO_NETWORK, StudyContext
+from geo.claims.context import NO_NETWORK, StudyContext, names_matching
 from geo.claims.result import ClaimLayers
 from geo.coverage import CIRCUITY, straight_line_distance
 
@@ -498,7 +498,7 @@ def facility_count(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> 
     if p.get("line_pattern"):
         rx = re.compile(p["line_pattern"])
         lines = ctx.osm.layer("railways")
-        lines = lines[[isinstance(n, str) and bool(rx.search(n)) for n in lines["name"]]]
+        lines = lines[names_matching(lines, rx)]
         if len(lines) == 0:
             return Measure(None, "count", reason=f"no railway whose name matches "
                            f"{p['line_pattern']!r} is in the OSM data ({ctx.osm.source}); lines "
@@ -603,7 +603,7 @@ def network_length(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> 
     lines = lines[lines["fclass"].isin(classes)]
     if p.get("name_pattern"):
         rx = re.compile(p["name_pattern"])
-        lines = lines[[isinstance(n, str) and bool(rx.search(n)) for n in lines["name"]]]
+        lines = lines[names_matching(lines, rx)]
     if len(lines) == 0:
         why = (f"no railway in the OSM data ({ctx.osm.source}) matches "
                f"{p.get('name_pattern') or classes!r}")

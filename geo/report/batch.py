@@ -153,6 +153,24 @@ def _complete(folder: Path) -> bool:
     return (folder / "claims.json").is_file() and (folder / "index.html").is_file()
 
 
+def settings_fingerprint(task: DistrictTask) -> dict[str, Any]:
+    """What a district's result depends on besides the data: evaluation and report settings
+    (paths and callables as text), compared before an existing result is reused."""
+    ev = task.evaluate
+    return json.loads(json.dumps({
+        "evaluate": None if ev is None else f"{ev.__module__}.{ev.__qualname__}",
+        "evaluation": task.eval_kwargs, "report": task.report_kwargs}, default=str,
+        sort_keys=True))
+
+
+def _same_settings(folder: Path, task: DistrictTask) -> bool:
+    try:
+        marker = json.loads((folder / ".geo-report").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return marker.get("settings") == settings_fingerprint(task)
+
+
 def _default_evaluate(name: str, **kwargs: Any) -> Any:
     """geo.claims.evaluate.evaluate_area on the area resolved by geo.areas.get_area."""
     from geo.areas import get_area
@@ -170,7 +188,9 @@ def run_district(task: DistrictTask) -> DistrictResult:
     t0 = time.perf_counter()
     folder = Path(task.out_dir) / task.slug
     report = f"{task.slug}/index.html"
-    if not task.force and _complete(folder):
+    if not task.force and _complete(folder) and not _same_settings(folder, task):
+        log.info("%s: %s was made with other settings; evaluating again", task.name, folder)
+    elif not task.force and _complete(folder):
         try:
             contract = json.loads((folder / "claims.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -187,7 +207,7 @@ def run_district(task: DistrictTask) -> DistrictResult:
         else:
             evaluation, geometry = task.evaluate(task.name, **task.eval_kwargs), None
         write_report(evaluation, folder, area_geometry=geometry, batch_index="../index.html",
-                     **task.report_kwargs)
+                     settings_fingerprint=settings_fingerprint(task), **task.report_kwargs)
         contract = evaluation.to_dict()
     except Exception as exc:
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0]

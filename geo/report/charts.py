@@ -75,7 +75,12 @@ def format_value(value: Any, unit: str | None) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     if unit == "share":
-        return f"{value * 100:.1f} %"
+        pct = value * 100
+        if 99.95 <= pct < 100:   # never show "100.0 %" for a share that falls short of 1
+            return "> 99.9 %"
+        if 0 < pct < 0.05:
+            return "< 0.1 %"
+        return f"{pct:.1f} %"
     if unit == "count":
         return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
     suffix = {"km": " km", "m": " m", "min": " min", "s": " s", "m2_per_person": " m²/person",

@@ -432,20 +432,28 @@ def claim_map_html(r: ClaimResult, area_geometry: Any, *, tiles: str = "osm",
 def check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     """``out_dir`` as a Path if a report may be written there (new, empty, or a previous
     report); :class:`~geo.errors.DataError` otherwise, so nobody's folder is replaced."""
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     if not _is_replaceable(out):
-        raise DataError(f"out_dir {out} exists and is not a geo report (no claims.json): "
-                        f"choose a new or empty folder, e.g. {out / 'report'}")
+        raise DataError(f"out_dir {out} exists and is not a geo report (no .geo-report marker, "
+                        f"or files a report does not write): choose a new or empty folder, e.g. "
+                        f"{out / 'report'}")
     return out
 
 
+#: What a geo report folder may hold; a folder with anything else is never replaced.
+REPORT_ENTRIES = frozenset({"index.html", "claims.json", "maps", "tables", "layers", "sites",
+                            ".geo-report"})
+
+
 def _is_replaceable(out_dir: Path) -> bool:
+    """Empty, or a previous report: it carries the ``.geo-report`` marker and nothing that a
+    report does not write (so a user's folder holding a stray claims.json is never swapped)."""
     if not out_dir.exists():
         return True
     if not out_dir.is_dir():
         return False
     names = {p.name for p in out_dir.iterdir()}
-    return not names or "claims.json" in names
+    return not names or (".geo-report" in names and names <= REPORT_ENTRIES)
 
 
 def _umask() -> int:
@@ -470,7 +478,7 @@ def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     On any exception (Ctrl-C included) the staging folder is removed and ``out_dir`` is left as
     it was. The swap is two renames; if interrupted between them the old folder is put back.
     """
-    target = Path(out_dir)
+    target = Path(out_dir).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
@@ -507,7 +515,7 @@ def _siting_view(result: Any, model: dict[str, Any], cells: Any, tmp: Path, geom
         m = sites_map(geometry, cells, result, title=f"{cid}: {result.n_sites} proposed sites",
                       tiles=tiles, tiles_key=tiles_key)
         (tmp / "maps").mkdir(exist_ok=True)
-        (tmp / "maps" / f"{slug}_sites.html").write_text(map_html(m, cdn=cdn),
+        (tmp / "maps" / f"{slug}_sites.html").write_text(stable_ids(map_html(m, cdn=cdn)),
                                                           encoding="utf-8")
         map_href = f"maps/{slug}_sites.html"
     rows = [(int(r["rank"]), f"{r.geometry.x:.5f}", f"{r.geometry.y:.5f}",
@@ -535,6 +543,7 @@ def write_report(
     charts: bool = True,
     batch_index: str | None = None,
     sitings: Sequence[tuple[Any, dict[str, Any], Any]] = (),
+    settings_fingerprint: dict[str, Any] | None = None,
 ) -> Path:
     """Write the HTML/JSON/CSV/GeoParquet report of one area; return ``out_dir/index.html``.
 
@@ -556,6 +565,9 @@ def write_report(
         Draw the sensitivity charts.
     batch_index
         Relative link to a batch's comparison page, shown in the header.
+    settings_fingerprint
+        The settings the report was made with, stored in its ``.geo-report`` marker (JSON) so a
+        batch reuses it only for the same settings.
     sitings
         ``(result, model, cells)`` per claim from :func:`geo.claims.gap.close_gap` (the
         :class:`geo.siting.SitingResult`, its cost-model dict and the demand cells it ran on):
@@ -619,6 +631,10 @@ def write_report(
                                   for k, v in sorted(evaluation.parameters.items())],
                       batch_index=batch_index, sitings=siting_views, lang="en")
         (tmp / "index.html").write_text(page, encoding="utf-8")
+        (tmp / ".geo-report").write_text(json.dumps(
+            {"written_by": "geo report (this folder may be replaced as a whole by the next "
+                           "report)", "settings": settings_fingerprint or {}},
+            ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")
         (tmp / "claims.json").write_text(
             json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2, allow_nan=False)
             + "\n", encoding="utf-8")

@@ -75,8 +75,11 @@ def find_geofabrik_folder(data_dir: str | Path) -> Path:
     if not data_dir.is_dir():
         raise DataNotFoundError(f"data directory {data_dir} does not exist: pass --data-dir DIR "
                                 "or set GEO_DATA_DIR")
-    candidates = [data_dir] + sorted(p for p in data_dir.glob("*") if p.is_dir()) + sorted(
-        p for p in data_dir.glob("*/*") if p.is_dir())
+    def usable(p: Path) -> bool:  # not a half-unpacked staging folder of 'geo data fetch'
+        return p.is_dir() and not p.name.startswith(".") and not p.name.endswith(".tmp")
+
+    candidates = [data_dir] + sorted(p for p in data_dir.glob("*") if usable(p)) + sorted(
+        p for p in data_dir.glob("*/*") if usable(p) and usable(p.parent))
     found = [p for p in candidates if is_geofabrik_folder(p)]
     if not found:
         raise DataNotFoundError(
