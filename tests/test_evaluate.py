@@ -267,3 +267,22 @@ def test_absurdly_small_cells_are_refused(tmp_path):
     root = make_data_dir(tmp_path / "data")
     with pytest.raises(DataError, match="use at least"):
         StudyContext("tongzhou", data_dir=root, cell_size_m=5)
+
+
+def test_small_area_without_facilities_does_not_crash(tmp_path):
+    """An empty name filter once selected no COLUMNS (KeyError 'osm_id'): now no rows."""
+    import json
+
+    import geopandas as gpd
+    from tinydata import box
+
+    root = make_data_dir(tmp_path / "data")
+    corner = gpd.GeoSeries([box(9000, 0, 9900, 900)], crs="EPSG:32650").to_crs("EPSG:4326")
+    area = tmp_path / "corner.geojson"
+    area.write_text(json.dumps({"type": "Feature", "properties": {"name": "corner"},
+                                "geometry": corner.iloc[0].__geo_interface__}))
+    claim = _claim("presence_per_township",
+                   {"facility_kind": "elderly_care", "extra_name_pattern": "养老"},
+                   {"value": 1.0, "comparator": ">=", "unit": "share", "year": 2030})
+    ev = evaluate_area(str(area), data_dir=root, claims=[claim], cell_size_m=250)
+    assert ev.claims[0].verdict == "inconclusive"
