@@ -107,7 +107,9 @@ def _value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return "n/a" if not math.isfinite(value) else f"{value:g}"
+        if not math.isfinite(value):
+            return "n/a"
+        return f"{value:,.0f}" if abs(value) >= 1e5 else f"{value:g}"  # 1,283,000 not 1.283e+06
     if isinstance(value, list | tuple):
         return ", ".join(_value_text(v) for v in value) if value else "none"
     if isinstance(value, dict):
