@@ -347,3 +347,16 @@ def test_cli_fetch_offline_flag_exits_2_with_hint(tmp_path):
     line = res.stderr.strip()
     assert "\n" not in line and "offline" in line and "GEO_DATA_DIR" in line
     assert "https://download.geofabrik.de/asia/china/beijing-latest.osm.pbf" in line
+
+
+def test_complete_part_is_renamed_without_downloading_again(server, tmp_path):
+    """A run killed between the last byte and the rename: the next run checks the .part
+    against the published MD5 and keeps it (no 'Range' request, no second download)."""
+    body = _payload()
+    server.publish(PBF_PATH, body)
+    (tmp_path / "b.pbf.part").write_bytes(body)
+    server.requests.clear()
+    res = dl.download_file(server.base + PBF_PATH, tmp_path / "b.pbf")
+    assert (tmp_path / "b.pbf").read_bytes() == body and not (tmp_path / "b.pbf.part").exists()
+    assert server.requests == [(PBF_PATH + ".md5", None)]
+    assert res.resumed_from_bytes == len(body) and not res.skipped

@@ -281,6 +281,12 @@ def download_file(
     if expected_md5 and dest.is_file() and md5_of(dest) == expected_md5:
         log.info("%s is already present with the published checksum", dest)
         return DownloadResult(url, dest, dest.stat().st_size, expected_md5, 0, True)
+    if expected_md5 and part.is_file() and md5_of(part) == expected_md5:
+        # the previous run received every byte but stopped before the rename
+        size = part.stat().st_size
+        os.replace(part, dest)
+        log.info("%s was complete and matches the published checksum; renamed", part)
+        return DownloadResult(url, dest, size, expected_md5, size, False)
 
     for attempt in range(2):
         resumed_from, total = _transfer(session, url, part, dest.name, progress, timeout)
