@@ -233,7 +233,9 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
         "id": c.id, "title_zh": c.title_zh, "title_en": c.title_en, "quote": c.quote,
         "source_text": f"{c.source.document}, line {c.source.line}", "binding": c.binding,
         "target_text": target_text(c),
-        "measured_text": format_value(_finite(r.value), r.unit),
+        "measured_text": format_value(_finite(r.value), r.unit) + (
+            " in blind spots" if r.claim.metric == "park_blind_spots"
+            and _finite(r.value) is not None else ""),
         "method_text": _method_text(r), "denominator": r.denominator,
         "verdict": r.verdict, "verdict_label": VERDICT_LABELS.get(r.verdict, r.verdict),
         "base_verdict_label": VERDICT_LABELS.get(r.base_verdict, r.base_verdict),
