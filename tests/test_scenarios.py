@@ -100,9 +100,9 @@ def test_points_outside_area_are_refused(tmp_path):
         load_scenario(f, area=ctx.area)
 
 
-def test_cli_scenario_before_after(tmp_path):
-    root = make_data_dir(tmp_path / "data")
-    f = _write(tmp_path / "s.geojson", [_feature("fire_station", "规划站", _lonlat(9100, 9000))])
+def _evaluate_fire_count(tmp_path, root, scenario):
+    """`geo evaluate --scenario` with one toy claim (fire stations >= 2 by 2030): (result,
+    JSON path)."""
     claims = tmp_path / "c.toml"
     claims.write_text(
         'schema_version = 1\ndocument_title = "toy"\n[[claims]]\nid = "F1"\ntitle_zh = "消防"\n'
@@ -112,7 +112,15 @@ def test_cli_scenario_before_after(tmp_path):
         'parameters = { facility_kind = "fire_station" }\n', encoding="utf-8")
     out = tmp_path / "o.json"
     res = run_cli("evaluate", "--area", "tongzhou", "--data-dir", str(root), "--claims",
-                  str(claims), "--scenario", str(f), "--json", str(out), "--cell-size-m", "1000")
+                  str(claims), "--scenario", str(scenario), "--json", str(out),
+                  "--cell-size-m", "1000")
+    return res, out
+
+
+def test_cli_scenario_before_after(tmp_path):
+    root = make_data_dir(tmp_path / "data")
+    f = _write(tmp_path / "s.geojson", [_feature("fire_station", "规划站", _lonlat(9100, 9000))])
+    res, out = _evaluate_fire_count(tmp_path, root, f)
     assert res.returncode == 0, res.stderr
     d = json.loads(out.read_text(encoding="utf-8"))
     ch = d["changes"][0]
@@ -156,16 +164,7 @@ def test_late_openings_are_flagged(tmp_path):
     root = make_data_dir(tmp_path / "data")
     f = _write(tmp_path / "s.geojson", [_feature("fire_station", "远期站", _lonlat(9100, 9000),
                                                  opens=2035)])
-    claims = tmp_path / "c.toml"
-    claims.write_text(
-        'schema_version = 1\ndocument_title = "toy"\n[[claims]]\nid = "F1"\ntitle_zh = "消防"\n'
-        'title_en = "fire"\nquote = "消防"\nsource = { document = "toy.txt", line = 1 }\n'
-        'target = { value = 2, comparator = ">=", unit = "count", year = 2030 }\n'
-        'binding = "none"\nmetric = "facility_count"\n'
-        'parameters = { facility_kind = "fire_station" }\n', encoding="utf-8")
-    out = tmp_path / "o.json"
-    res = run_cli("evaluate", "--area", "tongzhou", "--data-dir", str(root), "--claims",
-                  str(claims), "--scenario", str(f), "--json", str(out), "--cell-size-m", "1000")
+    res, out = _evaluate_fire_count(tmp_path, root, f)
     assert res.returncode == 0, res.stderr
     change = json.loads(out.read_text(encoding="utf-8"))["changes"][0]
     assert change["opens_after_target_year"] == ["远期站"]
