@@ -117,7 +117,7 @@ def load_scenario(path: str | Path, *, datum: str | None = None, area: Any = Non
     chosen = normalize_datum(chosen)
     adds: list[dict[str, Any]] = []
     removed: dict[str, list[str]] = {}
-    from geo.claims.registry import FACILITY_KINDS
+    from geo.facilities import FACILITY_KINDS
 
     for i, feat in enumerate(doc.get("features") or []):
         where = f"scenario file {path}: feature {i}"

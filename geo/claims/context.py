@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from geo import settings
 from geo.areas import Area, get_area, townships
@@ -25,17 +23,6 @@ from geo.errors import DataError, DataNotFoundError, GeoError
 from geo.sources import OsmData, load_osm
 
 log = logging.getLogger(__name__)
-
-#: Geofabrik fclasses that make up each POI kind (``geo.facilities.pois``).
-KIND_FCLASSES: dict[str, tuple[str, ...]] = {
-    "school": ("school",),
-    "kindergarten": ("kindergarten",),
-    "convenience": ("convenience", "supermarket"),
-    "hospital": ("hospital",),
-    "clinic": ("clinic", "doctors"),
-    "elderly_care": ("nursing_home",),
-    "museum": ("museum",),
-}
 
 #: Most demand cells one evaluation builds (memory: a few kB per cell with its costs).
 MAX_CELLS = 300_000
@@ -46,13 +33,6 @@ GRAPH_MARGIN_M = 3000.0
 #: Why a network claim cannot use a network, when none is available.
 NO_NETWORK = ("no road network: the data has no roads layer and no OSM PBF/XML was given "
               "(get one with 'geo data fetch --area tongzhou', then pass --network FILE)")
-
-
-def names_matching(frame: pd.DataFrame, rx: re.Pattern[str]) -> np.ndarray:
-    """Boolean row mask: ``name`` matches ``rx`` (a plain list would select no COLUMNS when
-    the frame is empty)."""
-    return np.array([isinstance(n, str) and bool(rx.search(n)) for n in frame["name"]],
-                    dtype=bool)
 
 
 class StudyContext:
@@ -266,46 +246,12 @@ class StudyContext:
     def _facilities(self, kind: str, fclasses: tuple[str, ...] | None,
                     name_pattern: str | None, extra_name_pattern: str | None,
                     reach_m: float = 0.0) -> gpd.GeoDataFrame:
-        from geo import facilities as fac
+        from geo.facilities import facilities
 
         area = self.area_with_margin(reach_m)
-        if kind == "rail_station":
-            out = fac.rail_stations(self.osm, area) if fclasses is None else \
-                fac.rail_stations(self.osm, area, fclasses=fclasses)
-        elif kind == "park":
-            out = fac.parks(self.osm, area) if fclasses is None else \
-                fac.parks(self.osm, area, fclasses=fclasses)
-        elif kind == "fire_station":
-            out = fac.fire_stations(self.osm, area)
-        elif kind == "expressway_entrance":
-            G = self.graph("drive")
-            if fclasses is None:
-                out = fac.expressway_entrances(G, area)
-            else:  # fclasses = the expressway highway classes (claim's highway_classes)
-                links = tuple(f"{c}_link" for c in fclasses)
-                out = fac.expressway_entrances(G, area, link_classes=links,
-                                               expressway_classes=tuple(fclasses) + links)
-            if len(out):  # an entrance is where a car can get ON: not the foot of an exit
-                out = out[(out["reason"] == "motorway_junction") | out["onto_link"]]
-        elif kind in KIND_FCLASSES:
-            out = fac.pois(self.osm, area, fclasses or KIND_FCLASSES[kind])
-            out["kind"] = kind
-        else:
-            raise GeoError(f"facility kind {kind!r} is not known; use one of "
-                           f"rail_station, park, fire_station, expressway_entrance, "
-                           f"{', '.join(KIND_FCLASSES)}")
-        if extra_name_pattern:
-            rx = re.compile(extra_name_pattern)
-            extra = fac.pois(self.osm, area, self._all_poi_classes())
-            extra = extra[names_matching(extra, rx)]
-            extra = extra[~extra["osm_id"].isin(out["osm_id"])]
-            if len(extra):
-                extra = extra.assign(kind=kind)
-                out = gpd.GeoDataFrame(pd.concat([out, extra[out.columns.intersection(
-                    extra.columns)]], ignore_index=True), crs=out.crs)
-        if name_pattern:
-            rx = re.compile(name_pattern)
-            out = out[names_matching(out, rx)]
+        graph = self.graph("drive") if kind == "expressway_entrance" else None
+        out = facilities(self.osm, kind, area, fclasses=fclasses, name_pattern=name_pattern,
+                         extra_name_pattern=extra_name_pattern, graph=graph)
         if self.scenario is not None:
             out = self.scenario.apply(kind, out)
             added = out["facility_id"].astype(str).str.startswith("scenario:").to_numpy()
@@ -313,13 +259,6 @@ class StudyContext:
                 inside = out.geometry.intersects(area.geometry).to_numpy()
                 out = out[~added | inside]
         return out.reset_index(drop=True)
-
-    def _all_poi_classes(self) -> list[str]:
-        classes: set[str] = set()
-        for layer in ("pois", "pois_a"):
-            g = self.osm.layer(layer)
-            classes.update(str(c) for c in g["fclass"].dropna().unique())
-        return sorted(classes)
 
     def describe(self) -> dict[str, Any]:
         """The ``area`` block of the JSON contract."""

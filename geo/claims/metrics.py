@@ -25,9 +25,10 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo.claims.context import NO_NETWORK, StudyContext, names_matching
+from geo.claims.context import NO_NETWORK, StudyContext
 from geo.claims.result import ClaimLayers
 from geo.coverage import CIRCUITY, straight_line_distance
+from geo.facilities import names_matching
 
 log = logging.getLogger(__name__)
 

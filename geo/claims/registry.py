@@ -46,6 +46,7 @@ from typing import Any
 from geo import settings
 from geo.claims.verdict import COMPARATORS
 from geo.errors import ClaimSpecError, DataNotFoundError
+from geo.facilities import FACILITY_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,6 @@ DEFAULT_CLAIMS_FILE = settings.PROJECT_ROOT / "data" / "claims" / "tongzhou-2026
 
 SCHEMA_VERSION = 1
 BINDINGS = ("约束性", "预期性", "none")
-
-#: Facility kinds the evaluators know how to build (see ``geo.facilities``).
-FACILITY_KINDS = (
-    "rail_station", "park", "school", "kindergarten", "convenience", "hospital", "clinic",
-    "elderly_care", "fire_station", "expressway_entrance", "museum",
-)
 
 _FILE_KEYS_REQUIRED = ("schema_version", "document_title", "claims")
 _FILE_KEYS_OPTIONAL = ("document_note", "plan_period")
