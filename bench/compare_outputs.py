@@ -9,7 +9,9 @@ report folders (``geo report``: every ``*.json`` and ``tables/*.csv`` is compare
 layers are compared by their attribute columns and geometry WKB when geopandas is importable).
 Fields that record run time or where files live (``time_s``, ``data_dir``, ``path``,
 ``written_at``, ...) are ignored. Prints every difference (one line each, with its JSON path)
-and exits 1 when there is any numeric, verdict or text difference, 0 when none, 2 on bad input.
+and exits 1 when there is any numeric or verdict difference (numbers, booleans, missing
+fields, list lengths, and the verdict, robustness and method fields), 0 when the only
+differences are in free text (notes, reasons: printed with a ``text:`` prefix), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ import math
 import sys
 from pathlib import Path
 from typing import Any
+
+#: String fields that ARE results: a change here is a verdict difference, not wording.
+RESULT_KEYS = frozenset({"verdict", "base_verdict", "robust", "method", "unit", "id",
+                         "denominator", "problem", "solver", "site_id", "cell_id", "kind"})
+#: Prefix of differences in free text only (notes, reasons, messages).
+TEXT = "text: "
 
 #: Keys whose values depend on when or where the command ran, not on what it computed.
 IGNORED_KEYS = frozenset({"time_s", "elapsed_s", "data_dir", "path", "paths", "output",
@@ -59,7 +67,11 @@ def compare(a: Any, b: Any, rtol: float = 0.0, where: str = "$") -> list[str]:
         for i, (x, y) in enumerate(zip(a, b, strict=False)):
             out += compare(x, y, rtol, f"{where}[{i}]")
         return out
-    return [] if a == b else [f"{where}: {a!r} != {b!r}"]
+    if a == b:
+        return []
+    key = where.rsplit(".", 1)[-1].split("[")[0]
+    text = isinstance(a, str) and isinstance(b, str) and key not in RESULT_KEYS
+    return [f"{TEXT if text else ''}{where}: {a!r} != {b!r}"]
 
 
 def _csv_rows(path: Path) -> list[list[Any]]:
@@ -127,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for d in diffs:
         print(d)
-    print(f"{len(diffs)} difference(s) between {args.before} and {args.after}")
-    return 1 if diffs else 0
+    hard = [d for d in diffs if TEXT not in d]
+    print(f"{len(hard)} numeric/verdict difference(s), {len(diffs) - len(hard)} text "
+          f"difference(s) between {args.before} and {args.after}")
+    return 1 if hard else 0
 
 
 if __name__ == "__main__":
