@@ -61,7 +61,7 @@ def _data_dir(option: Path | None) -> Path:
 #: Python argument names in library messages -> this CLI's options.
 PYTHON_TO_FLAG = {"(network_path)": "(from --network)", "cell_size_m=": "--cell-size-m ",
                   "path=FILE": "--claims FILE", "add=N": "--add N",
-                  "target_share=SHARE": "--target SHARE"}
+                  "target_share=SHARE": "--target SHARE", "datum=": "--datum"}
 
 
 def cli_words(message: str) -> str:

@@ -185,6 +185,9 @@ def candidate_sites(source: Any, *, exclude: Any = None, min_distance_m: float =
                     area: Any = None, spacing_m: float | None = None) -> Any:
     """Candidate points for new facilities.
 
+    (Over 80 lines: one linear pipeline, points -> exclusions -> area -> thinning, most of
+    it argument checks with their messages.)
+
     Parameters
     ----------
     source : a GeoDataFrame of demand cells (each cell's centroid, or a representative point
@@ -553,6 +556,7 @@ def _result(problem: str, prep: _Prep, demand: Any, candidates: Any, chosen: np.
             objective: float | None,
             warnings: list[str], params: dict[str, Any], message: str | None = None
             ) -> SitingResult:
+    # 13 parameters: everything one solve produced, assembled into its result in one place
     import geopandas as gpd
 
     order, gains, alone, first_rank = _order_sites(prep, chosen)
@@ -627,6 +631,8 @@ def maximal_covering(demand: Any, candidates: Any, *, existing: Any = None, add:
                      solver: Any = "cbc") -> SitingResult:
     """Choose up to ``add`` new sites maximising the demand weight covered (MCLP).
 
+    (10 keyword parameters, as spopt's MCLP: the model's inputs and the solver's settings.)
+
     Parameters
     ----------
     demand : GeoDataFrame of demand units (cells or points) with ``weight_column``.
@@ -677,6 +683,8 @@ def set_covering(demand: Any, candidates: Any, *, existing: Any = None, threshol
                  weight_column: str | None = "population", time_limit_s: float = 60.0,
                  solver: Any = "cbc") -> SitingResult:
     """The fewest new sites bringing the covered share of demand weight to ``target_share``.
+
+    (10 keyword parameters, as spopt's LSCP: the model's inputs and the solver's settings.)
 
     ``target_share=1.0`` is the classic set covering problem (every unit with weight > 0
     covered; units with weight 0 do not count). Below 1, the fewest sites whose coverage

@@ -120,6 +120,30 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
                        layers=base.layers)
 
 
+def _parameters(ctx: StudyContext, sensitivity: bool) -> dict[str, Any]:
+    """The ``parameters`` block of the output: every setting the numbers rest on."""
+    from geo.claims.metrics import (
+        CIRCUITY_RANGE,
+        DRIVE_SPEED_FACTORS,
+        FIRE_SPEEDS_KPH,
+        THRESHOLD_STEP,
+        TURNOUT_RANGE_MIN,
+    )
+    from geo.coverage import CIRCUITY
+
+    return {
+        "cell_size_m": ctx.cell_size_m,
+        "population_spread": "area (township counts spread over cells by area)",
+        "circuity": CIRCUITY,
+        "about_tolerance": ABOUT_TOLERANCE,
+        "sensitivity": {"threshold_step": THRESHOLD_STEP, "circuity_range": CIRCUITY_RANGE,
+                        "turnout_range_min": TURNOUT_RANGE_MIN,
+                        "fire_speeds_kph": FIRE_SPEEDS_KPH,
+                        "drive_speed_factors": DRIVE_SPEED_FACTORS} if sensitivity else None,
+        "metric_crs": settings.metric_crs,
+    }
+
+
 def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
                   claims_path: str | os.PathLike[str] | None = None,
                   claims: Iterable[Claim] | None = None,
@@ -128,6 +152,9 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
                   context: StudyContext | None = None,
                   progress: Callable[[str], None] | None = None) -> AreaEvaluation:
     """Evaluate every claim for an area.
+
+    (10 keyword parameters: the public entry point mirrors the CLI's options; an options
+    object is issue 10 item 6.)
 
     Parameters
     ----------
@@ -179,25 +206,6 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     }
     if scenario is not None:
         data["scenario"] = scenario.describe()
-    from geo.claims.metrics import (
-        CIRCUITY_RANGE,
-        DRIVE_SPEED_FACTORS,
-        FIRE_SPEEDS_KPH,
-        THRESHOLD_STEP,
-        TURNOUT_RANGE_MIN,
-    )
-    from geo.coverage import CIRCUITY
-
-    parameters = {
-        "cell_size_m": ctx.cell_size_m,
-        "population_spread": "area (township counts spread over cells by area)",
-        "circuity": CIRCUITY,
-        "about_tolerance": ABOUT_TOLERANCE,
-        "sensitivity": {"threshold_step": THRESHOLD_STEP, "circuity_range": CIRCUITY_RANGE,
-                        "turnout_range_min": TURNOUT_RANGE_MIN,
-                        "fire_speeds_kph": FIRE_SPEEDS_KPH,
-                        "drive_speed_factors": DRIVE_SPEED_FACTORS} if sensitivity else None,
-        "metric_crs": settings.metric_crs,
-    }
+    parameters = _parameters(ctx, sensitivity)
     return AreaEvaluation(area=ctx.describe(), data=data, parameters=parameters,
                           claims=results)

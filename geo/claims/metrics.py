@@ -262,10 +262,10 @@ def _weight_column(denominator: str) -> str:
 def _walk_pairs(G: Any) -> Callable[..., Any]:
     from geo.coverage import network_costs
 
-    def cost_fn(d: Any, pts: Any, *, limit: float) -> Any:
+    def walk_network(d: Any, pts: Any, *, limit: float) -> Any:
         return network_costs(G, d, pts, limit=limit, weight="length", reverse=True)
 
-    return cost_fn
+    return walk_network
 
 
 _KIND = Param("str", "facility kind (geo.facilities)", FACILITY_KINDS)
@@ -553,25 +553,30 @@ class DriveTimeShare(Metric):
         prof = _profile(p)
         Gp = ctx.graph_with_speeds(prof)
         model: dict[str, Any] = {"turnout_min": turnout}
+        # the functions' names label the cost model in the siting output ("net", "approx")
         if Gp is not None:
             reverse = p.direction == "to_facility"
 
-            def cost_fn(d: Any, pts: Any, *, limit: float) -> Any:
+            def net(d: Any, pts: Any, *, limit: float) -> Any:
                 m = network_costs(Gp, d, pts, limit=(limit - turnout) * 60.0,
                                   weight="travel_time", reverse=reverse)
                 m = m.copy()
                 m.data = m.data / 60.0 + turnout
                 return m
+
+            cost_fn = net
         else:
             speed = prof.default_kph * prof.speed_factor
             circuity = float(p.circuity)
             model["circuity"] = circuity
 
-            def cost_fn(d: Any, pts: Any, *, limit: float) -> Any:
+            def approx(d: Any, pts: Any, *, limit: float) -> Any:
                 m = approximation_costs(d, pts, limit=limit - turnout, circuity=circuity,
                                         speed_kph=speed, unit="min").copy()
                 m.data = m.data + turnout
                 return m
+
+            cost_fn = approx
         return SitingModel(cost_fn=cost_fn, threshold=float(p.threshold_min), unit="min",
                            existing=lambda cells: np.asarray(cells["cost_min"], dtype=float),
                            network_type="drive", kind=p.facility_kind,

@@ -47,6 +47,7 @@ def _check(demand: Any, facilities: Any, threshold: float) -> None:
 def _result(demand: Any, cost: np.ndarray, nearest: Any, threshold: float, method: str,
             unit: str, parameters: dict[str, Any], snap_dist_m: Any = np.nan,
             on_network: Any = True) -> CoverageResult:
+    # 9 parameters: the columns of one result, each named; a private assembler
     out = demand.to_crs(settings.geographic_crs).copy()
     out[f"cost_{unit}"] = cost
     out["covered"] = cost <= float(threshold)
@@ -61,6 +62,8 @@ def network_coverage(G: Any, demand: Any, facilities: Any, *, threshold: float,
                      offnet_speed_kph: float | None = None,
                      source_leg: bool = True) -> CoverageResult:
     """Coverage by network cost: demand and facilities snapped to edges.
+
+    (9 parameters: the snapping options of :func:`geo.snapping.point_costs`, passed through.)
 
     Parameters
     ----------
@@ -170,7 +173,9 @@ def coverage(demand: Any, facilities: Any, *, threshold: float, G: Any = None,
              method: str = "auto", weight: str = "length", reverse: bool = False,
              circuity: float = CIRCUITY, speed_kph: float | None = None,
              **network_options: Any) -> CoverageResult:
-    """Pick an engine by :func:`geo.coverage.methods.choose_method`: ``method="auto"`` is the
+    """(9 parameters: every engine's options in one call, as osmnx-style helpers do.)
+
+    Pick an engine by :func:`geo.coverage.methods.choose_method`: ``method="auto"`` is the
     network when ``G`` is given, else the approximation.
 
     ``"straight_line"`` (threshold in metres) and ``"approximation"`` may always be asked for,
