@@ -289,7 +289,8 @@ class StudyContext:
                             f"got {method!r}")
         G = self.graph_with_speeds(profile) if profile is not None else self.graph(network_type)
         if G is None:
-            raise DataError(f"method='network' needs a {network_type} network; {NO_NETWORK}")
+            raise DataError(f"method='network' needs a {network_type} network, and this context "
+                            "has none: give StudyContext a network_path (OSM PBF/XML with roads)")
         key = ("net", fp, network_type, None if profile is None else
                (profile.name, profile.speed_factor), weight, reverse)
         return self._cached(key, lambda: nearest_network_cost(
