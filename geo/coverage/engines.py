@@ -173,10 +173,10 @@ def coverage(demand: Any, facilities: Any, *, threshold: float, G: Any = None,
              method: str = "auto", weight: str = "length", reverse: bool = False,
              circuity: float = CIRCUITY, speed_kph: float | None = None,
              **network_options: Any) -> CoverageResult:
-    """(9 parameters: every engine's options in one call, as osmnx-style helpers do.)
-
-    Pick an engine by :func:`geo.coverage.methods.choose_method`: ``method="auto"`` is the
+    """Pick an engine by :func:`geo.coverage.methods.choose_method`: ``method="auto"`` is the
     network when ``G`` is given, else the approximation.
+
+    (9 parameters: every engine's options in one call, as osmnx-style helpers do.)
 
     ``"straight_line"`` (threshold in metres) and ``"approximation"`` may always be asked for,
     also when ``G`` exists (e.g. to compare with the network; the result is labelled).
