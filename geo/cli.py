@@ -58,6 +58,19 @@ def _data_dir(option: Path | None) -> Path:
     return settings.resolve_data_dir(option if option is not None else settings.data_dir)
 
 
+#: Python argument names in library messages -> this CLI's options.
+PYTHON_TO_FLAG = {"(network_path)": "(from --network)", "cell_size_m=": "--cell-size-m ",
+                  "path=FILE": "--claims FILE", "add=N": "--add N",
+                  "target_share=SHARE": "--target SHARE", "datum=": "--datum"}
+
+
+def cli_words(message: str) -> str:
+    """A library message with its Python argument names replaced by the CLI's options."""
+    for name, flag in PYTHON_TO_FLAG.items():
+        message = message.replace(name, flag)
+    return message
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app and map errors to exit codes.
 
@@ -70,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     except GeoError as exc:
         if _state["verbose"]:
             log.exception("failed")
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {cli_words(str(exc))}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
@@ -401,6 +414,8 @@ def evaluate(
     from rich.markup import escape
     from rich.table import Table
 
+    from geo.claims.metrics import REGISTRY
+
     a = ev.area
     table = Table(title=f"{a['name']} ({a['name_en']}): plan claims vs OSM "
                         f"{ev.data.get('osm_data_date') or ''}")
@@ -414,8 +429,8 @@ def evaluate(
         measured = _fmt_measured(c.value, c.unit)
         if c.claim.id in before_by_id:
             measured = f"{_fmt_measured(before_by_id[c.claim.id].value, c.unit)} -> {measured}"
-        if c.claim.metric == "park_blind_spots" and c.value is not None:
-            measured += " in blind spots"
+        if c.value is not None:
+            measured += REGISTRY[c.claim.metric].measured_label
         style = _VERDICT_STYLE.get(c.verdict, "")
         table.add_row(escape(c.claim.id), escape(c.claim.title_zh), escape(target),
                       escape(measured), escape(c.method or "-"),

@@ -365,3 +365,91 @@ def expressway_entrances(G: Any, area: Area | None = None, *,
         if gdf.empty:
             return _empty("expressway_entrance", extra)
     return _finish(gdf, "expressway_entrance", ["node", "reason", "onto_link"])
+
+
+# --------------------------------------------------------------------------- kinds
+
+#: Geofabrik fclasses that make up each POI kind (:func:`pois`).
+KIND_FCLASSES: dict[str, tuple[str, ...]] = {
+    "school": ("school",),
+    "kindergarten": ("kindergarten",),
+    "convenience": ("convenience", "supermarket"),
+    "hospital": ("hospital",),
+    "clinic": ("clinic", "doctors"),
+    "elderly_care": ("nursing_home",),
+    "museum": ("museum",),
+}
+
+#: Every facility kind :func:`facilities` can build (claim files and scenarios name these).
+FACILITY_KINDS: tuple[str, ...] = (
+    "rail_station", "park", "school", "kindergarten", "convenience", "hospital", "clinic",
+    "elderly_care", "fire_station", "expressway_entrance", "museum",
+)
+
+
+def names_matching(frame: pd.DataFrame, rx: re.Pattern[str]) -> np.ndarray:
+    """Boolean row mask: ``name`` matches ``rx`` (a plain list would select no COLUMNS when
+    the frame is empty)."""
+    return np.array([isinstance(n, str) and bool(rx.search(n)) for n in frame["name"]],
+                    dtype=bool)
+
+
+def _all_poi_classes(osm: OsmData) -> list[str]:
+    classes: set[str] = set()
+    for layer in ("pois", "pois_a"):
+        g = osm.layer(layer)
+        classes.update(str(c) for c in g["fclass"].dropna().unique())
+    return sorted(classes)
+
+
+def facilities(osm: OsmData, kind: str, area: Area | None = None, *,
+               fclasses: Sequence[str] | None = None, name_pattern: str | None = None,
+               extra_name_pattern: str | None = None, graph: Any = None) -> gpd.GeoDataFrame:
+    """Facilities of ``kind`` (one of :data:`FACILITY_KINDS`) inside ``area``, canonical columns.
+
+    ``fclasses`` replaces the kind's default Geofabrik classes (for expressway entrances: the
+    OSM highway classes that count as expressways, their ``_link`` ramps included);
+    ``name_pattern`` keeps only names matching the regex; ``extra_name_pattern`` adds POIs of
+    any class whose name matches (e.g. 养老 for elderly care, which OSM rarely tags).
+    ``graph``: the projected drive graph, needed for ``expressway_entrance`` only (entrances
+    are where a car can get on: motorway junctions and on-ramps).
+    """
+    from geo.errors import GeoError, NetworkError
+
+    if kind == "rail_station":
+        out = rail_stations(osm, area) if fclasses is None else \
+            rail_stations(osm, area, fclasses=tuple(fclasses))
+    elif kind == "park":
+        out = parks(osm, area) if fclasses is None else parks(osm, area, fclasses=tuple(fclasses))
+    elif kind == "fire_station":
+        out = fire_stations(osm, area)
+    elif kind == "expressway_entrance":
+        if graph is None:
+            raise NetworkError("expressway entrances need a drive graph: pass graph=")
+        if fclasses is None:
+            out = expressway_entrances(graph, area)
+        else:
+            links = tuple(f"{c}_link" for c in fclasses)
+            out = expressway_entrances(graph, area, link_classes=links,
+                                       expressway_classes=tuple(fclasses) + links)
+        if len(out):  # an entrance is where a car can get ON: not the foot of an exit
+            out = out[(out["reason"] == "motorway_junction") | out["onto_link"]]
+    elif kind in KIND_FCLASSES:
+        out = pois(osm, area, tuple(fclasses) if fclasses else KIND_FCLASSES[kind])
+        out["kind"] = kind
+    else:
+        raise GeoError(f"facility kind {kind!r} is not known; use one of "
+                       f"{', '.join(FACILITY_KINDS)}")
+    if extra_name_pattern:
+        rx = re.compile(extra_name_pattern)
+        extra = pois(osm, area, _all_poi_classes(osm))
+        extra = extra[names_matching(extra, rx)]
+        extra = extra[~extra["osm_id"].isin(out["osm_id"])]
+        if len(extra):
+            extra = extra.assign(kind=kind)
+            out = gpd.GeoDataFrame(pd.concat([out, extra[out.columns.intersection(
+                extra.columns)]], ignore_index=True), crs=out.crs)
+    if name_pattern:
+        rx = re.compile(name_pattern)
+        out = out[names_matching(out, rx)]
+    return out.reset_index(drop=True)

@@ -84,11 +84,60 @@ class Scenario:
                 "removed": {k: sorted(v) for k, v in sorted(self.removed.items())}}
 
 
+def _parse_feature(feat: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """(kind, row) of one scenario feature: ``{"action": "remove", "ref": osm id or name}``
+    or the added facility's ``kind, name, opens, geom, polygon``."""
+    from geo.facilities import FACILITY_KINDS
+
+    if not isinstance(feat, dict):
+        raise DataError(f"{where} is not a GeoJSON Feature object")
+    props = feat.get("properties") or {}
+    if not isinstance(props, dict):
+        raise DataError(f"{where}: 'properties' must be an object")
+    kind = props.get("kind")
+    if not kind:
+        raise DataError(f"{where} has no 'kind' property (one of "
+                        f"{', '.join(FACILITY_KINDS)})")
+    if kind not in FACILITY_KINDS:
+        raise DataError(f"{where}: kind {kind!r} is not one of {', '.join(FACILITY_KINDS)}")
+    name = props.get("name")
+    if not name:
+        raise DataError(f"{where} has no 'name' property")
+    action = props.get("action", "add")
+    if action not in ACTIONS:
+        raise DataError(f"{where}: action {action!r} is not one of add, remove")
+    if action == "remove":
+        return kind, {"action": "remove", "ref": str(props.get("osm_id") or name)}
+    try:
+        geom = shapely.geometry.shape(feat["geometry"]) if feat.get("geometry") else None
+    except (KeyError, TypeError, ValueError, AttributeError,
+            shapely.errors.GEOSException) as exc:
+        raise DataError(f"{where} ({name}) has an invalid geometry ({exc!r}): expected "
+                        "a GeoJSON Point or Polygon") from None
+    if geom is None or geom.is_empty:
+        raise DataError(f"{where} ({name}) adds a facility but has no geometry")
+    opens = props.get("opens")
+    if opens is not None and not (isinstance(opens, int) and 1900 < opens < 2200):
+        raise DataError(f"{where}: 'opens' must be a year, got {opens!r}")
+    if kind == "park" and geom.geom_type == "Point":
+        area_ha = props.get("area_ha")
+        if not isinstance(area_ha, (int, float)) or area_ha <= 0:
+            raise DataError(f"{where}: a park given as a point needs 'area_ha' (> 0)")
+        polygon: Any = ("radius_from_area", float(area_ha))
+    elif kind == "park" and geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise DataError(f"{where} ({name}): a park must be a Polygon, or a Point with "
+                        f"'area_ha'; got a {geom.geom_type}")
+    else:
+        polygon = geom if geom.geom_type in ("Polygon", "MultiPolygon") else None
+    return kind, {"kind": kind, "name": str(name), "opens": opens, "geom": geom,
+                  "polygon": polygon}
+
+
 def load_scenario(path: str | Path, *, datum: str | None = None, area: Any = None,
                   osm_reference: gpd.GeoDataFrame | None = None) -> Scenario:
     """Read a scenario file (module docstring).
 
-    ``datum`` (CLI ``--datum``) declares the coordinates' datum when the file does not; a
+    ``datum`` declares the coordinates' datum when the file does not; a
     file that declares one datum and a ``datum`` argument that says another is an error.
     ``area`` (an :class:`geo.areas.Area`): added points must lie inside it.
     ``osm_reference``: OSM facilities to check for an undeclared GCJ-02/BD-09 offset.
@@ -107,63 +156,22 @@ def load_scenario(path: str | Path, *, datum: str | None = None, area: Any = Non
     declared = doc.get("datum")
     if declared is not None and datum is not None and \
             normalize_datum(declared) != normalize_datum(datum):
-        raise DataError(f"scenario file {path} declares datum {declared!r} but --datum says "
+        raise DataError(f"scenario file {path} declares datum {declared!r} but datum= says "
                         f"{datum!r}: make them agree")
     chosen = declared or datum
     if chosen is None:
         raise DataError(f"scenario file {path} declares no datum: add \"datum\": \"wgs84\" "
                         "(or gcj02 for Amap/Tencent points, bd09 for Baidu) to the file, or "
-                        "pass --datum")
+                        "pass datum=")
     chosen = normalize_datum(chosen)
     adds: list[dict[str, Any]] = []
     removed: dict[str, list[str]] = {}
-    from geo.claims.registry import FACILITY_KINDS
-
     for i, feat in enumerate(doc.get("features") or []):
-        where = f"scenario file {path}: feature {i}"
-        if not isinstance(feat, dict):
-            raise DataError(f"{where} is not a GeoJSON Feature object")
-        props = feat.get("properties") or {}
-        if not isinstance(props, dict):
-            raise DataError(f"{where}: 'properties' must be an object")
-        kind = props.get("kind")
-        if not kind:
-            raise DataError(f"{where} has no 'kind' property (one of "
-                            f"{', '.join(FACILITY_KINDS)})")
-        if kind not in FACILITY_KINDS:
-            raise DataError(f"{where}: kind {kind!r} is not one of {', '.join(FACILITY_KINDS)}")
-        name = props.get("name")
-        if not name:
-            raise DataError(f"{where} has no 'name' property")
-        action = props.get("action", "add")
-        if action not in ACTIONS:
-            raise DataError(f"{where}: action {action!r} is not one of add, remove")
-        if action == "remove":
-            removed.setdefault(kind, []).append(str(props.get("osm_id") or name))
-            continue
-        try:
-            geom = shapely.geometry.shape(feat["geometry"]) if feat.get("geometry") else None
-        except (KeyError, TypeError, ValueError, AttributeError,
-                shapely.errors.GEOSException) as exc:
-            raise DataError(f"{where} ({name}) has an invalid geometry ({exc!r}): expected "
-                            "a GeoJSON Point or Polygon") from None
-        if geom is None or geom.is_empty:
-            raise DataError(f"{where} ({name}) adds a facility but has no geometry")
-        opens = props.get("opens")
-        if opens is not None and not (isinstance(opens, int) and 1900 < opens < 2200):
-            raise DataError(f"{where}: 'opens' must be a year, got {opens!r}")
-        if kind == "park" and geom.geom_type == "Point":
-            area_ha = props.get("area_ha")
-            if not isinstance(area_ha, (int, float)) or area_ha <= 0:
-                raise DataError(f"{where}: a park given as a point needs 'area_ha' (> 0)")
-            polygon = ("radius_from_area", float(area_ha))
-        elif kind == "park" and geom.geom_type not in ("Polygon", "MultiPolygon"):
-            raise DataError(f"{where} ({name}): a park must be a Polygon, or a Point with "
-                            f"'area_ha'; got a {geom.geom_type}")
+        kind, row = _parse_feature(feat, f"scenario file {path}: feature {i}")
+        if row.get("action") == "remove":
+            removed.setdefault(kind, []).append(row["ref"])
         else:
-            polygon = geom if geom.geom_type in ("Polygon", "MultiPolygon") else None
-        adds.append({"kind": kind, "name": str(name), "opens": opens, "geom": geom,
-                     "polygon": polygon})
+            adds.append(row)
     added = _frame(adds, chosen)
     if chosen != "wgs84" and len(added):
         added = convert_gdf(added, src=chosen, dst="wgs84")

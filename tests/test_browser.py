@@ -250,9 +250,8 @@ def report_dir(tmp_path_factory):
 
 
 def test_report_index_and_map_link(browser, report_dir, tmp_path):
-    from test_report import XSS_TITLE, sample_evaluation
+    from test_report import HEADLINE_IDS, XSS_TITLE, sample_evaluation
 
-    from geo.report import HEADLINE_IDS
     from geo.report.html import VERDICT_LABELS
 
     ev = sample_evaluation()

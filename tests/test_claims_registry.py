@@ -311,3 +311,27 @@ def test_cli_check_wrong_quote_exit_2(tmp_path):
     p = write(tmp_path, HEADER + GOOD_CLAIM.replace("line = 2", "line = 1"))
     res = run_cli("claims", "check", "--claims", str(p), "--seeds", str(tmp_path))
     assert res.returncode == 2 and "found at line(s) 2" in res.stderr
+
+
+def test_headline_claims_are_marked_in_the_claim_file(tmp_path):
+    assert [c.id for c in load_claims() if c.headline] == ["C01", "C02", "C03", "C04"]
+    assert not load_claims(write(tmp_path, HEADER + GOOD_CLAIM))[0].headline
+    marked = GOOD_CLAIM.replace('binding = "none"', 'binding = "none"\nheadline = true')
+    assert load_claims(write(tmp_path, HEADER + marked, "h.toml"))[0].headline
+    bad = GOOD_CLAIM.replace('binding = "none"', 'binding = "none"\nheadline = "yes"')
+    assert "key 'headline' should be true or false" in error_of(write(tmp_path, HEADER + bad,
+                                                                       "b.toml"))
+
+
+def test_claim_params_are_typed_frozen_and_replaceable():
+    import dataclasses
+
+    c04 = {c.id: c for c in load_claims()}["C04"]
+    p = c04.params
+    assert dataclasses.is_dataclass(p) and p.threshold_min == 5 and p.turnout_min == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.threshold_min = 6
+    q = dataclasses.replace(p, turnout_min=0.0)
+    assert q.turnout_min == 0.0 and p.turnout_min == 1   # the claim's own stay as they are
+    c03 = {c.id: c for c in load_claims()}["C03"]
+    assert [(t.min_area_ha, t.radius_m) for t in c03.params.tiers] == [(0.5, 500), (0.2, 300)]

@@ -92,8 +92,14 @@ def test_network_coverage_by_hand_and_dispatch():
     assert coverage(demand(), facilities(), threshold=400).method == "approximation"
     assert coverage(demand(), facilities(), threshold=400, G=G,
                     method="straight_line").method == "straight_line"
-    with pytest.raises(NetworkError, match="only for when no network exists"):
-        coverage(demand(), facilities(), threshold=400, G=G, method="approximation")
+    # the approximation may be asked for next to a network (a labelled comparison) ...
+    approx = coverage(demand(), facilities(), threshold=400, G=G, method="approximation")
+    assert approx.method == "approximation"
+    assert approx.cost.tolist() == pytest.approx(
+        (straight_line_coverage(demand(), facilities(), threshold_m=400).cost * 1.3).tolist())
+    # ... but the network cannot be asked for without a graph
+    with pytest.raises(NetworkError, match="needs a road graph"):
+        coverage(demand(), facilities(), threshold=400, method="network")
     off = network_coverage(G, demand(), facilities(), threshold=400, max_snap_m=50)
     assert off.shares()["n_off_network"] == 4 and np.isinf(off.cost).all()
     for _, _, d in G.edges(data=True):
@@ -157,3 +163,22 @@ def test_helsinki_network_share_not_above_straight_line(helsinki_pbf):
     finite = np.isfinite(net.cost.to_numpy())
     assert (net.cost.to_numpy()[finite] >= line_.cost.to_numpy()[finite] * (1 - 1e-3)).all()
     assert math.isclose(net.threshold, 500)
+
+
+def test_one_rule_chooses_the_method_and_its_variants():
+    from geo.coverage.methods import choose_method, variant_methods
+
+    assert choose_method(network=True, fallback="straight_line") == "network"
+    assert choose_method(network=False, fallback="straight_line") == "straight_line"
+    assert choose_method(network=False, fallback="approximation") == "approximation"
+    assert choose_method(network=True, fallback="approximation",
+                         requested="approximation") == "approximation"
+    with pytest.raises(NetworkError, match="needs a road graph"):
+        choose_method(network=False, fallback="straight_line", requested="network")
+    with pytest.raises(DataError, match="method must be"):
+        choose_method(network=True, fallback="straight_line", requested="walk")
+    assert variant_methods("network", network=True, fallback="approximation") == (
+        "approximation",)
+    assert variant_methods("straight_line", network=True, fallback="straight_line") == (
+        "network",)
+    assert variant_methods("straight_line", network=False, fallback="straight_line") == ()

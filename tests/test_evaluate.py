@@ -286,3 +286,58 @@ def test_small_area_without_facilities_does_not_crash(tmp_path):
                    {"value": 1.0, "comparator": ">=", "unit": "share", "year": 2030})
     ev = evaluate_area(str(area), data_dir=root, claims=[claim], cell_size_m=250)
     assert ev.claims[0].verdict == "inconclusive"
+
+
+def test_variants_replace_typed_parameters(toy_ctx):
+    """Every sensitivity variant is the claim's frozen parameters with one assumption replaced
+    (no private override keys): the same type, and only the named knob differs."""
+    import dataclasses
+
+    from geo.claims.metrics import REGISTRY
+
+    toy_ctx.set_demand([(3100, 8000), (1500, 9500)], [1, 1])
+    claims = [
+        _claim("share_within_distance", {"threshold_m": 500, "facility_kind": "rail_station",
+                                         "denominator": "population", "mode": "walk"},
+               {"value": 0.29, "comparator": "~", "unit": "share", "year": 2030}),
+        _claim("drive_time_share", {"threshold_min": 5, "turnout_min": 1,
+                                    "facility_kind": "fire_station", "speed_profile": "fire",
+                                    "direction": "from_facility"},
+               {"value": 1, "comparator": ">=", "unit": "share", "year": 2030}),
+    ]
+    knobs = {"threshold_m": {"threshold_m"}, "population_spread": {"spread"},
+             "stations": {"station_modes"}, "threshold_min": {"threshold_min"},
+             "fire_engine_speed_kph": {"speed_factor"}, "turnout_min": {"turnout_min"},
+             "circuity": {"circuity"}, "denominator": {"denominator"}}
+    for claim in claims:
+        base = claim.params
+        variants = REGISTRY[claim.metric].variants(toy_ctx, base)
+        assert variants
+        for v in variants:
+            assert type(v.params) is type(base)
+            changed = {f.name for f in dataclasses.fields(base)
+                       if getattr(base, f.name) != getattr(v.params, f.name)}
+            assert changed == knobs[v.parameter], (v.parameter, changed)
+
+
+def test_nearest_cost_matches_shapely_and_the_approximation(toy_ctx):
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+    from tinydata import pt
+
+    toy_ctx.set_demand([(1000, 1000), (4000, 5000)], [1, 1])
+    fac = gpd.GeoDataFrame({"facility_id": ["a", "b"]},
+                           geometry=[pt(1000, 1300), pt(7000, 9000)],
+                           crs="EPSG:32650").to_crs("EPSG:4326")
+    d = toy_ctx.nearest_cost(fac, method="straight_line")
+    cells = np.asarray(toy_ctx.cells("area").to_crs("EPSG:32650").geometry.values)
+    pts = np.asarray(fac.to_crs("EPSG:32650").geometry.values)
+    ref = shapely.distance(cells[:, None], pts[None, :])
+    assert d == pytest.approx(ref.min(axis=1), abs=1e-6)
+    by_hand = np.array([300.0, np.hypot(3000.0, 3700.0)])        # both nearest to "a"
+    assert d == pytest.approx(by_hand, abs=0.01)
+    s = toy_ctx.nearest_cost(fac, method="approximation", circuity=1.25, speed_kph=36.0)
+    assert s == pytest.approx(by_hand * 1.25 / 10.0, abs=0.01)   # 36 km/h = 10 m/s
+    with pytest.raises(Exception, match="needs a walk network"):
+        toy_ctx.nearest_cost(fac, method="network")

@@ -18,7 +18,5 @@ def set_demand(ctx: StudyContext, points_xy, population, towns=None):
          "population": np.asarray(population, dtype=float), "township": [None] * n,
          "district": ["通州区"] * n},
         geometry=[pt(x, y) for x, y in points_xy], crs="EPSG:32650").to_crs("EPSG:4326")
-    ctx._memo[("cells", "area")] = cells
-    ctx._memo[("cells", "settlements")] = cells
-    ctx._memo["cell_township"] = np.array(towns or ["西镇"] * n, dtype=object)
+    ctx.use_demand(cells, towns or ["西镇"] * n)
     return cells

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
-import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from geo import settings
 from geo.areas import Area, get_area, townships
@@ -25,17 +23,6 @@ from geo.errors import DataError, DataNotFoundError, GeoError
 from geo.sources import OsmData, load_osm
 
 log = logging.getLogger(__name__)
-
-#: Geofabrik fclasses that make up each POI kind (``geo.facilities.pois``).
-KIND_FCLASSES: dict[str, tuple[str, ...]] = {
-    "school": ("school",),
-    "kindergarten": ("kindergarten",),
-    "convenience": ("convenience", "supermarket"),
-    "hospital": ("hospital",),
-    "clinic": ("clinic", "doctors"),
-    "elderly_care": ("nursing_home",),
-    "museum": ("museum",),
-}
 
 #: Most demand cells one evaluation builds (memory: a few kB per cell with its costs).
 MAX_CELLS = 300_000
@@ -46,13 +33,6 @@ GRAPH_MARGIN_M = 3000.0
 #: Why a network claim cannot use a network, when none is available.
 NO_NETWORK = ("no road network: the data has no roads layer and no OSM PBF/XML was given "
               "(get one with 'geo data fetch --area tongzhou', then pass --network FILE)")
-
-
-def names_matching(frame: pd.DataFrame, rx: re.Pattern[str]) -> np.ndarray:
-    """Boolean row mask: ``name`` matches ``rx`` (a plain list would select no COLUMNS when
-    the frame is empty)."""
-    return np.array([isinstance(n, str) and bool(rx.search(n)) for n in frame["name"]],
-                    dtype=bool)
 
 
 class StudyContext:
@@ -86,14 +66,14 @@ class StudyContext:
             smallest = (self.area.area_km2 * 1e6 / (0.866 * MAX_CELLS)) ** 0.5
             raise DataError(f"cell size {cell_size_m:g} m would make about {n_cells:,.0f} cells "
                             f"over {self.area.name} ({self.area.area_km2:,.0f} km²); use at "
-                            f"least {math.ceil(smallest)} m (--cell-size-m)")
+                            f"least {math.ceil(smallest)} m (cell_size_m={math.ceil(smallest)})")
         self.network_path = Path(network_path) if network_path is not None else None
         if self.network_path is not None and not self.network_path.is_file():
-            raise DataNotFoundError(f"network file {self.network_path} (from --network) does not "
+            raise DataNotFoundError(f"network file {self.network_path} (network_path) does not "
                                     "exist: pass an OSM .pbf or .osm/.xml file")
         if self.network_path is not None and not self.network_path.name.lower().endswith(
                 (".pbf", ".osm", ".xml")):
-            raise DataError(f"network file {self.network_path} (from --network): expected an OSM "
+            raise DataError(f"network file {self.network_path} (network_path): expected an OSM "
                             ".pbf, .osm or .xml file with roads")
         #: Warnings about the road network (partial coverage), for the output's data block.
         self.network_notes: list[str] = []
@@ -103,11 +83,30 @@ class StudyContext:
 
     # ------------------------------------------------------------------ caching
 
-    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """Return the cached value for ``key``, computing it once."""
+    def _cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """Return the cached value for ``key``, computing it once (keys are built here only)."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
+
+    def use_demand(self, cells: gpd.GeoDataFrame,
+                   townships: Sequence[str | None] | None = None) -> None:
+        """Measure on these demand ``cells`` instead of the population grid (tests, custom
+        demand): columns ``cell_id, area_m2, population, geometry``; both population spreads
+        see the same cells. ``townships``: each cell's admin_level8 name (default: found by
+        point in polygon). Cached costs are dropped."""
+        missing = {"cell_id", "area_m2", "population"} - set(cells.columns)
+        if missing:
+            raise DataError(f"cells lacks the column(s) {sorted(missing)}; give cell_id, "
+                            "area_m2 (m²) and population")
+        self._memo.clear()
+        self._memo[("cells", "area")] = cells
+        self._memo[("cells", "settlements")] = cells
+        if townships is not None:
+            if len(townships) != len(cells):
+                raise DataError(f"townships has {len(townships)} names for {len(cells)} cells; "
+                                "give one per cell")
+            self._memo["cell_township"] = np.array(list(townships), dtype=object)
 
     # ------------------------------------------------------------------ demand
 
@@ -125,7 +124,7 @@ class StudyContext:
                     raise GeoError(f"population spread {spread!r} produced a different grid")
             return cells
 
-        return self.memo(("cells", spread), load)
+        return self._cached(("cells", spread), load)
 
     def population(self, spread: str = "area") -> np.ndarray:
         """Residents per cell (float array, in cell order)."""
@@ -137,7 +136,7 @@ class StudyContext:
 
     def townships(self) -> gpd.GeoDataFrame:
         """admin_level8 streets/towns clipped to the area (``name, osm_id, geometry``)."""
-        return self.memo("townships", lambda: townships(self.area, data_dir=self.data_dir))
+        return self._cached("townships", lambda: townships(self.area, data_dir=self.data_dir))
 
     def cell_township(self) -> np.ndarray:
         """The admin_level8 name of each cell (by representative point; None outside)."""
@@ -151,7 +150,7 @@ class StudyContext:
             j = j[~j["_row"].duplicated(keep="first")].sort_values("_row")
             return np.array([n if isinstance(n, str) else None for n in j["name"]], dtype=object)
 
-        return self.memo("cell_township", load)
+        return self._cached("cell_township", load)
 
     # ------------------------------------------------------------------ networks
 
@@ -200,7 +199,7 @@ class StudyContext:
             self._check_network_extent(G, network_type, source)
             return G
 
-        return self.memo(("graph", network_type, profile), load)
+        return self._cached(("graph", network_type, profile), load)
 
     def _check_network_extent(self, G: Any, network_type: str, source: str | None) -> None:
         """Refuse a network that misses the area; note one that covers only part of it."""
@@ -226,6 +225,77 @@ class StudyContext:
             log.warning(note)
             self.network_notes.append(note)
 
+    def graph_with_speeds(self, profile: Any) -> Any:
+        """The drive graph with ``travel_time`` (s) from a :class:`geo.network.SpeedProfile`
+        (speed factor included), or None without a network."""
+        def load() -> Any:
+            from geo import network
+
+            G = self.graph("drive")
+            if G is None:
+                return None
+            H = G.copy()
+            network.clear_cache(H)
+            return network.add_speeds(H, profile)
+
+        return self._cached(("graph-speed", profile.name, profile.speed_factor), load)
+
+    # ------------------------------------------------------------------ costs
+
+    @staticmethod
+    def _fingerprint(fac: gpd.GeoDataFrame) -> str:
+        """What identifies a facility set for the cost cache: its ids, CRS and geometry."""
+        import hashlib
+
+        import shapely
+
+        h = hashlib.sha1(str(fac.crs).encode())
+        ids = fac["facility_id"] if "facility_id" in fac.columns else fac.index
+        h.update("\x1f".join(map(str, ids)).encode())
+        for wkb in shapely.to_wkb(fac.geometry.values):
+            h.update(wkb)
+        return h.hexdigest()
+
+    def nearest_cost(self, fac: gpd.GeoDataFrame, *, method: str, network_type: str = "walk",
+                     profile: Any = None, weight: str = "length", reverse: bool = False,
+                     circuity: float | None = None, speed_kph: float | None = None
+                     ) -> np.ndarray:
+        """Cost from every demand cell (``cells("area")``, in order) to the nearest of ``fac``.
+
+        ``method`` (see :mod:`geo.coverage.methods`): ``straight_line`` (metres),
+        ``approximation`` (straight line x ``circuity``: metres, or seconds at ``speed_kph``),
+        ``network`` (on the ``network_type`` graph, drive times from ``profile``; metres for
+        ``weight="length"``, seconds for ``"travel_time"``; ``reverse``: from the cell to the
+        facility). Computed by :mod:`geo.coverage` and cached per facility set: a variant that
+        moves only a threshold, a circuity or a speed re-uses the costs.
+        """
+        from geo.coverage import (
+            CIRCUITY,
+            approximate_cost,
+            nearest_network_cost,
+            straight_line_distance,
+        )
+
+        fp = self._fingerprint(fac)
+        if method == "straight_line":
+            return self._cached(("dist", fp), lambda: straight_line_distance(
+                self.cells("area"), fac)[0])
+        if method == "approximation":
+            dist = self.nearest_cost(fac, method="straight_line")
+            return approximate_cost(dist, circuity=CIRCUITY if circuity is None else circuity,
+                                    unit="m" if speed_kph is None else "s", speed_kph=speed_kph)
+        if method != "network":
+            raise DataError(f"method must be 'network', 'straight_line' or 'approximation', "
+                            f"got {method!r}")
+        G = self.graph_with_speeds(profile) if profile is not None else self.graph(network_type)
+        if G is None:
+            raise DataError(f"method='network' needs a {network_type} network, and this context "
+                            "has none: give StudyContext a network_path (OSM PBF/XML with roads)")
+        key = ("net", fp, network_type, None if profile is None else
+               (profile.name, profile.speed_factor), weight, reverse)
+        return self._cached(key, lambda: nearest_network_cost(
+            G, self.cells("area"), fac, weight=weight, reverse=reverse))
+
     # ------------------------------------------------------------------ facilities
 
     def facilities(self, kind: str, *, fclasses: tuple[str, ...] | None = None,
@@ -241,7 +311,7 @@ class StudyContext:
         does not stop at the border (a resident may use the station across it), counts do.
         """
         key = ("facilities", kind, fclasses, name_pattern, extra_name_pattern, reach_m)
-        return self.memo(key, lambda: self._facilities(kind, fclasses, name_pattern,
+        return self._cached(key, lambda: self._facilities(kind, fclasses, name_pattern,
                                                        extra_name_pattern, reach_m))
 
     def coverage_reach_m(self, kind: str) -> float:
@@ -261,51 +331,17 @@ class StudyContext:
             return Area(self.area.name, self.area.name_en, self.area.osm_id,
                         g.to_crs(settings.geographic_crs).iloc[0])
 
-        return self.memo(("area+", margin_m), grow)
+        return self._cached(("area+", margin_m), grow)
 
     def _facilities(self, kind: str, fclasses: tuple[str, ...] | None,
                     name_pattern: str | None, extra_name_pattern: str | None,
                     reach_m: float = 0.0) -> gpd.GeoDataFrame:
-        from geo import facilities as fac
+        from geo.facilities import facilities
 
         area = self.area_with_margin(reach_m)
-        if kind == "rail_station":
-            out = fac.rail_stations(self.osm, area) if fclasses is None else \
-                fac.rail_stations(self.osm, area, fclasses=fclasses)
-        elif kind == "park":
-            out = fac.parks(self.osm, area) if fclasses is None else \
-                fac.parks(self.osm, area, fclasses=fclasses)
-        elif kind == "fire_station":
-            out = fac.fire_stations(self.osm, area)
-        elif kind == "expressway_entrance":
-            G = self.graph("drive")
-            if fclasses is None:
-                out = fac.expressway_entrances(G, area)
-            else:  # fclasses = the expressway highway classes (claim's highway_classes)
-                links = tuple(f"{c}_link" for c in fclasses)
-                out = fac.expressway_entrances(G, area, link_classes=links,
-                                               expressway_classes=tuple(fclasses) + links)
-            if len(out):  # an entrance is where a car can get ON: not the foot of an exit
-                out = out[(out["reason"] == "motorway_junction") | out["onto_link"]]
-        elif kind in KIND_FCLASSES:
-            out = fac.pois(self.osm, area, fclasses or KIND_FCLASSES[kind])
-            out["kind"] = kind
-        else:
-            raise GeoError(f"facility kind {kind!r} is not known; use one of "
-                           f"rail_station, park, fire_station, expressway_entrance, "
-                           f"{', '.join(KIND_FCLASSES)}")
-        if extra_name_pattern:
-            rx = re.compile(extra_name_pattern)
-            extra = fac.pois(self.osm, area, self._all_poi_classes())
-            extra = extra[names_matching(extra, rx)]
-            extra = extra[~extra["osm_id"].isin(out["osm_id"])]
-            if len(extra):
-                extra = extra.assign(kind=kind)
-                out = gpd.GeoDataFrame(pd.concat([out, extra[out.columns.intersection(
-                    extra.columns)]], ignore_index=True), crs=out.crs)
-        if name_pattern:
-            rx = re.compile(name_pattern)
-            out = out[names_matching(out, rx)]
+        graph = self.graph("drive") if kind == "expressway_entrance" else None
+        out = facilities(self.osm, kind, area, fclasses=fclasses, name_pattern=name_pattern,
+                         extra_name_pattern=extra_name_pattern, graph=graph)
         if self.scenario is not None:
             out = self.scenario.apply(kind, out)
             added = out["facility_id"].astype(str).str.startswith("scenario:").to_numpy()
@@ -313,13 +349,6 @@ class StudyContext:
                 inside = out.geometry.intersects(area.geometry).to_numpy()
                 out = out[~added | inside]
         return out.reset_index(drop=True)
-
-    def _all_poi_classes(self) -> list[str]:
-        classes: set[str] = set()
-        for layer in ("pois", "pois_a"):
-            g = self.osm.layer(layer)
-            classes.update(str(c) for c in g["fclass"].dropna().unique())
-        return sorted(classes)
 
     def describe(self) -> dict[str, Any]:
         """The ``area`` block of the JSON contract."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from geo import settings
 from geo.claims.context import StudyContext
 from geo.claims.metrics import REGISTRY, Measure
 from geo.claims.registry import Claim, load_claims
@@ -57,16 +58,16 @@ def _in_scope(ctx: StudyContext, scope: str) -> bool:
     return target.name == ctx.area.name
 
 
-def measure_claim(ctx: StudyContext, claim: Claim, *, overrides: dict[str, Any] | None = None,
+def measure_claim(ctx: StudyContext, claim: Claim, *, params: Any = None,
                   detail: bool = True) -> Measure:
-    """Measure one claim (no verdict). Data problems become a Measure with a ``reason``."""
+    """Measure one claim (no verdict) with its typed parameters (default ``claim.params``;
+    a sensitivity variant passes its own). Data problems become a Measure with a ``reason``."""
     if claim.metric not in REGISTRY:
         raise ClaimSpecError(f"claim {claim.id}: metric {claim.metric!r} has no evaluator; "
                              f"known: {', '.join(sorted(REGISTRY))}")
-    evaluator, _ = REGISTRY[claim.metric]
-    params = {**dict(claim.parameters), **(overrides or {})}
+    metric = REGISTRY[claim.metric]
     try:
-        return evaluator(ctx, params, detail=detail)
+        return metric.evaluate(ctx, claim.params if params is None else params, detail=detail)
     except GeoError as exc:
         log.warning("claim %s: %s", claim.id, exc)
         return Measure(None, claim.target.unit, reason=str(exc))
@@ -78,9 +79,8 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
     base_verdict = _judge(base, claim)
     rows: list[dict[str, Any]] = []
     if sensitivity and base.value is not None:
-        _, variants = REGISTRY[claim.metric]
-        for v in variants(ctx, dict(claim.parameters)):
-            m = measure_claim(ctx, claim, overrides=dict(v.overrides), detail=False)
+        for v in REGISTRY[claim.metric].variants(ctx, claim.params):
+            m = measure_claim(ctx, claim, params=v.params, detail=False)
             rows.append({"parameter": v.parameter, "value": v.value, "measured": m.value,
                          "verdict": _judge(m, claim), "method": m.method})
     overall, robust = combine(base_verdict, [r["verdict"] for r in rows])
@@ -120,6 +120,30 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
                        layers=base.layers)
 
 
+def _parameters(ctx: StudyContext, sensitivity: bool) -> dict[str, Any]:
+    """The ``parameters`` block of the output: every setting the numbers rest on."""
+    from geo.claims.metrics import (
+        CIRCUITY_RANGE,
+        DRIVE_SPEED_FACTORS,
+        FIRE_SPEEDS_KPH,
+        THRESHOLD_STEP,
+        TURNOUT_RANGE_MIN,
+    )
+    from geo.coverage import CIRCUITY
+
+    return {
+        "cell_size_m": ctx.cell_size_m,
+        "population_spread": "area (township counts spread over cells by area)",
+        "circuity": CIRCUITY,
+        "about_tolerance": ABOUT_TOLERANCE,
+        "sensitivity": {"threshold_step": THRESHOLD_STEP, "circuity_range": CIRCUITY_RANGE,
+                        "turnout_range_min": TURNOUT_RANGE_MIN,
+                        "fire_speeds_kph": FIRE_SPEEDS_KPH,
+                        "drive_speed_factors": DRIVE_SPEED_FACTORS} if sensitivity else None,
+        "metric_crs": settings.metric_crs,
+    }
+
+
 def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
                   claims_path: str | os.PathLike[str] | None = None,
                   claims: Iterable[Claim] | None = None,
@@ -128,6 +152,9 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
                   context: StudyContext | None = None,
                   progress: Callable[[str], None] | None = None) -> AreaEvaluation:
     """Evaluate every claim for an area.
+
+    (10 keyword parameters: the public entry point mirrors the CLI's options; an options
+    object is issue 10 item 6.)
 
     Parameters
     ----------
@@ -179,25 +206,6 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     }
     if scenario is not None:
         data["scenario"] = scenario.describe()
-    from geo.claims.metrics import (
-        CIRCUITY_RANGE,
-        DRIVE_SPEED_FACTORS,
-        FIRE_SPEEDS_KPH,
-        THRESHOLD_STEP,
-        TURNOUT_RANGE_MIN,
-    )
-    from geo.coverage import CIRCUITY
-
-    parameters = {
-        "cell_size_m": ctx.cell_size_m,
-        "population_spread": "area (township counts spread over cells by area)",
-        "circuity": CIRCUITY,
-        "about_tolerance": ABOUT_TOLERANCE,
-        "sensitivity": {"threshold_step": THRESHOLD_STEP, "circuity_range": CIRCUITY_RANGE,
-                        "turnout_range_min": TURNOUT_RANGE_MIN,
-                        "fire_speeds_kph": FIRE_SPEEDS_KPH,
-                        "drive_speed_factors": DRIVE_SPEED_FACTORS} if sensitivity else None,
-        "metric_crs": "EPSG:32650",
-    }
+    parameters = _parameters(ctx, sensitivity)
     return AreaEvaluation(area=ctx.describe(), data=data, parameters=parameters,
                           claims=results)

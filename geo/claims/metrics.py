@@ -1,13 +1,21 @@
-"""Evaluators: one per metric key of :data:`geo.claims.registry.METRICS`.
+"""Metrics: one class per metric key, each with typed, frozen parameters.
 
-Each evaluator takes a :class:`~geo.claims.context.StudyContext` and the claim's parameters
-(plus private ``_``-prefixed overrides set by sensitivity variants) and returns a
-:class:`Measure`. Methods are chosen in the order network > straight line > approximation, and
-every measure names the one it used. Each metric also lists its sensitivity variants.
+A metric (:class:`Metric`) has
 
-Costs are computed once per (facility set, method) and cached in the context; a variant that
-only moves a threshold, a speed, a turnout or a circuity re-thresholds the cached costs (exact
-for straight-line and approximation costs, which scale linearly with those parameters).
+- ``key`` (the claim file's ``metric = "..."``) and ``spec`` (its parameters and target unit,
+  validated when the claim file loads, :mod:`geo.claims.registry`);
+- ``Params``: a frozen dataclass built from the claim's ``parameters`` (:meth:`Metric.params`)
+  with, besides the claim file's names, a few knobs that only sensitivity variants set
+  (``spread``, ``method``, ...);
+- :meth:`Metric.evaluate` ``(ctx, params, detail=...)`` returning a :class:`Measure`;
+- :meth:`Metric.variants` ``(ctx, params)``: one :class:`Variant` per changed assumption, each
+  holding its parameters made by :func:`dataclasses.replace`;
+- presentation attributes (``lower_is_better``, ``measured_label``) and, for coverage metrics,
+  :meth:`Metric.siting` (the cost model ``geo site`` uses, the same as the evaluation's).
+
+Adding a metric: write its class here and list it in :data:`METRIC_CLASSES`; claim files can
+then name it. Coverage costs come from :meth:`StudyContext.nearest_cost` (which calls
+:mod:`geo.coverage`), and the method follows :func:`geo.coverage.choose_method`.
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -25,9 +34,11 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo.claims.context import NO_NETWORK, StudyContext, names_matching
+from geo.claims.context import NO_NETWORK, StudyContext
 from geo.claims.result import ClaimLayers
-from geo.coverage import CIRCUITY, straight_line_distance
+from geo.claims.spec import MetricSpec, Param
+from geo.coverage import CIRCUITY, choose_method, variant_methods
+from geo.facilities import FACILITY_KINDS, names_matching
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +56,10 @@ TURNOUT_RANGE_MIN = (0.0, 1.5)
 FIRE_SPEEDS_KPH = (25.0, 35.0, 40.0)
 #: Relative speed changes tried for the general drive profile.
 DRIVE_SPEED_FACTORS = (0.8, 1.2)
+#: Spacing of the points that stand for a park's outline on the walk network, metres.
+OUTLINE_STEP_M = 50.0
+#: Station modes of the "metro and light rail only" variant.
+URBAN_RAIL_MODES = ("subway", "light_rail", "monorail", "tram")
 
 
 @dataclass
@@ -71,14 +86,88 @@ class Measure:
 
 @dataclass(frozen=True)
 class Variant:
-    """One sensitivity variant: a label for the parameter and value, and the overrides."""
+    """One sensitivity variant: a label for the parameter and value, and the parameters it
+    is measured with (the claim's, one of them replaced)."""
 
     parameter: str
     value: Any
-    overrides: Mapping[str, Any]
+    params: Any
 
 
-# ---------------------------------------------------------------------------- helpers
+@dataclass(frozen=True)
+class SitingModel:
+    """How ``geo site`` measures new sites for a coverage claim, matching its evaluation.
+
+    ``cost_fn(demand, points, *, limit)`` returns sparse demand x point costs in ``unit``
+    (``limit`` in ``unit``); ``threshold`` is the coverage threshold in ``unit``;
+    ``existing(cells)`` gives each demand cell's cost to the existing facilities from the
+    evaluation's cell layer; ``network_type`` names the graph candidates come from; ``kind``
+    is the facility kind of the proposed sites; ``site_columns`` are constant columns of the
+    proposed sites; ``model`` adds fields to the output's cost-model block.
+    """
+
+    cost_fn: Callable[..., Any]
+    threshold: float
+    unit: str
+    existing: Callable[[gpd.GeoDataFrame], np.ndarray]
+    network_type: str
+    kind: str
+    weight_column: str
+    site_columns: Mapping[str, Any] = field(default_factory=dict)
+    model: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _tuple(v: Any) -> tuple[Any, ...] | None:
+    return tuple(v) if v is not None else None
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A park of at least ``min_area_ha`` hectares serves ``radius_m`` metres."""
+
+    min_area_ha: float
+    radius_m: float
+
+
+class Metric:
+    """Base of the metrics: see the module docstring."""
+
+    key: ClassVar[str]
+    spec: ClassVar[MetricSpec]
+    Params: ClassVar[type]
+    #: The measured value is a problem share (e.g. blind spots): lower is better.
+    lower_is_better: ClassVar[bool] = False
+    #: Words after the measured value in tables and cards (e.g. " in blind spots").
+    measured_label: ClassVar[str] = ""
+
+    def params(self, parameters: Mapping[str, Any]) -> Any:
+        """Typed parameters from a claim's (already schema-checked) ``parameters``; raises
+        ``ValueError`` naming the parameter when their combination is inconsistent."""
+        kw = {}
+        for name in self.spec.parameter_names:
+            if name in parameters:
+                v = parameters[name]
+                kw[name] = (tuple(Tier(float(t["min_area_ha"]), float(t["radius_m"]))
+                                  for t in v) if name == "tiers"
+                            else tuple(v) if isinstance(v, list | tuple) else v)
+        p = self.Params(**kw)
+        self.check(p, parameters)
+        return p
+
+    def check(self, p: Any, parameters: Mapping[str, Any]) -> None:
+        """Cross-parameter checks at load time (none by default)."""
+
+    def evaluate(self, ctx: StudyContext, p: Any, *, detail: bool) -> Measure:
+        raise NotImplementedError
+
+    def variants(self, ctx: StudyContext, p: Any) -> list[Variant]:
+        """Sensitivity variants (none by default)."""
+        return []
+
+    def siting(self, ctx: StudyContext, p: Any, *, radius_m: float | None = None
+               ) -> SitingModel | None:
+        """The siting cost model, or None when the metric is not a coverage claim."""
+        return None
 
 
 def _share(weights: np.ndarray, mask: np.ndarray) -> float | None:
@@ -134,318 +223,402 @@ def _buffers(fac: gpd.GeoDataFrame, radius_m: float | np.ndarray, label: str
                             crs=settings.metric_crs).to_crs(settings.geographic_crs)
 
 
-def _distance(ctx: StudyContext, key: tuple[Any, ...], fac: gpd.GeoDataFrame) -> np.ndarray:
-    """Straight-line metres from every cell to the nearest of ``fac`` (cached by ``key``)."""
-    return ctx.memo(("dist",) + key,
-                    lambda: straight_line_distance(ctx.cells("area"), fac)[0])
-
-
-def _network_cost(ctx: StudyContext, key: tuple[Any, ...], G: Any, fac: gpd.GeoDataFrame, *,
-                  weight: str, reverse: bool) -> np.ndarray:
-    """Network cost (metres or seconds) between every cell and its nearest facility."""
-    from geo.snapping import point_costs
-
-    def run() -> np.ndarray:
-        cells = ctx.cells("area")
-        pts = cells.geometry.representative_point()
-        targets = gpd.GeoDataFrame(geometry=pts.values, crs=cells.crs)
-        r = point_costs(G, fac, targets, weight=weight, reverse=reverse)
-        return r["cost"].to_numpy(dtype=float)
-
-    return ctx.memo(("net",) + key + (weight, reverse), run)
-
-
-def _fac_key(p: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (p["facility_kind"], _tuple(p.get("fclasses")), _tuple(p.get("highway_classes")), p.get("name_pattern"),
-            p.get("extra_name_pattern"), _tuple(p.get("_station_modes")))
-
-
-def _tuple(v: Any) -> tuple[Any, ...] | None:
-    return tuple(v) if v is not None else None
-
-
-def _facilities(ctx: StudyContext, p: Mapping[str, Any], *, coverage: bool
-                ) -> gpd.GeoDataFrame:
+def _select(ctx: StudyContext, p: Any, *, coverage: bool) -> gpd.GeoDataFrame:
     """The claim's facilities; for ``coverage`` also those just outside the area that serve
     it (:meth:`StudyContext.coverage_reach_m`), for counts only those inside."""
-    kind = p["facility_kind"]
-    fclasses = p.get("highway_classes") if kind == "expressway_entrance" else p.get("fclasses")
-    fac = ctx.facilities(kind, fclasses=_tuple(fclasses), name_pattern=p.get("name_pattern"),
-                         extra_name_pattern=p.get("extra_name_pattern"),
+    kind = p.facility_kind
+    fclasses = getattr(p, "highway_classes", None) if kind == "expressway_entrance" else \
+        getattr(p, "fclasses", None)
+    fac = ctx.facilities(kind, fclasses=_tuple(fclasses),
+                         name_pattern=getattr(p, "name_pattern", None),
+                         extra_name_pattern=getattr(p, "extra_name_pattern", None),
                          reach_m=ctx.coverage_reach_m(kind) if coverage else 0.0)
-    modes = p.get("_station_modes")
+    modes = getattr(p, "station_modes", None)
     if modes is not None and "mode" in fac.columns:
         fac = fac[fac["mode"].isin(list(modes))].reset_index(drop=True)
     return fac
 
 
-def _none_mapped_inside(ctx: StudyContext, p: Mapping[str, Any]) -> bool:
+def _none_mapped_inside(ctx: StudyContext, p: Any) -> bool:
     """True when OSM maps no facility of the claim's kind inside the area itself (those across
     the border may still serve it, but an area with none of its own points at a gap in OSM, so
     coverage from neighbours alone would be judged on missing data). Expressway entrances are
     exempt: a district may rightly have none of its own."""
-    if p["facility_kind"] == "expressway_entrance":
+    if p.facility_kind == "expressway_entrance":
         return False
-    return len(_facilities(ctx, p, coverage=False)) == 0
+    return len(_select(ctx, p, coverage=False)) == 0
 
 
-def _no_facilities(p: Mapping[str, Any], unit: str) -> Measure:
-    return Measure(None, unit, reason=f"no {p['facility_kind']} facilities are mapped inside "
+def _no_facilities(p: Any, unit: str) -> Measure:
+    return Measure(None, unit, reason=f"no {p.facility_kind} facilities are mapped inside "
                                       "the area in OSM: coverage cannot be judged on missing "
                                       "data")
 
 
-# ---------------------------------------------------------------------------- metrics
+def _weight_column(denominator: str) -> str:
+    return "area_m2" if denominator == "area" else "population"
 
 
-def share_within_distance(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
+def _walk_pairs(G: Any) -> Callable[..., Any]:
+    from geo.coverage import network_costs
+
+    def walk_network(d: Any, pts: Any, *, limit: float) -> Any:
+        return network_costs(G, d, pts, limit=limit, weight="length", reverse=True)
+
+    return walk_network
+
+
+_KIND = Param("str", "facility kind (geo.facilities)", FACILITY_KINDS)
+_FCLASSES = Param("list[str]", "Geofabrik fclass values making up the kind (replaces its default)")
+_EXTRA_NAME = Param("regex", "also count POIs of any class whose name matches this regex")
+_NAME_PATTERN = Param("regex", "keep only facilities whose name matches this regex")
+
+
+# ---------------------------------------------------------------------------- share within
+
+
+@dataclass(frozen=True)
+class ShareWithinDistanceParams:
+    """Parameters of :class:`ShareWithinDistance`; distances in metres."""
+
+    threshold_m: float
+    facility_kind: str
+    denominator: str
+    mode: str
+    fclasses: tuple[str, ...] | None = None
+    extra_name_pattern: str | None = None
+    name_pattern: str | None = None
+    # variant knobs
+    spread: str = "area"                      #: how population is spread (geo.demand)
+    method: str | None = None                 #: None: by geo.coverage.choose_method
+    station_modes: tuple[str, ...] | None = None   #: keep only stations of these modes
+
+
+class ShareWithinDistance(Metric):
     """Share of residents within ``threshold_m`` of the nearest facility."""
-    fac = _facilities(ctx, p, coverage=True)
-    if len(fac) == 0 or _none_mapped_inside(ctx, p):
-        return _no_facilities(p, "share")
-    threshold = float(p["threshold_m"]) * float(p.get("_threshold_factor", 1.0))
-    spread = p.get("_spread", "area")
-    notes: list[str] = []
-    G = ctx.graph("walk") if p["mode"] == "walk" else None
-    method = p.get("_method") or ("network" if G is not None else "straight_line")
-    if method == "network":
-        cost = _network_cost(ctx, _fac_key(p), G, fac, weight="length", reverse=True)
-    else:
-        cost = _distance(ctx, _fac_key(p), fac)
-        if p["mode"] == "walk" and detail:
+
+    key = "share_within_distance"
+    Params = ShareWithinDistanceParams
+    spec = MetricSpec(
+        doc="share of demand within threshold_m of the nearest facility of facility_kind",
+        unit="share",
+        required={
+            "threshold_m": Param("number", "distance threshold in metres"),
+            "facility_kind": _KIND,
+            "denominator": Param("str", "what is counted", ("population", "population_and_jobs")),
+            "mode": Param("str", "walk network (straight line when no network) or straight line",
+                          ("walk", "straight_line")),
+        },
+        optional={"fclasses": _FCLASSES, "extra_name_pattern": _EXTRA_NAME,
+                  "name_pattern": _NAME_PATTERN},
+    )
+
+    @staticmethod
+    def _network(ctx: StudyContext, p: ShareWithinDistanceParams) -> bool:
+        return p.mode == "walk" and ctx.graph("walk") is not None
+
+    def evaluate(self, ctx: StudyContext, p: ShareWithinDistanceParams, *,
+                 detail: bool) -> Measure:
+        fac = _select(ctx, p, coverage=True)
+        if len(fac) == 0 or _none_mapped_inside(ctx, p):
+            return _no_facilities(p, "share")
+        threshold = float(p.threshold_m)
+        notes: list[str] = []
+        method = choose_method(network=self._network(ctx, p), fallback="straight_line",
+                               requested=p.method)
+        cost = ctx.nearest_cost(fac, method=method, network_type="walk", weight="length",
+                                reverse=True)
+        if method != "network" and p.mode == "walk" and detail:
             notes.append("No walk network is available, so distance is straight-line (the "
                          "official 服务半径 method); walking distance along streets is longer, so "
                          "network coverage would be lower.")
-    covered = cost <= threshold
-    pop = ctx.population(spread)
-    m = Measure(_share(pop, covered), "share", method, "population", notes)
-    if p["denominator"] == "population_and_jobs":
-        m.denominator = "population (jobs not available)"
-        m.not_robust.append("the plan counts residents AND jobs; jobs are not in OSM, so only "
-                            "residents (WorldPop) are measured")
-    if detail:
-        m.notes.append(f"{len(fac)} {p['facility_kind']} facilities; threshold "
-                       f"{threshold:g} m; {len(pop)} cells of {ctx.cell_size_m:g} m.")
-        m.breakdown = _breakdown(ctx, pop, covered, "population")
-        sa = _buffers(fac, threshold, f"within {threshold:g} m") if method != "network" else None
-        if method == "network":
-            from geo.coverage import service_areas
-            sa = service_areas(G, fac, cutoff=threshold, by_facility=False)
-        m.layers = ClaimLayers(cells=_cells_layer(ctx, cost, covered, "cost_m"),
-                               cost_column="cost_m", cost_unit="m", covered_column="covered",
-                               threshold=threshold, facilities=_facility_points(fac),
-                               service_areas=sa)
-    return m
+        covered = cost <= threshold
+        pop = ctx.population(p.spread)
+        m = Measure(_share(pop, covered), "share", method, "population", notes)
+        if p.denominator == "population_and_jobs":
+            m.denominator = "population (jobs not available)"
+            m.not_robust.append("the plan counts residents AND jobs; jobs are not in OSM, so "
+                                "only residents (WorldPop) are measured")
+        if detail:
+            m.notes.append(f"{len(fac)} {p.facility_kind} facilities; threshold "
+                           f"{threshold:g} m; {len(pop)} cells of {ctx.cell_size_m:g} m.")
+            m.breakdown = _breakdown(ctx, pop, covered, "population")
+            if method == "network":
+                from geo.coverage import service_areas
+                sa = service_areas(ctx.graph("walk"), fac, cutoff=threshold, by_facility=False)
+            else:
+                sa = _buffers(fac, threshold, f"within {threshold:g} m")
+            m.layers = ClaimLayers(cells=_cells_layer(ctx, cost, covered, "cost_m"),
+                                   cost_column="cost_m", cost_unit="m", covered_column="covered",
+                                   threshold=threshold, facilities=_facility_points(fac),
+                                   service_areas=sa)
+        return m
+
+    def variants(self, ctx: StudyContext, p: ShareWithinDistanceParams) -> list[Variant]:
+        t = float(p.threshold_m)
+        out = [Variant("threshold_m", round(t * f, 1), dataclasses.replace(p, threshold_m=t * f))
+               for f in (1 - THRESHOLD_STEP, 1 + THRESHOLD_STEP)]
+        out.append(Variant("population_spread", "settlements",
+                           dataclasses.replace(p, spread="settlements")))
+        network = self._network(ctx, p)
+        base = choose_method(network=network, fallback="straight_line", requested=p.method)
+        if p.mode == "walk":  # a straight-line claim has no network variant
+            out += [Variant("method", mth, dataclasses.replace(p, method=mth))
+                    for mth in variant_methods(base, network=network, fallback="straight_line")]
+        if p.facility_kind == "rail_station":
+            out.append(Variant("stations", "metro and light rail only",
+                               dataclasses.replace(p, station_modes=URBAN_RAIL_MODES)))
+        return out
+
+    def siting(self, ctx: StudyContext, p: ShareWithinDistanceParams, *,
+               radius_m: float | None = None) -> SitingModel:
+        from geo.coverage import straight_line_costs
+
+        G = ctx.graph("walk") if p.mode == "walk" else None
+        return SitingModel(
+            cost_fn=_walk_pairs(G) if G is not None else straight_line_costs,
+            threshold=float(p.threshold_m), unit="m", network_type="walk",
+            existing=lambda cells: np.asarray(cells["cost_m"], dtype=float),
+            kind=p.facility_kind, weight_column=_weight_column(p.denominator))
 
 
-def _share_within_distance_variants(ctx: StudyContext, p: Mapping[str, Any]) -> list[Variant]:
-    t = float(p["threshold_m"])
-    out = [Variant("threshold_m", round(t * (1 - THRESHOLD_STEP), 1),
-                   {"_threshold_factor": 1 - THRESHOLD_STEP}),
-           Variant("threshold_m", round(t * (1 + THRESHOLD_STEP), 1),
-                   {"_threshold_factor": 1 + THRESHOLD_STEP}),
-           Variant("population_spread", "settlements", {"_spread": "settlements"})]
-    if p["mode"] == "walk" and ctx.graph("walk") is not None:
-        out.append(Variant("method", "straight_line", {"_method": "straight_line"}))
-    if p["facility_kind"] == "rail_station":
-        out.append(Variant("stations", "metro and light rail only",
-                           {"_station_modes": ("subway", "light_rail", "monorail", "tram")}))
-    return out
+# ---------------------------------------------------------------------------- drive time
 
 
-def _profile(p: Mapping[str, Any]) -> Any:
+@dataclass(frozen=True)
+class DriveTimeShareParams:
+    """Parameters of :class:`DriveTimeShare`; times in minutes."""
+
+    threshold_min: float
+    facility_kind: str
+    speed_profile: str
+    direction: str
+    turnout_min: float = 0.0
+    denominator: str = "population"
+    highway_classes: tuple[str, ...] | None = None
+    planned_new_facilities: int | None = None
+    # variant knobs
+    spread: str = "area"               #: how population is spread (geo.demand)
+    speed_factor: float = 1.0          #: multiplies the profile's speed factor
+    circuity: float = CIRCUITY         #: network / straight-line distance (approximation)
+    method: str | None = None          #: None: by geo.coverage.choose_method
+
+
+def _profile(p: DriveTimeShareParams) -> Any:
+    """The claim's speed profile with the variant's speed factor applied."""
     from geo.network import load_profile
 
-    prof = load_profile(p["speed_profile"])
-    factor = float(p.get("_speed_factor", 1.0))
-    return dataclasses.replace(prof, speed_factor=prof.speed_factor * factor)
+    prof = load_profile(p.speed_profile)
+    return dataclasses.replace(prof, speed_factor=prof.speed_factor * float(p.speed_factor))
 
 
-def drive_time_share(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
+class DriveTimeShare(Metric):
     """Share of demand whose drive time (plus turnout) to/from the nearest facility is within
     ``threshold_min``."""
-    kind = p["facility_kind"]
-    denominator = p.get("_denominator", p.get("denominator", "population"))
-    spread = p.get("_spread", "area")
-    turnout = float(p.get("_turnout_min", p.get("turnout_min", 0.0)))
-    threshold_min = float(p["threshold_min"]) * float(p.get("_threshold_factor", 1.0))
-    budget_s = (threshold_min - turnout) * 60.0
-    G = ctx.graph("drive")
-    if kind == "expressway_entrance" and G is None:
-        return Measure(None, "share", None, denominator,
-                       reason=f"expressway entrances and drive times need a road network; "
-                              f"{NO_NETWORK}")
-    fac = _facilities(ctx, p, coverage=True)
-    if len(fac) == 0 or _none_mapped_inside(ctx, p):
-        return _no_facilities(p, "share")
-    prof = _profile(p)
-    notes: list[str] = []
-    method = p.get("_method") or ("network" if G is not None else "approximation")
-    if method == "network":
-        Gp = ctx.memo(("graph-speed", p["speed_profile"], prof.speed_factor),
-                      lambda: _with_speeds(ctx.graph("drive"), prof))
-        cost_s = _network_cost(ctx, _fac_key(p) + (p["speed_profile"], prof.speed_factor), Gp,
-                               fac,
-                               weight="travel_time", reverse=(p["direction"] == "to_facility"))
-    else:
-        circuity = float(p.get("_circuity", CIRCUITY))
+
+    key = "drive_time_share"
+    Params = DriveTimeShareParams
+    spec = MetricSpec(
+        doc="share of demand whose response or access time is within threshold_min; the "
+            "drive budget is threshold_min - turnout_min",
+        unit="share",
+        required={
+            "threshold_min": Param("number", "total time budget in minutes (turnout included)"),
+            "facility_kind": _KIND,
+            "speed_profile": Param("str", "speed profile of geo.network", ("drive", "fire")),
+            "direction": Param("str", "residents drive to entrances; engines drive from stations",
+                               ("to_facility", "from_facility")),
+        },
+        optional={
+            "turnout_min": Param("number", "minutes between dispatch and departure (default 0)"),
+            "denominator": Param("str", "what is counted (default population)",
+                                 ("area", "population")),
+            "highway_classes": Param("list[str]", "OSM highway classes whose entries count"),
+            "planned_new_facilities": Param("int", "facilities the plan adds (reported)"),
+        },
+    )
+
+    def check(self, p: DriveTimeShareParams, parameters: Mapping[str, Any]) -> None:
+        if p.turnout_min >= p.threshold_min:
+            raise ValueError(f"parameter 'turnout_min' ({parameters.get('turnout_min', 0)}) must be "
+                             f"less than 'threshold_min' ({parameters['threshold_min']}): the "
+                             "drive budget is threshold_min - turnout_min")
+
+    def evaluate(self, ctx: StudyContext, p: DriveTimeShareParams, *, detail: bool) -> Measure:
+        kind = p.facility_kind
+        denominator = p.denominator
+        turnout = float(p.turnout_min)
+        threshold_min = float(p.threshold_min)
+        budget_s = (threshold_min - turnout) * 60.0
+        G = ctx.graph("drive")
+        if kind == "expressway_entrance" and G is None:
+            return Measure(None, "share", None, denominator,
+                           reason=f"expressway entrances and drive times need a road network; "
+                                  f"{NO_NETWORK}")
+        fac = _select(ctx, p, coverage=True)
+        if len(fac) == 0 or _none_mapped_inside(ctx, p):
+            return _no_facilities(p, "share")
+        prof = _profile(p)
         speed_kph = prof.default_kph * prof.speed_factor
-        cost_s = _distance(ctx, _fac_key(p), fac) * circuity / (speed_kph / 3.6)
+        notes: list[str] = []
+        method = choose_method(network=G is not None, fallback="approximation",
+                               requested=p.method)
+        reverse = p.direction == "to_facility"
+        if method == "network":
+            cost_s = ctx.nearest_cost(fac, method="network", network_type="drive", profile=prof,
+                                      weight="travel_time", reverse=reverse)
+        else:
+            cost_s = ctx.nearest_cost(fac, method="approximation", circuity=float(p.circuity),
+                                      speed_kph=speed_kph)
+            if detail:
+                notes.append(f"No road network is available: drive time is approximated as "
+                             f"straight-line distance x {p.circuity:g} (circuity) at "
+                             f"{speed_kph:g} km/h ({prof.name} profile); {NO_NETWORK}.")
+        covered = cost_s <= budget_s
+        weights = _weights(ctx, denominator, p.spread)
+        m = Measure(_share(weights, covered), "share", method, denominator, notes)
         if detail:
-            notes.append(f"No road network is available: drive time is approximated as "
-                         f"straight-line distance x {circuity:g} (circuity) at {speed_kph:g} km/h "
-                         f"({prof.name} profile); {NO_NETWORK}.")
-    covered = cost_s <= budget_s
-    weights = _weights(ctx, denominator, spread)
-    m = Measure(_share(weights, covered), "share", method, denominator, notes)
-    if detail:
+            self._detail(ctx, p, m, fac, cost_s, covered, weights, method, prof)
+        return m
+
+    @staticmethod
+    def _detail(ctx: StudyContext, p: DriveTimeShareParams, m: Measure, fac: gpd.GeoDataFrame,
+                cost_s: np.ndarray, covered: np.ndarray, weights: np.ndarray, method: str,
+                prof: Any) -> None:
+        # 9 parameters: the evaluation's intermediate results, passed rather than recomputed
+        kind, turnout, threshold_min = p.facility_kind, float(p.turnout_min), float(p.threshold_min)
+        budget_s = (threshold_min - turnout) * 60.0
         m.notes.append(f"{len(fac)} {kind} facilities; budget {threshold_min:g} min"
                        + (f" = {turnout:g} min turnout + {threshold_min - turnout:g} min driving"
                           if turnout else " of driving") + f" ({prof.name} profile).")
-        if p.get("planned_new_facilities"):
-            m.notes.append(f"The plan adds {p['planned_new_facilities']} new {kind} facilities "
+        if p.planned_new_facilities:
+            m.notes.append(f"The plan adds {p.planned_new_facilities} new {kind} facilities "
                            f"whose sites are not given; 'geo site --claim <id> --add "
-                           f"{p['planned_new_facilities']}' proposes sites that maximise "
+                           f"{p.planned_new_facilities}' proposes sites that maximise "
                            f"coverage.")
-        m.breakdown = _breakdown(ctx, weights, covered, denominator)
+        m.breakdown = _breakdown(ctx, weights, covered, p.denominator)
         cost_min = cost_s / 60.0 + turnout
         sa = None
         if method == "network":
             from geo.coverage import service_areas
-            sa = service_areas(Gp, fac, cutoff=budget_s, weight="travel_time",
-                               reverse=(p["direction"] == "to_facility"), by_facility=False)
+            sa = service_areas(ctx.graph_with_speeds(prof), fac, cutoff=budget_s,
+                               weight="travel_time", reverse=(p.direction == "to_facility"),
+                               by_facility=False)
         elif budget_s > 0:
-            circuity = float(p.get("_circuity", CIRCUITY))
-            radius = budget_s * (prof.default_kph * prof.speed_factor / 3.6) / circuity
+            radius = budget_s * (prof.default_kph * prof.speed_factor / 3.6) / float(p.circuity)
             sa = _buffers(fac, radius, f"within {threshold_min:g} min (approximation)")
         m.layers = ClaimLayers(cells=_cells_layer(ctx, cost_min, covered, "cost_min"),
                                cost_column="cost_min", cost_unit="min", covered_column="covered",
                                threshold=threshold_min, facilities=_facility_points(fac),
                                service_areas=sa)
-    return m
+
+    def variants(self, ctx: StudyContext, p: DriveTimeShareParams) -> list[Variant]:
+        t = float(p.threshold_min)
+        out = [Variant("threshold_min", round(t * f, 2),
+                       dataclasses.replace(p, threshold_min=t * f))
+               for f in (1 - THRESHOLD_STEP, 1 + THRESHOLD_STEP)]
+        if p.speed_profile == "fire":
+            base = _profile(p).default_kph
+            out += [Variant("fire_engine_speed_kph", v,
+                            dataclasses.replace(p, speed_factor=v / base))
+                    for v in FIRE_SPEEDS_KPH]
+            out += [Variant("turnout_min", v, dataclasses.replace(p, turnout_min=v))
+                    for v in TURNOUT_RANGE_MIN if v != float(p.turnout_min) and v < t]
+        else:
+            out += [Variant("drive_speed_factor", f, dataclasses.replace(p, speed_factor=f))
+                    for f in DRIVE_SPEED_FACTORS]
+        network = ctx.graph("drive") is not None
+        if not network:
+            out += [Variant("circuity", c, dataclasses.replace(p, circuity=c))
+                    for c in CIRCUITY_RANGE]
+        base_method = choose_method(network=network, fallback="approximation",
+                                    requested=p.method)
+        out += [Variant("method", mth, dataclasses.replace(p, method=mth))
+                for mth in variant_methods(base_method, network=network,
+                                           fallback="approximation")]
+        den = p.denominator
+        other = "area" if den == "population" else "population"
+        out.append(Variant("denominator", other, dataclasses.replace(p, denominator=other)))
+        if den == "population":
+            out.append(Variant("population_spread", "settlements",
+                               dataclasses.replace(p, spread="settlements")))
+        return out
+
+    def siting(self, ctx: StudyContext, p: DriveTimeShareParams, *,
+               radius_m: float | None = None) -> SitingModel:
+        """Total minutes = turnout + drive minutes."""
+        from geo.coverage import approximation_costs, network_costs
+
+        turnout = float(p.turnout_min)
+        prof = _profile(p)
+        Gp = ctx.graph_with_speeds(prof)
+        model: dict[str, Any] = {"turnout_min": turnout}
+        # the functions' names label the cost model in the siting output ("net", "approx")
+        if Gp is not None:
+            reverse = p.direction == "to_facility"
+
+            def net(d: Any, pts: Any, *, limit: float) -> Any:
+                m = network_costs(Gp, d, pts, limit=(limit - turnout) * 60.0,
+                                  weight="travel_time", reverse=reverse)
+                m = m.copy()
+                m.data = m.data / 60.0 + turnout
+                return m
+
+            cost_fn = net
+        else:
+            speed = prof.default_kph * prof.speed_factor
+            circuity = float(p.circuity)
+            model["circuity"] = circuity
+
+            def approx(d: Any, pts: Any, *, limit: float) -> Any:
+                m = approximation_costs(d, pts, limit=limit - turnout, circuity=circuity,
+                                        speed_kph=speed, unit="min").copy()
+                m.data = m.data + turnout
+                return m
+
+            cost_fn = approx
+        return SitingModel(cost_fn=cost_fn, threshold=float(p.threshold_min), unit="min",
+                           existing=lambda cells: np.asarray(cells["cost_min"], dtype=float),
+                           network_type="drive", kind=p.facility_kind,
+                           weight_column=_weight_column(p.denominator), model=model)
 
 
-def _with_speeds(G: Any, prof: Any) -> Any:
-    from geo import network
-
-    H = G.copy()
-    network.clear_cache(H)
-    return network.add_speeds(H, prof)
+# ---------------------------------------------------------------------------- park blind spots
 
 
-def _drive_time_share_variants(ctx: StudyContext, p: Mapping[str, Any]) -> list[Variant]:
-    t = float(p["threshold_min"])
-    out = [Variant("threshold_min", round(t * (1 - THRESHOLD_STEP), 2),
-                   {"_threshold_factor": 1 - THRESHOLD_STEP}),
-           Variant("threshold_min", round(t * (1 + THRESHOLD_STEP), 2),
-                   {"_threshold_factor": 1 + THRESHOLD_STEP})]
-    if p["speed_profile"] == "fire":
-        base = _profile(p).default_kph
-        out += [Variant("fire_engine_speed_kph", v, {"_speed_factor": v / base})
-                for v in FIRE_SPEEDS_KPH]
-        out += [Variant("turnout_min", v, {"_turnout_min": v}) for v in TURNOUT_RANGE_MIN
-                if v != float(p.get("turnout_min", 0.0)) and v < t]
-    else:
-        out += [Variant("drive_speed_factor", f, {"_speed_factor": f})
-                for f in DRIVE_SPEED_FACTORS]
-    if ctx.graph("drive") is None:
-        out += [Variant("circuity", c, {"_circuity": c}) for c in CIRCUITY_RANGE]
-    else:
-        out.append(Variant("method", "approximation", {"_method": "approximation"}))
-    den = p.get("denominator", "population")
-    out.append(Variant("denominator", "area" if den == "population" else "population",
-                       {"_denominator": "area" if den == "population" else "population"}))
-    if den == "population":
-        out.append(Variant("population_spread", "settlements", {"_spread": "settlements"}))
-    return out
+@dataclass(frozen=True)
+class ParkBlindSpotsParams:
+    """Parameters of :class:`ParkBlindSpots`; radii in metres, areas in hectares."""
+
+    tiers: tuple[Tier, ...]
+    min_park_area_ha: float
+    benchmark_radius_m: float | None = None
+    denominator: str = "population"
+    mode: str | None = None
+    fclasses: tuple[str, ...] | None = None
+    # variant knobs
+    spread: str = "area"                  #: how population is spread (geo.demand)
+    radius_factor: float = 1.0            #: multiplies every service radius
+    single_radius_m: float | None = None  #: one radius for every park instead of the tiers
+    method: str | None = None             #: None: by the claim's mode (geo.coverage rule)
 
 
-def _park_radii(parks: gpd.GeoDataFrame, p: Mapping[str, Any]) -> np.ndarray:
+def _park_radii(parks: gpd.GeoDataFrame, p: ParkBlindSpotsParams) -> np.ndarray:
     """Service radius (m) of each park from the tiers; NaN for parks that do not count."""
     area_ha = parks["area_ha"].to_numpy(dtype=float)
-    factor = float(p.get("_radius_factor", 1.0))
-    min_ha = float(p.get("_min_park_area_ha", p["min_park_area_ha"]))
+    min_ha = float(p.min_park_area_ha)
     radii = np.full(len(parks), np.nan)
-    if p.get("_benchmark_radius_m") is not None:
-        radii[:] = float(p["_benchmark_radius_m"])
+    if p.single_radius_m is not None:
+        radii[:] = float(p.single_radius_m)
     else:
-        tiers = sorted(p["tiers"], key=lambda t: -float(t["min_area_ha"]))
+        tiers = sorted(p.tiers, key=lambda t: -float(t.min_area_ha))
         for t in reversed(tiers):  # smallest tier first, larger ones overwrite
-            radii[area_ha >= float(t["min_area_ha"])] = float(t["radius_m"])
-        if np.isnan(radii).any() and min_ha < min(float(t["min_area_ha"]) for t in tiers):
-            smallest = min(tiers, key=lambda t: float(t["min_area_ha"]))
-            radii[np.isnan(radii)] = float(smallest["radius_m"])
+            radii[area_ha >= float(t.min_area_ha)] = float(t.radius_m)
+        if np.isnan(radii).any() and min_ha < min(float(t.min_area_ha) for t in tiers):
+            smallest = min(tiers, key=lambda t: float(t.min_area_ha))
+            radii[np.isnan(radii)] = float(smallest.radius_m)
     radii[area_ha < min_ha] = np.nan
-    return radii * factor
-
-
-def park_blind_spots(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
-    """Share of residents (or area) outside every park's tiered service radius."""
-    parks = ctx.facilities("park", fclasses=_tuple(p.get("fclasses")),
-                           reach_m=ctx.coverage_reach_m("park"))
-    denominator = p.get("_denominator", p.get("denominator", "population"))
-    spread = p.get("_spread", "area")
-    if len(parks) == 0 or len(ctx.facilities("park", fclasses=_tuple(p.get("fclasses")))) == 0:
-        return Measure(None, "share", reason="no park polygons are mapped inside the area in "
-                                             "OSM: blind spots cannot be judged on missing data")
-    radii = _park_radii(parks, p)
-    counted = ~np.isnan(radii)
-    if not counted.any():
-        return Measure(None, "share", reason="no park reaches the smallest size tier")
-    polys = gpd.GeoDataFrame({"facility_id": parks["facility_id"].to_numpy()},
-                             geometry=parks["polygon"].values, crs=settings.geographic_crs)
-    G = ctx.graph("walk")
-    method = p.get("_method") or ("network" if p.get("mode") == "walk" and G is not None
-                                  else "straight_line")
-    covered = np.zeros(len(ctx.cells("area")), dtype=bool)
-    nearest_gap = np.full(len(covered), np.inf)   # distance beyond the nearest radius, m
-    for r in np.unique(radii[counted]):
-        sel = radii == r
-        key = ("park", _tuple(p.get("fclasses")), tuple(np.flatnonzero(sel)))
-        if method == "network":
-            d = _network_cost(ctx, key, G, _outline_points(polys[sel]), weight="length",
-                              reverse=True)
-        else:
-            d = _distance(ctx, key, polys[sel])
-        covered |= d <= r
-        nearest_gap = np.minimum(nearest_gap, d - r)
-    weights = _weights(ctx, denominator, spread)
-    blind = ~covered
-    value = _share(weights, blind)
-    m = Measure(value, "share", method, denominator)
-    if detail:
-        tier_txt = (f"one radius of {p['_benchmark_radius_m']:g} m" if
-                    p.get("_benchmark_radius_m") is not None else
-                    ", ".join(f"parks >= {t['min_area_ha']:g} ha serve {t['radius_m']:g} m"
-                              for t in p["tiers"]))
-        how = ("walking distance along the network to the park outline (sampled every "
-               f"{OUTLINE_STEP_M:g} m; entrances are not mapped)" if method == "network" else
-               "straight-line distance from the park outline (the official 服务半径 method)")
-        m.notes.append(f"{int(counted.sum())} of {len(parks)} OSM park polygons count (>= "
-                       f"{p['min_park_area_ha']:g} ha); {tier_txt}; {how}.")
-        if p.get("mode") == "walk" and G is None:
-            m.notes.append("No walk network is available, so the straight-line radius is used; "
-                           "walking distances are longer, so network blind spots would be "
-                           "larger.")
-        m.breakdown = _breakdown(ctx, weights, blind, denominator)
-        sel = counted
-        sa = gpd.GeoDataFrame(
-            {"facility": ["park service radii"], "cutoff": [float(np.nanmax(radii))],
-             "unit": ["m"]},
-            geometry=[shapely.union_all(shapely.buffer(
-                polys[sel].to_crs(settings.metric_crs).geometry.values, radii[sel]))],
-            crs=settings.metric_crs).to_crs(settings.geographic_crs)
-        m.layers = ClaimLayers(cells=_cells_layer(ctx, np.maximum(nearest_gap, 0.0), covered,
-                                                  "gap_m"),
-                               cost_column="gap_m", cost_unit="m", covered_column="covered",
-                               threshold=None, facilities=_facility_points(parks[counted]),
-                               cost_label="Distance beyond the nearest park's service radius",
-                               service_areas=sa)
-    return m
-
-
-#: Spacing of the points that stand for a park's outline on the walk network, metres.
-OUTLINE_STEP_M = 50.0
+    return radii * float(p.radius_factor)
 
 
 def _outline_points(polys: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -460,68 +633,156 @@ def _outline_points(polys: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                             crs=settings.metric_crs).to_crs(settings.geographic_crs)
 
 
-def _park_blind_spots_variants(ctx: StudyContext, p: Mapping[str, Any]) -> list[Variant]:
-    out = [Variant("radius_factor", 1 - THRESHOLD_STEP, {"_radius_factor": 1 - THRESHOLD_STEP}),
-           Variant("radius_factor", 1 + THRESHOLD_STEP, {"_radius_factor": 1 + THRESHOLD_STEP})]
-    if p.get("benchmark_radius_m") is not None:
-        out.append(Variant("benchmark_radius_m", p["benchmark_radius_m"],
-                           {"_benchmark_radius_m": p["benchmark_radius_m"]}))
-    out += [Variant("min_park_area_ha", v, {"_min_park_area_ha": v}) for v in (0.0, 0.5)
-            if v != float(p["min_park_area_ha"])]
-    den = p.get("denominator", "population")
-    out.append(Variant("denominator", "area" if den == "population" else "population",
-                       {"_denominator": "area" if den == "population" else "population"}))
-    out.append(Variant("population_spread", "settlements", {"_spread": "settlements"}))
-    if ctx.graph("walk") is not None:
-        other = "straight_line" if p.get("mode") == "walk" else "network"
-        out.append(Variant("method", other, {"_method": other}))
-    return out
+class ParkBlindSpots(Metric):
+    """Share of residents (or area) outside every park's tiered service radius."""
 
+    key = "park_blind_spots"
+    Params = ParkBlindSpotsParams
+    lower_is_better = True
+    measured_label = " in blind spots"
+    spec = MetricSpec(
+        doc="share of demand outside every park's size-tiered service radius (blind spots)",
+        unit="share",
+        required={
+            "tiers": Param("tiers", "array of {min_area_ha, radius_m}: a park of at least "
+                                    "min_area_ha hectares serves radius_m metres (largest tier "
+                                    "that applies)"),
+            "min_park_area_ha": Param("number", "parks smaller than this (ha) are ignored"),
+        },
+        optional={
+            "benchmark_radius_m": Param("number", "single radius (m) for every park, as in "
+                                                  "Beijing's 500 m wording (a variant)"),
+            "denominator": Param("str", "what is counted (default population)",
+                                 ("population", "area")),
+            "mode": Param("str", "straight-line radius (official style) or walk network",
+                          ("straight_line", "walk")),
+        },
+    )
 
-def facility_count(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
-    """Number of facilities (or of listed names found, or of stations on a line)."""
-    fac = _facilities(ctx, p, coverage=False)
-    notes: list[str] = []
-    if p.get("names"):
-        names = [str(n) for n in p["names"]]
-        strict = bool(p.get("_exact_names", False))
-        have = [str(n) for n in fac["name"] if isinstance(n, str)]
-        found = [n for n in names if any((h == n) if strict else (n in h) for h in have)]
-        missing = [n for n in names if n not in found]
-        m = Measure(float(len(found)), "count", "name_match", f"{len(names)} named facilities",
-                    not_robust=[OSM_COMPLETENESS])
+    @staticmethod
+    def _method(ctx: StudyContext, p: ParkBlindSpotsParams) -> tuple[str, bool]:
+        """(method, whether a walk network exists): the network when the claim walks and a
+        graph exists, else the straight line (the official method, also when asked for)."""
+        network = ctx.graph("walk") is not None
+        requested = p.method or ("straight_line" if p.mode != "walk" else None)
+        return choose_method(network=network, fallback="straight_line",
+                             requested=requested), network
+
+    def evaluate(self, ctx: StudyContext, p: ParkBlindSpotsParams, *, detail: bool) -> Measure:
+        parks = ctx.facilities("park", fclasses=_tuple(p.fclasses),
+                               reach_m=ctx.coverage_reach_m("park"))
+        if len(parks) == 0 or len(ctx.facilities("park", fclasses=_tuple(p.fclasses))) == 0:
+            return Measure(None, "share", reason="no park polygons are mapped inside the area "
+                                                 "in OSM: blind spots cannot be judged on "
+                                                 "missing data")
+        radii = _park_radii(parks, p)
+        counted = ~np.isnan(radii)
+        if not counted.any():
+            return Measure(None, "share", reason="no park reaches the smallest size tier")
+        polys = gpd.GeoDataFrame({"facility_id": parks["facility_id"].to_numpy()},
+                                 geometry=parks["polygon"].values, crs=settings.geographic_crs)
+        method, network = self._method(ctx, p)
+        covered = np.zeros(len(ctx.cells("area")), dtype=bool)
+        nearest_gap = np.full(len(covered), np.inf)   # distance beyond the nearest radius, m
+        for r in np.unique(radii[counted]):
+            sel = radii == r
+            if method == "network":
+                d = ctx.nearest_cost(_outline_points(polys[sel]), method="network",
+                                     network_type="walk", weight="length", reverse=True)
+            else:
+                d = ctx.nearest_cost(polys[sel], method="straight_line")
+            covered |= d <= r
+            nearest_gap = np.minimum(nearest_gap, d - r)
+        weights = _weights(ctx, p.denominator, p.spread)
+        blind = ~covered
+        m = Measure(_share(weights, blind), "share", method, p.denominator)
         if detail:
-            m.notes.append(f"found: {', '.join(found) or 'none'}; missing in OSM: "
-                           f"{', '.join(missing) or 'none'}.")
-            m.breakdown = [{"name": n, "measured": 1.0 if n in found else 0.0} for n in names]
+            tier_txt = (f"one radius of {p.single_radius_m:g} m" if
+                        p.single_radius_m is not None else
+                        ", ".join(f"parks >= {t.min_area_ha:g} ha serve {t.radius_m:g} m"
+                                  for t in p.tiers))
+            how = ("walking distance along the network to the park outline (sampled every "
+                   f"{OUTLINE_STEP_M:g} m; entrances are not mapped)" if method == "network"
+                   else "straight-line distance from the park outline (the official 服务半径 "
+                        "method)")
+            m.notes.append(f"{int(counted.sum())} of {len(parks)} OSM park polygons count (>= "
+                           f"{p.min_park_area_ha:g} ha); {tier_txt}; {how}.")
+            if p.mode == "walk" and not network:
+                m.notes.append("No walk network is available, so the straight-line radius is "
+                               "used; walking distances are longer, so network blind spots "
+                               "would be larger.")
+            m.breakdown = _breakdown(ctx, weights, blind, p.denominator)
+            sa = gpd.GeoDataFrame(
+                {"facility": ["park service radii"], "cutoff": [float(np.nanmax(radii))],
+                 "unit": ["m"]},
+                geometry=[shapely.union_all(shapely.buffer(
+                    polys[counted].to_crs(settings.metric_crs).geometry.values,
+                    radii[counted]))],
+                crs=settings.metric_crs).to_crs(settings.geographic_crs)
+            m.layers = ClaimLayers(
+                cells=_cells_layer(ctx, np.maximum(nearest_gap, 0.0), covered, "gap_m"),
+                cost_column="gap_m", cost_unit="m", covered_column="covered", threshold=None,
+                facilities=_facility_points(parks[counted]),
+                cost_label="Distance beyond the nearest park's service radius",
+                service_areas=sa)
         return m
-    if p.get("line_pattern"):
-        rx = re.compile(p["line_pattern"])
-        lines = ctx.osm.layer("railways")
-        lines = lines[names_matching(lines, rx)]
-        if len(lines) == 0:
-            return Measure(None, "count", reason=f"no railway whose name matches "
-                           f"{p['line_pattern']!r} is in the OSM data ({ctx.osm.source}); lines "
-                           "under construction or only planned are not in the Geofabrik "
-                           "railways layer, so the line's stations cannot be counted")
-        buffer_m = float(p.get("_line_buffer_m", p.get("line_buffer_m", 150.0)))
-        geom = shapely.union_all(lines.to_crs(settings.metric_crs).geometry.values)
-        pts = fac.geometry.to_crs(settings.metric_crs).values
-        on_line = shapely.dwithin(pts, geom, buffer_m)
-        fac = fac[on_line]
-        notes.append(f"stations within {buffer_m:g} m of railways named like "
-                     f"{p['line_pattern']!r}.")
-    m = Measure(float(len(fac)), "count", "osm_count", f"{p['facility_kind']} in OSM", notes,
-                not_robust=[OSM_COMPLETENESS])
-    if p.get("necessary_only"):
-        m.necessary_only = True
-    if detail:
-        towns = _facility_towns(ctx, fac)
-        m.breakdown = [{"name": str(k), "measured": float(v)}
-                       for k, v in sorted(pd.Series(towns, dtype=object).fillna(
-                           "(outside townships)").value_counts().items())]
-        m.layers = ClaimLayers(facilities=_facility_points(fac))
-    return m
+
+    def variants(self, ctx: StudyContext, p: ParkBlindSpotsParams) -> list[Variant]:
+        out = [Variant("radius_factor", f, dataclasses.replace(p, radius_factor=f))
+               for f in (1 - THRESHOLD_STEP, 1 + THRESHOLD_STEP)]
+        if p.benchmark_radius_m is not None:
+            out.append(Variant("benchmark_radius_m", p.benchmark_radius_m,
+                               dataclasses.replace(p, single_radius_m=p.benchmark_radius_m)))
+        out += [Variant("min_park_area_ha", v, dataclasses.replace(p, min_park_area_ha=v))
+                for v in (0.0, 0.5) if v != float(p.min_park_area_ha)]
+        other = "area" if p.denominator == "population" else "population"
+        out.append(Variant("denominator", other, dataclasses.replace(p, denominator=other)))
+        out.append(Variant("population_spread", "settlements",
+                           dataclasses.replace(p, spread="settlements")))
+        method, network = self._method(ctx, p)
+        out += [Variant("method", mth, dataclasses.replace(p, method=mth))
+                for mth in variant_methods(method, network=network, fallback="straight_line")]
+        return out
+
+    def siting(self, ctx: StudyContext, p: ParkBlindSpotsParams, *,
+               radius_m: float | None = None) -> SitingModel:
+        """New parks of the smallest tier (a pocket park) unless ``radius_m`` is given; they
+        are walked to when the evaluation walked to the parks."""
+        from geo.coverage import straight_line_costs
+
+        if radius_m is None:
+            radius_m = float(min(t.radius_m for t in p.tiers))
+        radius = float(radius_m)
+        G = ctx.graph("walk") if p.mode == "walk" else None
+        tiers = [t for t in p.tiers if float(t.radius_m) >= radius] or list(p.tiers)
+        return SitingModel(
+            cost_fn=_walk_pairs(G) if G is not None else straight_line_costs,
+            threshold=radius, unit="m", network_type="walk", kind="park",
+            # a cell is covered iff its gap beyond the nearest radius is <= 0
+            existing=lambda cells: np.asarray(cells["gap_m"], dtype=float) + radius,
+            weight_column=_weight_column(p.denominator),
+            site_columns={"area_ha": float(min(float(t.min_area_ha) for t in tiers))},
+            model={"new_park_radius_m": radius})
+
+
+# ---------------------------------------------------------------------------- counts
+
+
+@dataclass(frozen=True)
+class FacilityCountParams:
+    """Parameters of :class:`FacilityCount`; distances in metres."""
+
+    facility_kind: str
+    fclasses: tuple[str, ...] | None = None
+    name_pattern: str | None = None
+    extra_name_pattern: str | None = None
+    names: tuple[str, ...] | None = None
+    line: str | None = None
+    line_pattern: str | None = None
+    line_buffer_m: float = 150.0
+    necessary_only: bool = False
+    # variant knobs
+    exact_names: bool = False   #: a name counts only when a facility is named exactly so
 
 
 def _facility_towns(ctx: StudyContext, fac: gpd.GeoDataFrame) -> np.ndarray:
@@ -535,107 +796,249 @@ def _facility_towns(ctx: StudyContext, fac: gpd.GeoDataFrame) -> np.ndarray:
     return np.array([n if isinstance(n, str) else None for n in j["name"]], dtype=object)
 
 
-def _facility_count_variants(ctx: StudyContext, p: Mapping[str, Any]) -> list[Variant]:
-    if p.get("names"):
-        return [Variant("name_match", "exact", {"_exact_names": True})]
-    if p.get("line_pattern"):
-        b = float(p.get("line_buffer_m", 150.0))
-        return [Variant("line_buffer_m", v, {"_line_buffer_m": v}) for v in (b / 2, b * 2)]
-    return []
+class FacilityCount(Metric):
+    """Number of facilities (or of listed names found, or of stations on a line)."""
+
+    key = "facility_count"
+    Params = FacilityCountParams
+    spec = MetricSpec(
+        doc="number of OSM facilities of facility_kind in the area (with names: how many of the "
+            "listed names are found)",
+        unit="count",
+        required={"facility_kind": _KIND},
+        optional={
+            "fclasses": _FCLASSES,
+            "name_pattern": _NAME_PATTERN,
+            "extra_name_pattern": _EXTRA_NAME,
+            "names": Param("list[str]", "named facilities to find; each counts once when a "
+                                        "facility name contains it"),
+            "line": Param("str", "rail line label, e.g. '22' (stations of that line)"),
+            "line_pattern": Param("regex", "regex on railway names: stations within "
+                                           "line_buffer_m of matching lines"),
+            "line_buffer_m": Param("number", "station-to-line distance in metres (default 150)"),
+            "necessary_only": Param("bool", "the OSM kind is broader than the claim's (e.g. "
+                                            "hospitals of any grade for grade-III ones): a "
+                                            "count below the target is not met, one at or "
+                                            "above it is inconclusive"),
+        },
+    )
+
+    def evaluate(self, ctx: StudyContext, p: FacilityCountParams, *, detail: bool) -> Measure:
+        fac = _select(ctx, p, coverage=False)
+        notes: list[str] = []
+        if p.names:
+            names = [str(n) for n in p.names]
+            have = [str(n) for n in fac["name"] if isinstance(n, str)]
+            found = [n for n in names
+                     if any((h == n) if p.exact_names else (n in h) for h in have)]
+            missing = [n for n in names if n not in found]
+            m = Measure(float(len(found)), "count", "name_match",
+                        f"{len(names)} named facilities", not_robust=[OSM_COMPLETENESS])
+            if detail:
+                m.notes.append(f"found: {', '.join(found) or 'none'}; missing in OSM: "
+                               f"{', '.join(missing) or 'none'}.")
+                m.breakdown = [{"name": n, "measured": 1.0 if n in found else 0.0}
+                               for n in names]
+            return m
+        if p.line_pattern:
+            rx = re.compile(p.line_pattern)
+            lines = ctx.osm.layer("railways")
+            lines = lines[names_matching(lines, rx)]
+            if len(lines) == 0:
+                return Measure(None, "count", reason=f"no railway whose name matches "
+                               f"{p.line_pattern!r} is in the OSM data ({ctx.osm.source}); "
+                               "lines under construction or only planned are not in the "
+                               "Geofabrik railways layer, so the line's stations cannot be "
+                               "counted")
+            buffer_m = float(p.line_buffer_m)
+            geom = shapely.union_all(lines.to_crs(settings.metric_crs).geometry.values)
+            pts = fac.geometry.to_crs(settings.metric_crs).values
+            fac = fac[shapely.dwithin(pts, geom, buffer_m)]
+            notes.append(f"stations within {buffer_m:g} m of railways named like "
+                         f"{p.line_pattern!r}.")
+        m = Measure(float(len(fac)), "count", "osm_count", f"{p.facility_kind} in OSM", notes,
+                    not_robust=[OSM_COMPLETENESS])
+        if p.necessary_only:
+            m.necessary_only = True
+        if detail:
+            towns = _facility_towns(ctx, fac)
+            m.breakdown = [{"name": str(k), "measured": float(v)}
+                           for k, v in sorted(pd.Series(towns, dtype=object).fillna(
+                               "(outside townships)").value_counts().items())]
+            m.layers = ClaimLayers(facilities=_facility_points(fac))
+        return m
+
+    def variants(self, ctx: StudyContext, p: FacilityCountParams) -> list[Variant]:
+        if p.names:
+            return [Variant("name_match", "exact", dataclasses.replace(p, exact_names=True))]
+        if p.line_pattern:
+            b = float(p.line_buffer_m)
+            return [Variant("line_buffer_m", v, dataclasses.replace(p, line_buffer_m=v))
+                    for v in (b / 2, b * 2)]
+        return []
 
 
-def presence_per_township(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
+@dataclass(frozen=True)
+class PresencePerTownshipParams:
+    """Parameters of :class:`PresencePerTownship`."""
+
+    facility_kind: str
+    fclasses: tuple[str, ...] | None = None
+    name_pattern: str | None = None
+    extra_name_pattern: str | None = None
+
+
+class PresencePerTownship(Metric):
     """Share of admin_level8 streets/towns with at least one facility."""
-    towns = ctx.townships()
-    if len(towns) == 0:
-        return Measure(None, "share", reason="no admin_level8 streets/towns in the area")
-    q = dict(p)
-    if p.get("_no_extra_names"):
-        q.pop("extra_name_pattern", None)
-    fac = _facilities(ctx, q, coverage=False)
-    if len(fac) == 0:
-        return Measure(None, "share", reason=f"no {p['facility_kind']} facilities at all in the "
-                       f"area's OSM data ({ctx.osm.source}): OSM does not map this kind here "
-                       "well enough to judge presence per street/town")
-    in_town = pd.Series(_facility_towns(ctx, fac), dtype=object).value_counts()
-    counts = np.array([int(in_town.get(n, 0)) for n in towns["name"]])
-    m = Measure(float((counts > 0).mean()), "share", "point_in_polygon",
-                f"{len(towns)} admin_level8 streets/towns", not_robust=[OSM_COMPLETENESS])
-    if detail:
-        m.breakdown = [{"name": str(n), "measured": float(c)}
-                       for n, c in zip(towns["name"], counts, strict=True)]
-        m.notes.append(f"{len(fac)} {p['facility_kind']} facilities; breakdown = count per "
-                       "street/town.")
-        m.layers = ClaimLayers(facilities=_facility_points(fac))
-    return m
+
+    key = "presence_per_township"
+    Params = PresencePerTownshipParams
+    spec = MetricSpec(
+        doc="share of townships/streets (admin_level 8) with at least one facility of "
+            "facility_kind",
+        unit="share",
+        required={"facility_kind": _KIND},
+        optional={"fclasses": _FCLASSES, "name_pattern": _NAME_PATTERN,
+                  "extra_name_pattern": _EXTRA_NAME},
+    )
+
+    def evaluate(self, ctx: StudyContext, p: PresencePerTownshipParams, *,
+                 detail: bool) -> Measure:
+        towns = ctx.townships()
+        if len(towns) == 0:
+            return Measure(None, "share", reason="no admin_level8 streets/towns in the area")
+        fac = _select(ctx, p, coverage=False)
+        if len(fac) == 0:
+            return Measure(None, "share", reason=f"no {p.facility_kind} facilities at all in "
+                           f"the area's OSM data ({ctx.osm.source}): OSM does not map this kind "
+                           "here well enough to judge presence per street/town")
+        in_town = pd.Series(_facility_towns(ctx, fac), dtype=object).value_counts()
+        counts = np.array([int(in_town.get(n, 0)) for n in towns["name"]])
+        m = Measure(float((counts > 0).mean()), "share", "point_in_polygon",
+                    f"{len(towns)} admin_level8 streets/towns", not_robust=[OSM_COMPLETENESS])
+        if detail:
+            m.breakdown = [{"name": str(n), "measured": float(c)}
+                           for n, c in zip(towns["name"], counts, strict=True)]
+            m.notes.append(f"{len(fac)} {p.facility_kind} facilities; breakdown = count per "
+                           "street/town.")
+            m.layers = ClaimLayers(facilities=_facility_points(fac))
+        return m
+
+    def variants(self, ctx: StudyContext, p: PresencePerTownshipParams) -> list[Variant]:
+        if p.extra_name_pattern:
+            return [Variant("extra_name_pattern", "off",
+                            dataclasses.replace(p, extra_name_pattern=None))]
+        return []
 
 
-def _presence_variants(ctx: StudyContext, p: Mapping[str, Any]) -> list[Variant]:
-    if p.get("extra_name_pattern"):
-        return [Variant("extra_name_pattern", "off", {"_no_extra_names": True})]
-    return []
+@dataclass(frozen=True)
+class PerCapitaAreaParams:
+    """Parameters of :class:`PerCapitaArea`; areas in hectares."""
+
+    facility_kind: str
+    min_area_ha: float = 0.0
+    fclasses: tuple[str, ...] | None = None
+    # variant knobs
+    spread: str = "area"   #: how population is spread (geo.demand)
 
 
-def per_capita_area(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
+class PerCapitaArea(Metric):
     """Square metres of facility (park) area inside the area per resident."""
-    parks = ctx.facilities(p["facility_kind"], fclasses=_tuple(p.get("fclasses")))
-    min_ha = float(p.get("min_area_ha", 0.0))
-    if "inside_ha" not in parks.columns:
-        return Measure(None, "m2_per_person", reason=f"{p['facility_kind']} has no polygons")
-    sel = parks[parks["area_ha"] >= min_ha]
-    pop = float(ctx.population(p.get("_spread", "area")).sum())
-    area_m2 = float(sel["inside_ha"].sum()) * 1e4
-    m = Measure(area_m2 / pop if pop > 0 else None, "m2_per_person", "polygon_area",
-                "population")
-    if detail:
-        m.notes.append(f"{len(sel)} polygons, {area_m2 / 1e6:.2f} km² inside the area; "
-                       f"population {pop:,.0f}.")
-        m.layers = ClaimLayers(facilities=_facility_points(sel))
-    return m
+
+    key = "per_capita_area"
+    Params = PerCapitaAreaParams
+    spec = MetricSpec(
+        doc="square metres of facility_kind (park) area per resident",
+        unit="m2_per_person",
+        required={"facility_kind": _KIND},
+        optional={"min_area_ha": Param("number", "ignore polygons smaller than this (ha)"),
+                  "fclasses": _FCLASSES},
+    )
+
+    def evaluate(self, ctx: StudyContext, p: PerCapitaAreaParams, *, detail: bool) -> Measure:
+        parks = ctx.facilities(p.facility_kind, fclasses=_tuple(p.fclasses))
+        if "inside_ha" not in parks.columns:
+            return Measure(None, "m2_per_person", reason=f"{p.facility_kind} has no polygons")
+        sel = parks[parks["area_ha"] >= float(p.min_area_ha)]
+        pop = float(ctx.population(p.spread).sum())
+        area_m2 = float(sel["inside_ha"].sum()) * 1e4
+        m = Measure(area_m2 / pop if pop > 0 else None, "m2_per_person", "polygon_area",
+                    "population")
+        if detail:
+            m.notes.append(f"{len(sel)} polygons, {area_m2 / 1e6:.2f} km² inside the area; "
+                           f"population {pop:,.0f}.")
+            m.layers = ClaimLayers(facilities=_facility_points(sel))
+        return m
+
+    def variants(self, ctx: StudyContext, p: PerCapitaAreaParams) -> list[Variant]:
+        return [Variant("population_spread", "settlements",
+                        dataclasses.replace(p, spread="settlements"))]
 
 
-def network_length(ctx: StudyContext, p: Mapping[str, Any], *, detail: bool) -> Measure:
+@dataclass(frozen=True)
+class NetworkLengthParams:
+    """Parameters of :class:`NetworkLength`."""
+
+    line: str | None = None
+    name_pattern: str | None = None
+    fclasses: tuple[str, ...] | None = None
+    include_construction: bool = False
+
+
+class NetworkLength(Metric):
     """Length in km of railway lines inside the area (filtered by class and name)."""
-    lines = ctx.osm.layer("railways")
-    classes = list(p.get("fclasses") or lines["fclass"].dropna().unique())
-    if p.get("include_construction"):
-        classes.append("construction")
-    lines = lines[lines["fclass"].isin(classes)]
-    if p.get("name_pattern"):
-        rx = re.compile(p["name_pattern"])
-        lines = lines[names_matching(lines, rx)]
-    if len(lines) == 0:
-        why = (f"no railway in the OSM data ({ctx.osm.source}) matches "
-               f"{p.get('name_pattern') or classes!r}")
-        if p.get("include_construction"):
-            why += ("; lines under construction (railway=construction) are not in the "
-                    "Geofabrik railways layer: use an OSM PBF to see them")
-        return Measure(None, "km", reason=why)
-    geom = lines.to_crs(settings.metric_crs).geometry.values
-    inside = shapely.intersection(geom, ctx.area.geometry_m)
-    length_km = shapely.length(inside) / 1000.0
-    m = Measure(float(length_km.sum()), "km", "clip_length", "km of track centre-lines")
-    if detail:
-        m.notes.append("Parallel tracks mapped as separate ways are each counted; the plan's "
-                       "figures are route lengths.")
-        by = pd.Series(length_km, index=pd.Series(lines["name"].to_numpy(), dtype=object).fillna(
-            "(unnamed)")).groupby(level=0).sum()
-        m.breakdown = [{"name": str(k), "measured": round(float(v), 3)}
-                       for k, v in by.items() if v > 0]
-    return m
+
+    key = "network_length"
+    Params = NetworkLengthParams
+    spec = MetricSpec(
+        doc="length in km of railway lines inside the area",
+        unit="km",
+        required={},
+        optional={
+            "line": Param("str", "rail line label, e.g. '22'"),
+            "name_pattern": Param("regex", "regex on the railway's name"),
+            "fclasses": Param("list[str]", "railway classes (rail, subway, light_rail, ...)"),
+            "include_construction": Param("bool", "count lines tagged as under construction"),
+        },
+    )
+
+    def evaluate(self, ctx: StudyContext, p: NetworkLengthParams, *, detail: bool) -> Measure:
+        lines = ctx.osm.layer("railways")
+        classes = list(p.fclasses or lines["fclass"].dropna().unique())
+        if p.include_construction:
+            classes.append("construction")
+        lines = lines[lines["fclass"].isin(classes)]
+        if p.name_pattern:
+            lines = lines[names_matching(lines, re.compile(p.name_pattern))]
+        if len(lines) == 0:
+            why = (f"no railway in the OSM data ({ctx.osm.source}) matches "
+                   f"{p.name_pattern or classes!r}")
+            if p.include_construction:
+                why += ("; lines under construction (railway=construction) are not in the "
+                        "Geofabrik railways layer: use an OSM PBF to see them")
+            return Measure(None, "km", reason=why)
+        geom = lines.to_crs(settings.metric_crs).geometry.values
+        inside = shapely.intersection(geom, ctx.area.geometry_m)
+        length_km = shapely.length(inside) / 1000.0
+        m = Measure(float(length_km.sum()), "km", "clip_length", "km of track centre-lines")
+        if detail:
+            m.notes.append("Parallel tracks mapped as separate ways are each counted; the "
+                           "plan's figures are route lengths.")
+            by = pd.Series(length_km, index=pd.Series(lines["name"].to_numpy(),
+                                                      dtype=object).fillna("(unnamed)")
+                           ).groupby(level=0).sum()
+            m.breakdown = [{"name": str(k), "measured": round(float(v), 3)}
+                           for k, v in by.items() if v > 0]
+        return m
 
 
-Evaluator = Callable[..., Measure]
+# ---------------------------------------------------------------------------- the registry
 
-#: metric key -> (evaluator, variants function)
-REGISTRY: dict[str, tuple[Evaluator, Callable[[StudyContext, Mapping[str, Any]],
-                                                 list[Variant]]]] = {
-    "share_within_distance": (share_within_distance, _share_within_distance_variants),
-    "drive_time_share": (drive_time_share, _drive_time_share_variants),
-    "park_blind_spots": (park_blind_spots, _park_blind_spots_variants),
-    "facility_count": (facility_count, _facility_count_variants),
-    "presence_per_township": (presence_per_township, _presence_variants),
-    "per_capita_area": (per_capita_area, lambda ctx, p: [
-        Variant("population_spread", "settlements", {"_spread": "settlements"})]),
-    "network_length": (network_length, lambda ctx, p: []),
-}
+#: Every metric, in the order they are documented. Adding a metric: add its class here.
+METRIC_CLASSES: tuple[type[Metric], ...] = (
+    ShareWithinDistance, DriveTimeShare, ParkBlindSpots, FacilityCount, PresencePerTownship,
+    PerCapitaArea, NetworkLength,
+)
+
+#: metric key -> metric object.
+REGISTRY: Mapping[str, Metric] = MappingProxyType({cls.key: cls() for cls in METRIC_CLASSES})

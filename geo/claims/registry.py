@@ -18,16 +18,17 @@ A claim file is TOML (``data/claims/tongzhou-2026-2030.toml`` is the packaged on
     metric = "share_within_distance"
     parameters = { threshold_m = 500, facility_kind = "rail_station", ... }
     notes = ["..."]                 # optional
+    headline = true                 # optional: a headline card of the report
 
 Line numbers are 1-based and count ``\\n``-separated lines, as ``grep -n`` does (one line of
 the plan text is one paragraph). :data:`METRICS` lists, for every metric key, its required and
-optional parameters with their types, and the unit its targets must use; the evaluators are
+optional parameters with their types, and the unit its targets must use; the metric objects are
 written against exactly these names.
 
 Where the default file lives: ``data/`` is outside the ``geo`` package, so :func:`load_claims`
 looks for ``<project root>/data/claims/tongzhou-2026-2030.toml`` (the checkout the package is
 imported from, which is what an editable install gives). An installed wheel has no project
-root: pass the file's path explicitly (the CLI's ``--claims FILE``).
+root: pass the file's path explicitly (``load_claims(path)``).
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from geo import settings
+from geo.claims.metrics import REGISTRY
+from geo.claims.spec import MetricSpec, Param
 from geo.claims.verdict import COMPARATORS
 from geo.errors import ClaimSpecError, DataNotFoundError
 
@@ -55,152 +58,20 @@ DEFAULT_CLAIMS_FILE = settings.PROJECT_ROOT / "data" / "claims" / "tongzhou-2026
 SCHEMA_VERSION = 1
 BINDINGS = ("约束性", "预期性", "none")
 
-#: Facility kinds the evaluators know how to build (see ``geo.facilities``).
-FACILITY_KINDS = (
-    "rail_station", "park", "school", "kindergarten", "convenience", "hospital", "clinic",
-    "elderly_care", "fire_station", "expressway_entrance", "museum",
-)
-
 _FILE_KEYS_REQUIRED = ("schema_version", "document_title", "claims")
 _FILE_KEYS_OPTIONAL = ("document_note", "plan_period")
 _CLAIM_KEYS_REQUIRED = ("id", "title_zh", "title_en", "quote", "source", "target", "binding",
                         "metric", "parameters")
-_CLAIM_KEYS_OPTIONAL = ("notes", "scope")
+_CLAIM_KEYS_OPTIONAL = ("notes", "scope", "headline")
 _SOURCE_KEYS = ("document", "line")
 _TARGET_KEYS = ("value", "comparator", "unit", "year")
 _TIER_KEYS = ("min_area_ha", "radius_m")
 _ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
 
-@dataclass(frozen=True)
-class Param:
-    """One metric parameter: its type (``number``, ``int``, ``str``, ``bool``, ``list[str]``,
-    ``regex``, ``tiers``), allowed values for strings, and a one-line meaning with its unit."""
-
-    type: str
-    doc: str
-    choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """A metric key's contract: required and optional parameters and the target unit."""
-
-    doc: str
-    unit: str
-    required: Mapping[str, Param]
-    optional: Mapping[str, Param] = field(default_factory=dict)
-
-    @property
-    def parameter_names(self) -> tuple[str, ...]:
-        return (*self.required, *self.optional)
-
-
-_KIND = Param("str", "facility kind (geo.facilities)", FACILITY_KINDS)
-_FCLASSES = Param("list[str]", "Geofabrik fclass values making up the kind (replaces its default)")
-_EXTRA_NAME = Param("regex", "also count POIs of any class whose name matches this regex")
-_NAME_PATTERN = Param("regex", "keep only facilities whose name matches this regex")
-
-#: metric key -> contract. Shares are fractions in [0, 1] with unit "share".
-METRICS: Mapping[str, MetricSpec] = MappingProxyType({
-    "share_within_distance": MetricSpec(
-        doc="share of demand within threshold_m of the nearest facility of facility_kind",
-        unit="share",
-        required={
-            "threshold_m": Param("number", "distance threshold in metres"),
-            "facility_kind": _KIND,
-            "denominator": Param("str", "what is counted", ("population", "population_and_jobs")),
-            "mode": Param("str", "walk network (straight line when no network) or straight line",
-                          ("walk", "straight_line")),
-        },
-        optional={"fclasses": _FCLASSES, "extra_name_pattern": _EXTRA_NAME,
-                  "name_pattern": _NAME_PATTERN},
-    ),
-    "drive_time_share": MetricSpec(
-        doc="share of demand whose response or access time is within threshold_min; the "
-            "drive budget is threshold_min - turnout_min",
-        unit="share",
-        required={
-            "threshold_min": Param("number", "total time budget in minutes (turnout included)"),
-            "facility_kind": _KIND,
-            "speed_profile": Param("str", "speed profile of geo.network", ("drive", "fire")),
-            "direction": Param("str", "residents drive to entrances; engines drive from stations",
-                               ("to_facility", "from_facility")),
-        },
-        optional={
-            "turnout_min": Param("number", "minutes between dispatch and departure (default 0)"),
-            "denominator": Param("str", "what is counted (default population)",
-                                 ("area", "population")),
-            "highway_classes": Param("list[str]", "OSM highway classes whose entries count"),
-            "planned_new_facilities": Param("int", "facilities the plan adds (reported)"),
-        },
-    ),
-    "park_blind_spots": MetricSpec(
-        doc="share of demand outside every park's size-tiered service radius (blind spots)",
-        unit="share",
-        required={
-            "tiers": Param("tiers", "array of {min_area_ha, radius_m}: a park of at least "
-                                    "min_area_ha hectares serves radius_m metres (largest tier "
-                                    "that applies)"),
-            "min_park_area_ha": Param("number", "parks smaller than this (ha) are ignored"),
-        },
-        optional={
-            "benchmark_radius_m": Param("number", "single radius (m) for every park, as in "
-                                                  "Beijing's 500 m wording (a variant)"),
-            "denominator": Param("str", "what is counted (default population)",
-                                 ("population", "area")),
-            "mode": Param("str", "straight-line radius (official style) or walk network",
-                          ("straight_line", "walk")),
-        },
-    ),
-    "facility_count": MetricSpec(
-        doc="number of OSM facilities of facility_kind in the area (with names: how many of the "
-            "listed names are found)",
-        unit="count",
-        required={"facility_kind": _KIND},
-        optional={
-            "fclasses": _FCLASSES,
-            "name_pattern": _NAME_PATTERN,
-            "extra_name_pattern": _EXTRA_NAME,
-            "names": Param("list[str]", "named facilities to find; each counts once when a "
-                                        "facility name contains it"),
-            "line": Param("str", "rail line label, e.g. '22' (stations of that line)"),
-            "line_pattern": Param("regex", "regex on railway names: stations within "
-                                           "line_buffer_m of matching lines"),
-            "line_buffer_m": Param("number", "station-to-line distance in metres (default 150)"),
-            "necessary_only": Param("bool", "the OSM kind is broader than the claim's (e.g. "
-                                            "hospitals of any grade for grade-III ones): a "
-                                            "count below the target is not met, one at or "
-                                            "above it is inconclusive"),
-        },
-    ),
-    "presence_per_township": MetricSpec(
-        doc="share of townships/streets (admin_level 8) with at least one facility of "
-            "facility_kind",
-        unit="share",
-        required={"facility_kind": _KIND},
-        optional={"fclasses": _FCLASSES, "name_pattern": _NAME_PATTERN,
-                  "extra_name_pattern": _EXTRA_NAME},
-    ),
-    "per_capita_area": MetricSpec(
-        doc="square metres of facility_kind (park) area per resident",
-        unit="m2_per_person",
-        required={"facility_kind": _KIND},
-        optional={"min_area_ha": Param("number", "ignore polygons smaller than this (ha)"),
-                  "fclasses": _FCLASSES},
-    ),
-    "network_length": MetricSpec(
-        doc="length in km of railway lines inside the area",
-        unit="km",
-        required={},
-        optional={
-            "line": Param("str", "rail line label, e.g. '22'"),
-            "name_pattern": Param("regex", "regex on the railway's name"),
-            "fclasses": Param("list[str]", "railway classes (rail, subway, light_rail, ...)"),
-            "include_construction": Param("bool", "count lines tagged as under construction"),
-        },
-    ),
-})
+#: metric key -> contract (parameters, target unit); the metrics themselves are in
+#: :mod:`geo.claims.metrics`.
+METRICS: Mapping[str, MetricSpec] = MappingProxyType({k: m.spec for k, m in REGISTRY.items()})
 
 
 def _freeze(obj: Any) -> Any:
@@ -255,6 +126,13 @@ class Claim:
     #: The one area the claim is about (its names, targets or lines are that area's), or None
     #: when the claim's test applies to any area.
     scope: str | None = None
+    #: Shown as a headline card at the top of the report (claim file: ``headline = true``).
+    headline: bool = False
+
+    @property
+    def params(self) -> Any:
+        """The typed, frozen parameters of the claim's metric (``geo.claims.metrics``)."""
+        return REGISTRY[self.metric].params(self.parameters)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (the ``claims[]`` fields of the evaluation contract)."""
@@ -410,10 +288,10 @@ def _claim_from_record(rec: Any, index: int, path: Path) -> Claim:
     for name, value in params.items():
         spec = metric.required.get(name) or metric.optional[name]
         _check_param(name, spec, value, where)
-    if params.get("turnout_min", 0) >= params.get("threshold_min", math.inf):
-        raise ClaimSpecError(f"{where}: parameter 'turnout_min' ({params['turnout_min']}) must be "
-                             f"less than 'threshold_min' ({params['threshold_min']}): the drive "
-                             "budget is threshold_min - turnout_min")
+    try:
+        REGISTRY[rec["metric"]].params(_freeze(params))
+    except ValueError as exc:
+        raise ClaimSpecError(f"{where}: {exc}") from None
     notes = rec.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise ClaimSpecError(f"{where}: key 'notes' should be an array of strings")
@@ -421,6 +299,10 @@ def _claim_from_record(rec: Any, index: int, path: Path) -> Claim:
     if scope is not None and (not isinstance(scope, str) or not scope.strip()):
         raise ClaimSpecError(f"{where}: key 'scope' should be the name of the one area the "
                              "claim is about (e.g. \"通州区\"), or left out for any area")
+    headline = rec.get("headline", False)
+    if not isinstance(headline, bool):
+        raise ClaimSpecError(f"{where}: key 'headline' should be true or false, got "
+                             f"{headline!r}")
     t = rec["target"]
     value = t["value"]
     return Claim(
@@ -428,7 +310,7 @@ def _claim_from_record(rec: Any, index: int, path: Path) -> Claim:
         source=Source(src["document"], src["line"]),
         target=Target(value, t["comparator"], t["unit"], t["year"]),
         binding=rec["binding"], metric=rec["metric"], parameters=_freeze(params),
-        notes=tuple(notes), scope=scope,
+        notes=tuple(notes), scope=scope, headline=headline,
     )
 
 
@@ -468,7 +350,7 @@ def load_claims(path: str | os.PathLike[str] | None = None) -> list[Claim]:
     """
     p = Path(path) if path is not None else DEFAULT_CLAIMS_FILE
     if not p.is_file():
-        hint = ("pass the claim file's path (--claims FILE)" if path is None
+        hint = ("pass the claim file's path (path=FILE)" if path is None
                 else "check the path")
         raise DataNotFoundError(f"claim file {p} not found: {hint}")
     try:

@@ -19,11 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 
-from geo.claims.registry import Claim
+if TYPE_CHECKING:  # the registry imports the metrics, which import this module
+    from geo.claims.registry import Claim
 
 
 @dataclass

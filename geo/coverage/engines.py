@@ -1,5 +1,5 @@
 """Coverage engines: network (snapped to edges), straight line, and the approximation used
-only when no network exists. Each returns a :class:`CoverageResult` labelled with its method.
+when no network exists (see :mod:`geo.coverage.methods` for the rule). Each returns a :class:`CoverageResult` labelled with its method.
 
 Demand is any GeoDataFrame (points or cells; polygons use a representative point) with optional
 ``population`` and ``area_m2`` columns; facilities are a GeoDataFrame of points (polygons use a
@@ -47,6 +47,7 @@ def _check(demand: Any, facilities: Any, threshold: float) -> None:
 def _result(demand: Any, cost: np.ndarray, nearest: Any, threshold: float, method: str,
             unit: str, parameters: dict[str, Any], snap_dist_m: Any = np.nan,
             on_network: Any = True) -> CoverageResult:
+    # 9 parameters: the columns of one result, each named; a private assembler
     out = demand.to_crs(settings.geographic_crs).copy()
     out[f"cost_{unit}"] = cost
     out["covered"] = cost <= float(threshold)
@@ -61,6 +62,8 @@ def network_coverage(G: Any, demand: Any, facilities: Any, *, threshold: float,
                      offnet_speed_kph: float | None = None,
                      source_leg: bool = True) -> CoverageResult:
     """Coverage by network cost: demand and facilities snapped to edges.
+
+    (9 parameters: the snapping options of :func:`geo.snapping.point_costs`, passed through.)
 
     Parameters
     ----------
@@ -109,6 +112,35 @@ def straight_line_distance(demand: Any, facilities: Any) -> tuple[np.ndarray, np
     return j["_dist"].to_numpy(dtype=float), labels[j["_fac"].to_numpy(dtype=int)]
 
 
+def approximate_cost(dist_m: np.ndarray, *, circuity: float = CIRCUITY, unit: str = "m",
+                     speed_kph: float | None = None) -> np.ndarray:
+    """Approximate network costs from straight-line metres: ``dist_m`` x ``circuity``, in
+    metres (``unit="m"``) or in seconds at ``speed_kph`` (``unit="s"``)."""
+    if not (circuity >= 1.0):
+        raise DataError(f"circuity must be >= 1 (network/straight-line ratio), got {circuity!r}")
+    cost = np.asarray(dist_m, dtype=float) * circuity
+    if unit == "s":
+        if speed_kph is None or not speed_kph > 0:
+            raise DataError(f"speed_kph must be > 0 km/h for unit='s', got {speed_kph!r}")
+        return cost / (speed_kph / 3.6)
+    if unit != "m":
+        raise DataError(f"unit must be 'm' or 's', got {unit!r}")
+    return cost
+
+
+def nearest_network_cost(G: Any, demand: Any, facilities: Any, *, weight: str = "length",
+                         reverse: bool = False) -> np.ndarray:
+    """Network cost (metres for ``length``, seconds for ``travel_time``) between each demand
+    row's representative point and its nearest facility, both snapped to edges with the
+    default snapping of :func:`geo.snapping.point_costs`; ``inf`` when unreachable."""
+    from geo.snapping import point_costs
+
+    if weight not in _WEIGHT_UNITS:
+        raise NetworkError(f"weight must be one of {sorted(_WEIGHT_UNITS)}, got {weight!r}")
+    r = point_costs(G, facilities, demand_points(demand), weight=weight, reverse=reverse)
+    return r["cost"].to_numpy(dtype=float)
+
+
 def straight_line_coverage(demand: Any, facilities: Any, *, threshold_m: float) -> CoverageResult:
     """Coverage by straight-line distance (the usual official "service radius" method).
 
@@ -126,20 +158,12 @@ def approximation_coverage(demand: Any, facilities: Any, *, threshold: float, un
                            speed_kph: float | None = None) -> CoverageResult:
     """Estimate network cost as straight-line distance x ``circuity`` (and / ``speed_kph``).
 
-    For use only when no road network exists (use :func:`coverage`, which enforces that).
+    The method used when no road network exists; with one, a labelled comparison.
     ``unit="m"``: cost in metres; ``unit="s"``: seconds at ``speed_kph`` (required).
     """
     _check(demand, facilities, threshold)
-    if not (circuity >= 1.0):
-        raise DataError(f"circuity must be >= 1 (network/straight-line ratio), got {circuity!r}")
     dist, nearest = straight_line_distance(demand, facilities)
-    cost = dist * circuity
-    if unit == "s":
-        if speed_kph is None or not speed_kph > 0:
-            raise DataError(f"speed_kph must be > 0 km/h for unit='s', got {speed_kph!r}")
-        cost = cost / (speed_kph / 3.6)
-    elif unit != "m":
-        raise DataError(f"unit must be 'm' or 's', got {unit!r}")
+    cost = approximate_cost(dist, circuity=circuity, unit=unit, speed_kph=speed_kph)
     params = {"circuity": circuity, "speed_kph": speed_kph, "n_facilities": len(facilities),
               "metric_crs": metric_crs_of(demand)}
     return _result(demand, cost, nearest, threshold, "approximation", unit, params)
@@ -149,30 +173,25 @@ def coverage(demand: Any, facilities: Any, *, threshold: float, G: Any = None,
              method: str = "auto", weight: str = "length", reverse: bool = False,
              circuity: float = CIRCUITY, speed_kph: float | None = None,
              **network_options: Any) -> CoverageResult:
-    """Pick an engine. ``method="auto"``: network when ``G`` is given, else approximation.
+    """Pick an engine by :func:`geo.coverage.methods.choose_method`: ``method="auto"`` is the
+    network when ``G`` is given, else the approximation.
 
-    ``"straight_line"`` is always allowed (threshold in metres). ``"approximation"`` is refused
-    when a network ``G`` exists: the network is the better estimate.
+    (9 parameters: every engine's options in one call, as osmnx-style helpers do.)
+
+    ``"straight_line"`` (threshold in metres) and ``"approximation"`` may always be asked for,
+    also when ``G`` exists (e.g. to compare with the network; the result is labelled).
     """
-    if method == "auto":
-        method = "network" if G is not None else "approximation"
+    from geo.coverage.methods import choose_method
+
+    method = choose_method(network=G is not None, fallback="approximation", requested=method)
     if method == "network":
-        if G is None:
-            raise NetworkError("method='network' needs a graph G; build one with geo.network "
-                               "or use method='approximation'")
         return network_coverage(G, demand, facilities, threshold=threshold, weight=weight,
                                 reverse=reverse, **network_options)
     if method == "straight_line":
         return straight_line_coverage(demand, facilities, threshold_m=threshold)
-    if method == "approximation":
-        if G is not None:
-            raise NetworkError("method='approximation' is only for when no network exists, but "
-                               "G was given; use method='network'")
-        unit = _WEIGHT_UNITS.get(weight)
-        if unit is None:
-            raise NetworkError(f"weight must be one of {sorted(_WEIGHT_UNITS)}, got {weight!r}")
-        log.info("no network: approximating with circuity %.2f", circuity)
-        return approximation_coverage(demand, facilities, threshold=threshold, unit=unit,
-                                      circuity=circuity, speed_kph=speed_kph)
-    raise DataError(f"method must be 'auto', 'network', 'straight_line' or 'approximation', "
-                    f"got {method!r}")
+    unit = _WEIGHT_UNITS.get(weight)
+    if unit is None:
+        raise NetworkError(f"weight must be one of {sorted(_WEIGHT_UNITS)}, got {weight!r}")
+    log.info("approximating network costs with circuity %.2f", circuity)
+    return approximation_coverage(demand, facilities, threshold=threshold, unit=unit,
+                                  circuity=circuity, speed_kph=speed_kph)

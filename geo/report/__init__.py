@@ -2,6 +2,6 @@
 charts (:mod:`geo.report.charts`) and the all-districts batch (:mod:`geo.report.batch`)."""
 
 from geo.report.batch import BatchSummary, DistrictResult, run_batch
-from geo.report.html import HEADLINE_IDS, write_report
+from geo.report.html import write_report
 
-__all__ = ["HEADLINE_IDS", "BatchSummary", "DistrictResult", "run_batch", "write_report"]
+__all__ = ["BatchSummary", "DistrictResult", "run_batch", "write_report"]

@@ -38,6 +38,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geo.claims.metrics import REGISTRY
 from geo.errors import DataError, GeoError
 from geo.report.charts import format_value, sensitivity_svg, svg_data_uri
 
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The plan's four headline claims, shown as cards at the top of every report.
-HEADLINE_IDS = ("C01", "C02", "C03", "C04")
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 VERDICT_LABELS = {"met": "met", "not_met": "not met", "inconclusive": "inconclusive"}
 _COMPARATOR_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "~": "about {v}", "eliminate": "no gaps left ({v})"}
@@ -234,8 +233,7 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
         "source_text": f"{c.source.document}, line {c.source.line}", "binding": c.binding,
         "target_text": target_text(c),
         "measured_text": format_value(_finite(r.value), r.unit) + (
-            " in blind spots" if r.claim.metric == "park_blind_spots"
-            and _finite(r.value) is not None else ""),
+            REGISTRY[r.claim.metric].measured_label if _finite(r.value) is not None else ""),
         "method_text": _method_text(r), "denominator": r.denominator,
         "verdict": r.verdict, "verdict_label": VERDICT_LABELS.get(r.verdict, r.verdict),
         "base_verdict_label": VERDICT_LABELS.get(r.base_verdict, r.base_verdict),
@@ -627,7 +625,7 @@ def write_report(
                             layer_files=layer_files.get(r.claim.id, ()), charts=charts)
                  for r in evaluation.claims]
         by_id = {v["id"]: v for v in views}
-        headline = [by_id.get(h) or _missing_card(h) for h in HEADLINE_IDS]
+        headline = [by_id[r.claim.id] for r in evaluation.claims if r.claim.headline]
         page = render("index.html.j2", area_title=area_title(evaluation.area),
                       data=evaluation.data, headline=headline, claims=views,
                       provenance=provenance(evaluation),
