@@ -69,13 +69,18 @@ def test_packaged_file_loads_with_headline_claims():
     assert c02.metric == "drive_time_share" and c02.parameters["threshold_min"] == 15
     assert c02.parameters["direction"] == "to_facility"
     assert c02.parameters["facility_kind"] == "expressway_entrance"
-    assert c03.target.comparator == "eliminate" and c03.target.value == 0
+    # C03 has no number in the plan: a measurement over residential land, never met/not met
+    assert c03.target.comparator == "measure"
+    assert c03.parameters["extent"] == "residential" and c03.parameters["denominator"] == "area"
     tiers = {(t["min_area_ha"], t["radius_m"]) for t in c03.parameters["tiers"]}
     assert tiers == {(0.5, 500), (0.2, 300)}
     assert c04.parameters["threshold_min"] == 5 and c04.parameters["turnout_min"] == 1
     assert c04.parameters["direction"] == "from_facility"
     assert c04.parameters["speed_profile"] == "fire"
     assert c04.parameters["planned_new_facilities"] == 6
+    # the 责任区 reading: share of built-up area; 4 stations known missing from OSM
+    assert (c04.parameters["extent"], c04.parameters["denominator"]) == ("built_up", "area")
+    assert c04.known_unmapped["count"] == 4
     # at least six more claims, each on a registry metric with its required parameters
     assert len([c for c in claims if c.id not in {"C01", "C02", "C03", "C04"}]) >= 6
     for c in claims:

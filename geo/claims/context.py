@@ -53,11 +53,15 @@ class StudyContext:
         Facilities to add or remove (``geo.scenarios``), applied to every facility query.
     osm : OsmData, optional
         Preloaded layers (tests); default: :func:`geo.sources.load_osm` for the area.
+    built_up : path, optional
+        GeoJSON polygon of the built-up area (e.g. the 155 km² sub-center core); it is then
+        the ``built_up`` and ``residential`` extent (:mod:`geo.extent`).
     """
 
     def __init__(self, area: Area | str, *, data_dir: str | Path | None = None,
                  network_path: str | Path | None = None, cell_size_m: float = 250.0,
-                 scenario: Any = None, osm: OsmData | None = None) -> None:
+                 scenario: Any = None, osm: OsmData | None = None,
+                 built_up: str | Path | None = None) -> None:
         self.data_dir = settings.resolve_data_dir(data_dir)
         self.area = get_area(area, data_dir=self.data_dir)
         self.cell_size_m = float(cell_size_m)
@@ -77,6 +81,10 @@ class StudyContext:
                             ".pbf, .osm or .xml file with roads")
         #: Warnings about the road network (partial coverage), for the output's data block.
         self.network_notes: list[str] = []
+        self.built_up_path = Path(built_up) if built_up is not None else None
+        if self.built_up_path is not None and not self.built_up_path.is_file():
+            raise DataNotFoundError(f"built-up file {self.built_up_path} (built_up) does not "
+                                    "exist: pass a GeoJSON polygon (--built-up FILE)")
         self.scenario = scenario
         self.osm = osm if osm is not None else load_osm(self.area, data_dir=self.data_dir)
         self._memo: dict[Hashable, Any] = {}
@@ -129,6 +137,43 @@ class StudyContext:
     def population(self, spread: str = "area") -> np.ndarray:
         """Residents per cell (float array, in cell order)."""
         return self.cells(spread)["population"].to_numpy(dtype=float)
+
+    def extent(self, name: str = "area") -> Any:
+        """The :class:`geo.extent.Extent` a claim is measured over: ``"area"`` (all of it),
+        ``"built_up"`` or ``"residential"`` (user polygon, else OSM landuse, else the density
+        proxy on the base population surface; :mod:`geo.extent`)."""
+        from geo import extent as ext
+        from geo.demand import population_source
+
+        if name not in ext.EXTENTS:
+            raise DataError(f"extent must be one of {', '.join(ext.EXTENTS)}, got {name!r}")
+
+        def load() -> Any:
+            area_m = self.area.geometry_m
+            if name == "area":
+                return ext.Extent("area", None, float(self.area.area_km2),
+                                  f"the whole study area ({self.area.name})")
+            if self.built_up_path is not None:
+                return ext.from_file(self.built_up_path, area_m, name)
+            found = ext.from_landuse(self.osm, area_m, name)
+            if found is not None:
+                return found
+            if name == "residential":  # the proxy is one mask: share it
+                e = self.extent("built_up")
+                return ext.Extent("residential", e.geometry, e.area_km2,
+                                  e.source + "; stands for residential land, which the data "
+                                             "does not map")
+            return ext.density_proxy(self.cells("area"), self.population("area"), name,
+                                     population_source=population_source("area"))
+
+        return self._cached(("extent", name), load)
+
+    def extent_fraction(self, name: str = "area") -> np.ndarray:
+        """Share (0-1) of each demand cell inside the extent ``name``, in cell order."""
+        from geo.extent import cell_fraction
+
+        return self._cached(("extent-frac", name),
+                            lambda: cell_fraction(self.cells("area"), self.extent(name)))
 
     def cell_area_m2(self) -> np.ndarray:
         """Cell areas in m² (clipped to the area), in cell order."""

@@ -20,21 +20,33 @@ from geo.claims.context import StudyContext
 from geo.claims.metrics import REGISTRY, Measure
 from geo.claims.registry import Claim, load_claims
 from geo.claims.result import AreaEvaluation, ClaimResult
-from geo.claims.verdict import INCONCLUSIVE, MET, combine, verdict
+from geo.claims.verdict import (
+    ABOUT_TOLERANCE,
+    INCONCLUSIVE,
+    MEASURED,
+    MET,
+    NOT_MET,
+    about_band,
+    combine,
+    verdict,
+)
 from geo.errors import ClaimSpecError, EmptyResultError, GeoError
 
 log = logging.getLogger(__name__)
 
-#: Relative tolerance of the "~" (about) comparator.
-ABOUT_TOLERANCE = 0.05
-
 
 def _judge(m: Measure, claim: Claim) -> str:
+    """The verdict of one measurement: the comparator's (``geo.claims.verdict``), except that a
+    broader kind reaching the target and a lower-bound count below it are inconclusive."""
     if m.value is None:
         return INCONCLUSIVE
     t = claim.target
-    v = verdict(m.value, float(t.value), t.comparator, about_tolerance=ABOUT_TOLERANCE)
-    return INCONCLUSIVE if v == MET and m.necessary_only else v
+    v = verdict(m.value, float(t.value), t.comparator, unit=t.unit)
+    if v == MET and m.necessary_only:
+        return INCONCLUSIVE
+    if v == NOT_MET and m.lower_bound:
+        return INCONCLUSIVE
+    return v
 
 
 def _data_year(ctx: StudyContext) -> int | None:
@@ -87,6 +99,13 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
     notes = list(base.notes)
     if base.reason:
         notes.insert(0, f"inconclusive: {base.reason}")
+    elif base.lower_bound and base_verdict == INCONCLUSIVE and \
+            verdict(base.value, float(claim.target.value), claim.target.comparator,
+                    unit=claim.target.unit) == NOT_MET:
+        notes.insert(0, f"inconclusive: OSM maps {base.value:g}, below the target "
+                        f"{claim.target.value:g}; a count of mapped facilities is a lower bound "
+                        "(OSM may miss some), and the missing ones are not named, so they "
+                        "cannot be checked")
     elif base.necessary_only and base_verdict == INCONCLUSIVE:
         notes.insert(0, f"inconclusive: OSM counts every {dict(claim.parameters).get('facility_kind')}"
                         f", not only those the claim means, so reaching {claim.target.value:g} "
@@ -100,9 +119,38 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
         robust = False
         notes.append("not robust: no assumption of this metric can be varied; OSM "
                      "completeness is the open question")
+    completeness = base.completeness
+    if sensitivity and base.value is not None and overall != MEASURED:
+        from geo.claims.completeness import coverage_completeness
+
+        extra = coverage_completeness(ctx, claim, base, overall)
+        if extra is not None:
+            completeness = {**(completeness or {}), "extra_facilities": extra}
+            if extra.get("not_robust"):
+                base.not_robust.append(extra["not_robust"])
+    known = claim.known_unmapped
+    if known is not None and overall in (MET, NOT_MET):
+        completeness = {**(completeness or {}), "known_unmapped": dict(known)}
+        base.not_robust.append(f"OSM is known to miss {known['count']} {dict(claim.parameters).get('facility_kind')} "
+                               f"facilities here ({known['source']})")
     year = _data_year(ctx)
-    if year is not None and claim.target.year > year and overall != INCONCLUSIVE:
-        notes.append(f"measured on OSM data of {ctx.osm.osm_data_date[:10]}; the target is for "
+    pending = year is not None and claim.target.year > year
+    date = str(ctx.osm.osm_data_date or "")[:10]
+    note = None
+    if overall == MEASURED:
+        note = ("measured: the plan sets no number for this task, so it is reported as a "
+                "measurement (value, variants, gap map), never met / not met")
+    elif overall == NOT_MET and pending:
+        note = f"not met on the {date} OSM map, target {claim.target.year}"
+    elif overall == MET and pending:
+        note = f"met on the {date} OSM map already (target {claim.target.year})"
+    if claim.target.comparator == "~" and base.value is not None:
+        low, high = about_band(float(claim.target.value), claim.target.unit)
+        notes.append(f"'about' {claim.target.value:g} is read as {low:.4g} to {high:.4g} "
+                     f"(tolerance {ABOUT_TOLERANCE.get(claim.target.unit, ABOUT_TOLERANCE['*'])}"
+                     f" for unit {claim.target.unit!r}; geo.claims.verdict)")
+    if pending and overall not in (INCONCLUSIVE, MEASURED):
+        notes.append(f"measured on OSM data of {date}; the target is for "
                      f"{claim.target.year}, so {overall} describes the map today, not the "
                      "plan's end state")
     if base.not_robust:
@@ -117,7 +165,8 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
                        method=base.method, denominator=base.denominator, verdict=overall,
                        base_verdict=base_verdict, robust=robust, sensitivity=rows,
                        breakdown=base.breakdown, notes=notes, parameters=params,
-                       layers=base.layers)
+                       layers=base.layers, extent=base.extent, verdict_note=note,
+                       target_year_pending=bool(pending), completeness=completeness)
 
 
 def _parameters(ctx: StudyContext, sensitivity: bool) -> dict[str, Any]:
@@ -135,13 +184,64 @@ def _parameters(ctx: StudyContext, sensitivity: bool) -> dict[str, Any]:
         "cell_size_m": ctx.cell_size_m,
         "population_spread": "area (township counts spread over cells by area)",
         "circuity": CIRCUITY,
-        "about_tolerance": ABOUT_TOLERANCE,
+        "about_tolerance": {u: {"kind": k, "size": v} for u, (k, v) in ABOUT_TOLERANCE.items()},
         "sensitivity": {"threshold_step": THRESHOLD_STEP, "circuity_range": CIRCUITY_RANGE,
                         "turnout_range_min": TURNOUT_RANGE_MIN,
                         "fire_speeds_kph": FIRE_SPEEDS_KPH,
                         "drive_speed_factors": DRIVE_SPEED_FACTORS} if sensitivity else None,
         "metric_crs": settings.metric_crs,
     }
+
+
+def population_block(ctx: StudyContext) -> dict[str, Any]:
+    """The ``data.population`` block: method, total and how the total was formed.
+
+    Uses the population surface's own account (``population_info``) when the demand module
+    has one; otherwise lists the source units (townships) the total is made of, each with its
+    count, the share of its area inside the study area and what it brings.
+    """
+    import geo.demand as demand
+
+    total = float(ctx.population("area").sum())
+    info = getattr(demand, "population_info", None)
+    if callable(info):
+        try:
+            return {"total": round(total, 1), **dict(info(ctx.area, data_dir=ctx.data_dir))}
+        except TypeError:  # a different signature: fall back to the township account
+            log.debug("population_info has another signature; using the township account")
+    return {"total": round(total, 1), "method": demand.population_source("area"),
+            **township_account(ctx)}
+
+
+def township_account(ctx: StudyContext) -> dict[str, Any]:
+    """Which source units (population townships) form the area's total: each with its count,
+    the share of its area inside the study area and the people it brings (areal share)."""
+    import shapely
+
+    from geo.demand import population_townships
+
+    towns = population_townships(data_dir=ctx.data_dir)
+    geom = ctx.area.geometry_m
+    shapely.prepare(geom)
+    towns = towns[shapely.intersects(geom, towns.geometry.values)]
+    share = shapely.area(shapely.intersection(towns.geometry.values, geom)) / \
+        towns["township_area_m2"].to_numpy()
+    rows = []
+    for (_, t), sh in zip(towns.iterrows(), share, strict=True):
+        brought = float(t["population"]) * float(sh)
+        if brought < 0.5:
+            continue
+        rows.append({"unit": f"{t['district']} {t['township']}", "count": float(t["population"]),
+                     "share_inside": round(float(sh), 4), "contributes": round(brought, 1)})
+    rows.sort(key=lambda r: -r["contributes"])
+    main = [r for r in rows if r["share_inside"] >= 0.5]
+    other = [r for r in rows if r["share_inside"] < 0.5]
+    return {"source_units": rows,
+            "formed_as": (f"{len(main)} source units mostly inside the area bring "
+                          f"{sum(r['contributes'] for r in main):,.0f}; {len(other)} units "
+                          f"mostly outside (boundary mismatch between the population and OSM "
+                          f"boundaries) bring {sum(r['contributes'] for r in other):,.0f} by "
+                          "the share of their area inside")}
 
 
 def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
@@ -198,6 +298,8 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
         "osm_source": ctx.osm.source,
         "population_source": population_source("area"),
         "population_total": round(pop_total, 1),
+        "population": population_block(ctx),
+        "built_up": ctx.extent("built_up").describe(),
         "network_source": ctx.network_source(),
         "network_notes": list(ctx.network_notes),
         "claims_skipped": skipped,

@@ -82,6 +82,15 @@ class Measure:
     not_robust: list[str] = field(default_factory=list)
     #: The measured kind is broader than the claim's: reaching the target does not show it met.
     necessary_only: bool = False
+    #: The extent measured over (:meth:`geo.extent.Extent.describe`), None when not a share of
+    #: cells (counts, lengths).
+    extent: dict[str, Any] | None = None
+    #: A count of mapped facilities that only bounds the truth from below (OSM may miss some):
+    #: below the target it is inconclusive, not "not met".
+    lower_bound: bool = False
+    #: Completeness findings (a count's lower bound, names found/not found, extra facilities
+    #: that would change the verdict), for the output's ``completeness`` block.
+    completeness: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -175,10 +184,14 @@ def _share(weights: np.ndarray, mask: np.ndarray) -> float | None:
     return float(weights[mask].sum()) / total if total > 0 else None
 
 
-def _weights(ctx: StudyContext, denominator: str, spread: str) -> np.ndarray:
-    if denominator == "area":
-        return ctx.cell_area_m2()
-    return ctx.population(spread)
+def _weights(ctx: StudyContext, denominator: str, spread: str, extent: str = "area"
+             ) -> np.ndarray:
+    """Per-cell weights: area (m²) or residents, counted only for the part of each cell inside
+    the claim's ``extent`` (:meth:`StudyContext.extent`)."""
+    w = ctx.cell_area_m2() if denominator == "area" else ctx.population(spread)
+    if extent == "area":
+        return w
+    return w * ctx.extent_fraction(extent)
 
 
 def _breakdown(ctx: StudyContext, weights: np.ndarray, mask: np.ndarray,
@@ -196,6 +209,14 @@ def _breakdown(ctx: StudyContext, weights: np.ndarray, mask: np.ndarray,
     return rows
 
 
+def _extent_variants(p: Any) -> list[Variant]:
+    """The whole-area reading of a claim measured over part of the area (built-up or
+    residential), as a sensitivity variant."""
+    if getattr(p, "extent", "area") == "area":
+        return []
+    return [Variant("extent", "area", dataclasses.replace(p, extent="area"))]
+
+
 def _facility_points(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Canonical point frame for maps (drops extra geometry columns such as ``polygon``)."""
     cols = [c for c in fac.columns if c != "geometry" and not isinstance(
@@ -204,9 +225,13 @@ def _facility_points(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _cells_layer(ctx: StudyContext, cost: np.ndarray, covered: np.ndarray, cost_col: str,
-                 spread: str = "area") -> gpd.GeoDataFrame:
+                 spread: str = "area", weights: np.ndarray | None = None) -> gpd.GeoDataFrame:
+    """The evaluation's demand cells; ``weight`` is what the share counts (area or residents
+    inside the claim's extent) when given."""
     cells = ctx.cells(spread)
     out = cells[["cell_id", "area_m2", "population", "geometry"]].copy()
+    if weights is not None:
+        out["weight"] = weights
     out["township"] = ctx.cell_township()
     out[cost_col] = cost
     out["covered"] = covered
@@ -255,7 +280,10 @@ def _no_facilities(p: Any, unit: str) -> Measure:
                                       "data")
 
 
-def _weight_column(denominator: str) -> str:
+def _weight_column(denominator: str, extent: str = "area") -> str:
+    """The cell column siting weighs demand by: the claim's own weights inside its extent."""
+    if extent != "area":
+        return "weight"
     return "area_m2" if denominator == "area" else "population"
 
 
@@ -272,6 +300,9 @@ _KIND = Param("str", "facility kind (geo.facilities)", FACILITY_KINDS)
 _FCLASSES = Param("list[str]", "Geofabrik fclass values making up the kind (replaces its default)")
 _EXTRA_NAME = Param("regex", "also count POIs of any class whose name matches this regex")
 _NAME_PATTERN = Param("regex", "keep only facilities whose name matches this regex")
+_EXTENT = Param("str", "what the indicator is defined over: the whole area, the built-up area "
+                       "or residential land (geo.extent; default area)",
+                ("area", "built_up", "residential"))
 
 
 # ---------------------------------------------------------------------------- share within
@@ -288,6 +319,7 @@ class ShareWithinDistanceParams:
     fclasses: tuple[str, ...] | None = None
     extra_name_pattern: str | None = None
     name_pattern: str | None = None
+    extent: str = "area"
     # variant knobs
     spread: str = "area"                      #: how population is spread (geo.demand)
     method: str | None = None                 #: None: by geo.coverage.choose_method
@@ -310,7 +342,7 @@ class ShareWithinDistance(Metric):
                           ("walk", "straight_line")),
         },
         optional={"fclasses": _FCLASSES, "extra_name_pattern": _EXTRA_NAME,
-                  "name_pattern": _NAME_PATTERN},
+                  "name_pattern": _NAME_PATTERN, "extent": _EXTENT},
     )
 
     @staticmethod
@@ -333,8 +365,9 @@ class ShareWithinDistance(Metric):
                          "official 服务半径 method); walking distance along streets is longer, so "
                          "network coverage would be lower.")
         covered = cost <= threshold
-        pop = ctx.population(p.spread)
-        m = Measure(_share(pop, covered), "share", method, "population", notes)
+        pop = _weights(ctx, "population", p.spread, p.extent)
+        m = Measure(_share(pop, covered), "share", method, "population", notes,
+                    extent=ctx.extent(p.extent).describe())
         if p.denominator == "population_and_jobs":
             m.denominator = "population (jobs not available)"
             m.not_robust.append("the plan counts residents AND jobs; jobs are not in OSM, so "
@@ -348,7 +381,7 @@ class ShareWithinDistance(Metric):
                 sa = service_areas(ctx.graph("walk"), fac, cutoff=threshold, by_facility=False)
             else:
                 sa = _buffers(fac, threshold, f"within {threshold:g} m")
-            m.layers = ClaimLayers(cells=_cells_layer(ctx, cost, covered, "cost_m"),
+            m.layers = ClaimLayers(cells=_cells_layer(ctx, cost, covered, "cost_m", weights=pop),
                                    cost_column="cost_m", cost_unit="m", covered_column="covered",
                                    threshold=threshold, facilities=_facility_points(fac),
                                    service_areas=sa)
@@ -368,7 +401,7 @@ class ShareWithinDistance(Metric):
         if p.facility_kind == "rail_station":
             out.append(Variant("stations", "metro and light rail only",
                                dataclasses.replace(p, station_modes=URBAN_RAIL_MODES)))
-        return out
+        return out + _extent_variants(p)
 
     def siting(self, ctx: StudyContext, p: ShareWithinDistanceParams, *,
                radius_m: float | None = None) -> SitingModel:
@@ -379,7 +412,7 @@ class ShareWithinDistance(Metric):
             cost_fn=_walk_pairs(G) if G is not None else straight_line_costs,
             threshold=float(p.threshold_m), unit="m", network_type="walk",
             existing=lambda cells: np.asarray(cells["cost_m"], dtype=float),
-            kind=p.facility_kind, weight_column=_weight_column(p.denominator))
+            kind=p.facility_kind, weight_column=_weight_column(p.denominator, p.extent))
 
 
 # ---------------------------------------------------------------------------- drive time
@@ -397,6 +430,7 @@ class DriveTimeShareParams:
     denominator: str = "population"
     highway_classes: tuple[str, ...] | None = None
     planned_new_facilities: int | None = None
+    extent: str = "area"
     # variant knobs
     spread: str = "area"               #: how population is spread (geo.demand)
     speed_factor: float = 1.0          #: multiplies the profile's speed factor
@@ -435,6 +469,7 @@ class DriveTimeShare(Metric):
                                  ("area", "population")),
             "highway_classes": Param("list[str]", "OSM highway classes whose entries count"),
             "planned_new_facilities": Param("int", "facilities the plan adds (reported)"),
+            "extent": _EXTENT,
         },
     )
 
@@ -475,8 +510,9 @@ class DriveTimeShare(Metric):
                              f"straight-line distance x {p.circuity:g} (circuity) at "
                              f"{speed_kph:g} km/h ({prof.name} profile); {NO_NETWORK}.")
         covered = cost_s <= budget_s
-        weights = _weights(ctx, denominator, p.spread)
-        m = Measure(_share(weights, covered), "share", method, denominator, notes)
+        weights = _weights(ctx, denominator, p.spread, p.extent)
+        m = Measure(_share(weights, covered), "share", method, denominator, notes,
+                    extent=ctx.extent(p.extent).describe())
         if detail:
             self._detail(ctx, p, m, fac, cost_s, covered, weights, method, prof)
         return m
@@ -507,7 +543,8 @@ class DriveTimeShare(Metric):
         elif budget_s > 0:
             radius = budget_s * (prof.default_kph * prof.speed_factor / 3.6) / float(p.circuity)
             sa = _buffers(fac, radius, f"within {threshold_min:g} min (approximation)")
-        m.layers = ClaimLayers(cells=_cells_layer(ctx, cost_min, covered, "cost_min"),
+        m.layers = ClaimLayers(cells=_cells_layer(ctx, cost_min, covered, "cost_min",
+                                                    weights=weights),
                                cost_column="cost_min", cost_unit="min", covered_column="covered",
                                threshold=threshold_min, facilities=_facility_points(fac),
                                service_areas=sa)
@@ -542,7 +579,7 @@ class DriveTimeShare(Metric):
         if den == "population":
             out.append(Variant("population_spread", "settlements",
                                dataclasses.replace(p, spread="settlements")))
-        return out
+        return out + _extent_variants(p)
 
     def siting(self, ctx: StudyContext, p: DriveTimeShareParams, *,
                radius_m: float | None = None) -> SitingModel:
@@ -580,7 +617,7 @@ class DriveTimeShare(Metric):
         return SitingModel(cost_fn=cost_fn, threshold=float(p.threshold_min), unit="min",
                            existing=lambda cells: np.asarray(cells["cost_min"], dtype=float),
                            network_type="drive", kind=p.facility_kind,
-                           weight_column=_weight_column(p.denominator), model=model)
+                           weight_column=_weight_column(p.denominator, p.extent), model=model)
 
 
 # ---------------------------------------------------------------------------- park blind spots
@@ -596,6 +633,7 @@ class ParkBlindSpotsParams:
     denominator: str = "population"
     mode: str | None = None
     fclasses: tuple[str, ...] | None = None
+    extent: str = "area"
     # variant knobs
     spread: str = "area"                  #: how population is spread (geo.demand)
     radius_factor: float = 1.0            #: multiplies every service radius
@@ -656,6 +694,7 @@ class ParkBlindSpots(Metric):
                                  ("population", "area")),
             "mode": Param("str", "straight-line radius (official style) or walk network",
                           ("straight_line", "walk")),
+            "extent": _EXTENT,
         },
     )
 
@@ -693,9 +732,10 @@ class ParkBlindSpots(Metric):
                 d = ctx.nearest_cost(polys[sel], method="straight_line")
             covered |= d <= r
             nearest_gap = np.minimum(nearest_gap, d - r)
-        weights = _weights(ctx, p.denominator, p.spread)
+        weights = _weights(ctx, p.denominator, p.spread, p.extent)
         blind = ~covered
-        m = Measure(_share(weights, blind), "share", method, p.denominator)
+        m = Measure(_share(weights, blind), "share", method, p.denominator,
+                    extent=ctx.extent(p.extent).describe())
         if detail:
             tier_txt = (f"one radius of {p.single_radius_m:g} m" if
                         p.single_radius_m is not None else
@@ -720,7 +760,8 @@ class ParkBlindSpots(Metric):
                     radii[counted]))],
                 crs=settings.metric_crs).to_crs(settings.geographic_crs)
             m.layers = ClaimLayers(
-                cells=_cells_layer(ctx, np.maximum(nearest_gap, 0.0), covered, "gap_m"),
+                cells=_cells_layer(ctx, np.maximum(nearest_gap, 0.0), covered, "gap_m",
+                                   weights=weights),
                 cost_column="gap_m", cost_unit="m", covered_column="covered", threshold=None,
                 facilities=_facility_points(parks[counted]),
                 cost_label="Distance beyond the nearest park's service radius",
@@ -742,7 +783,7 @@ class ParkBlindSpots(Metric):
         method, network = self._method(ctx, p)
         out += [Variant("method", mth, dataclasses.replace(p, method=mth))
                 for mth in variant_methods(method, network=network, fallback="straight_line")]
-        return out
+        return out + _extent_variants(p)
 
     def siting(self, ctx: StudyContext, p: ParkBlindSpotsParams, *,
                radius_m: float | None = None) -> SitingModel:
@@ -760,7 +801,7 @@ class ParkBlindSpots(Metric):
             threshold=radius, unit="m", network_type="walk", kind="park",
             # a cell is covered iff its gap beyond the nearest radius is <= 0
             existing=lambda cells: np.asarray(cells["gap_m"], dtype=float) + radius,
-            weight_column=_weight_column(p.denominator),
+            weight_column=_weight_column(p.denominator, p.extent),
             site_columns={"area_ha": float(min(float(t.min_area_ha) for t in tiers))},
             model={"new_park_radius_m": radius})
 
@@ -858,6 +899,7 @@ class FacilityCount(Metric):
                          f"{p.line_pattern!r}.")
         m = Measure(float(len(fac)), "count", "osm_count", f"{p.facility_kind} in OSM", notes,
                     not_robust=[OSM_COMPLETENESS])
+        m.lower_bound = True
         if p.necessary_only:
             m.necessary_only = True
         if detail:

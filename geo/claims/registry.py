@@ -19,6 +19,8 @@ A claim file is TOML (``data/claims/tongzhou-2026-2030.toml`` is the packaged on
     parameters = { threshold_m = 500, facility_kind = "rail_station", ... }
     notes = ["..."]                 # optional
     headline = true                 # optional: a headline card of the report
+    known_unmapped = { count = 4, source = "...", names = ["..."] }   # optional: facilities
+                                    # known to exist but missing from OSM (never robust then)
 
 Line numbers are 1-based and count ``\\n``-separated lines, as ``grep -n`` does (one line of
 the plan text is one paragraph). :data:`METRICS` lists, for every metric key, its required and
@@ -62,7 +64,8 @@ _FILE_KEYS_REQUIRED = ("schema_version", "document_title", "claims")
 _FILE_KEYS_OPTIONAL = ("document_note", "plan_period")
 _CLAIM_KEYS_REQUIRED = ("id", "title_zh", "title_en", "quote", "source", "target", "binding",
                         "metric", "parameters")
-_CLAIM_KEYS_OPTIONAL = ("notes", "scope", "headline")
+_CLAIM_KEYS_OPTIONAL = ("notes", "scope", "headline", "known_unmapped")
+_KNOWN_UNMAPPED_KEYS = ("count", "source")
 _SOURCE_KEYS = ("document", "line")
 _TARGET_KEYS = ("value", "comparator", "unit", "year")
 _TIER_KEYS = ("min_area_ha", "radius_m")
@@ -128,6 +131,9 @@ class Claim:
     scope: str | None = None
     #: Shown as a headline card at the top of the report (claim file: ``headline = true``).
     headline: bool = False
+    #: Facilities known to exist but missing from OSM: ``{count, source, names?}`` (claim file:
+    #: ``known_unmapped``); a verdict resting on the OSM inventory is then never robust.
+    known_unmapped: Mapping[str, Any] | None = None
 
     @property
     def params(self) -> Any:
@@ -303,6 +309,19 @@ def _claim_from_record(rec: Any, index: int, path: Path) -> Claim:
     if not isinstance(headline, bool):
         raise ClaimSpecError(f"{where}: key 'headline' should be true or false, got "
                              f"{headline!r}")
+    known = rec.get("known_unmapped")
+    if known is not None:
+        if not isinstance(known, dict):
+            raise ClaimSpecError(f"{where}: key 'known_unmapped' should be a table "
+                                 "{count, source, names}")
+        _check_keys(known, _KNOWN_UNMAPPED_KEYS, ("names",), where=where,
+                    what="known_unmapped.")
+        if not isinstance(known["count"], int) or isinstance(known["count"], bool) or \
+                known["count"] < 1:
+            raise ClaimSpecError(f"{where}: known_unmapped.count should be a positive integer")
+        if not isinstance(known["source"], str) or not known["source"].strip():
+            raise ClaimSpecError(f"{where}: known_unmapped.source should say where the count "
+                                 "comes from")
     t = rec["target"]
     value = t["value"]
     return Claim(
@@ -311,6 +330,7 @@ def _claim_from_record(rec: Any, index: int, path: Path) -> Claim:
         target=Target(value, t["comparator"], t["unit"], t["year"]),
         binding=rec["binding"], metric=rec["metric"], parameters=_freeze(params),
         notes=tuple(notes), scope=scope, headline=headline,
+        known_unmapped=_freeze(known) if known is not None else None,
     )
 
 

@@ -12,6 +12,15 @@ JSON contract (``geo evaluate --json``, ``report/claims.json``)::
 
 Shares are fractions in [0, 1] with unit ``"share"``. Keys beyond these may be added
 (``base_verdict``, ``binding``, ``metric``, ``parameters``) but none is removed or renamed.
+
+``verdict`` is ``met``, ``not_met``, ``inconclusive`` or ``measured`` (the plan sets no number:
+a measurement with its variants and gap map, never met / not met; ``geo.claims.verdict``).
+Added by issue 11: ``measured.extent`` ({name, area_km2, source}: what the share is over,
+``geo.extent``), ``verdict_note`` (the verdict in words, e.g. "not met on the 2026-06-07 map,
+target 2030"), ``target_year_pending`` (the target year is later than the OSM data),
+``completeness`` (OSM completeness findings: ``lower_bound``, ``names`` found / not found,
+``extra_facilities`` that would change the verdict, ``reference`` matches) and, in ``data``,
+``population`` (method, total and how it was formed) and ``built_up`` (area_km2, source).
 """
 
 from __future__ import annotations
@@ -64,6 +73,16 @@ class ClaimResult:
     notes: list[str] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
     layers: ClaimLayers | None = None
+    #: The extent the share was measured over ({name, area_km2, source}), None for counts.
+    extent: dict[str, Any] | None = None
+    #: The verdict in words when it needs more than its value ("not met on the 2026-06-07
+    #: map, target 2030"; "measured: the plan sets no number").
+    verdict_note: str | None = None
+    #: The target year is later than the OSM data: the verdict describes today's map.
+    target_year_pending: bool = False
+    #: OSM completeness: lower bounds, names found / not found, extra facilities that would
+    #: change the verdict, a reference inventory's matches.
+    completeness: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The claim's entry in the JSON contract."""
@@ -79,8 +98,11 @@ class ClaimResult:
             "metric": c.get("metric"),
             "parameters": _clean(self.parameters),
             "measured": {"value": _num(self.value), "unit": self.unit, "method": self.method,
-                         "denominator": self.denominator},
+                         "denominator": self.denominator, "extent": _clean(self.extent)},
             "verdict": self.verdict,
+            "verdict_note": self.verdict_note,
+            "target_year_pending": bool(self.target_year_pending),
+            "completeness": _clean(self.completeness),
             "base_verdict": self.base_verdict,
             "robust": bool(self.robust),
             "sensitivity": _clean(self.sensitivity),
