@@ -7,8 +7,8 @@ below its target (``>=`` or the low side of ``~``) :func:`coverage_completeness`
 help most, lift the share to the target? That many missing from OSM is *plausible* (OSM maps
 at least a third of them); more is not.
 
-It answers with the siting engine's own pieces (:mod:`geo.siting`: candidates are the cell
-centres ``geo site`` uses, costs the evaluation's own cost model):
+It answers with the siting engine's own pieces (:mod:`geo.siting`: candidates are cell centres
+thinned to :data:`CANDIDATE_SPACING_M`, costs the evaluation's own cost model):
 
 - the greedy order (``geo.siting``'s lazy greedy) gives an upper bound ``extra_at_most`` on the
   fewest extra sites reaching the target; if it is within the plausible limit the answer is
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: Extra facilities up to this multiple of the mapped count are a plausible OSM gap.
 PLAUSIBLE_FACTOR = 2.0
+#: Spacing of the candidate sites of the test, metres (a whole district in seconds; the bounds
+#: hold for sites on this lattice).
+CANDIDATE_SPACING_M = 1000.0
 
 
 def _needed_share(claim: Claim) -> float | None:
@@ -101,7 +104,8 @@ def coverage_completeness(ctx: StudyContext, claim: Claim, base: Measure, verdic
     if fac is not None and len(fac):
         exclude.append((fac, EXISTING_CLEARANCE_M))
     try:
-        cands = siting.candidate_sites(cells, exclude=exclude, area=ctx.area)
+        cands = siting.candidate_sites(cells, exclude=exclude, area=ctx.area,
+                                       spacing_m=max(CANDIDATE_SPACING_M, ctx.cell_size_m))
         prep = siting._prepare(cells, cands, sm.existing(cells), sm.threshold, None,
                                sm.cost_fn, sm.weight_column)
     except GeoError as exc:

@@ -87,6 +87,7 @@ class StudyContext:
                                     "exist: pass a GeoJSON polygon (--built-up FILE)")
         self.scenario = scenario
         self.osm = osm if osm is not None else load_osm(self.area, data_dir=self.data_dir)
+        self._osm_given = osm is not None
         self._memo: dict[Hashable, Any] = {}
 
     # ------------------------------------------------------------------ caching
@@ -394,6 +395,14 @@ class StudyContext:
                 inside = out.geometry.intersects(area.geometry).to_numpy()
                 out = out[~added | inside]
         return out.reset_index(drop=True)
+
+    def osm_around(self, buffer_m: float, layers: Sequence[str]) -> OsmData:
+        """OSM ``layers`` read ``buffer_m`` metres around the area (a name search that does not
+        stop at the border); the context's own layers when they were given preloaded."""
+        if self._osm_given:
+            return self.osm
+        return self._cached(("osm-around", float(buffer_m), tuple(layers)), lambda: load_osm(
+            self.area, data_dir=self.data_dir, layers=list(layers), buffer_m=float(buffer_m)))
 
     def describe(self) -> dict[str, Any]:
         """The ``area`` block of the JSON contract."""

@@ -822,6 +822,7 @@ class FacilityCountParams:
     line_pattern: str | None = None
     line_buffer_m: float = 150.0
     necessary_only: bool = False
+    name_search_m: float = 15000.0
     # variant knobs
     exact_names: bool = False   #: a name counts only when a facility is named exactly so
 
@@ -852,7 +853,11 @@ class FacilityCount(Metric):
             "name_pattern": _NAME_PATTERN,
             "extra_name_pattern": _EXTRA_NAME,
             "names": Param("list[str]", "named facilities to find; each counts once when a "
-                                        "facility name contains it"),
+                                        "facility name contains it; 'A|B' lists aliases of one "
+                                        "facility (A is its name in the plan)"),
+            "name_search_m": Param("number", "names are searched this far (m) beyond the "
+                                             "area's border (default 15,000): a park named in "
+                                             "the plan may be mapped just outside"),
             "line": Param("str", "rail line label, e.g. '22' (stations of that line)"),
             "line_pattern": Param("regex", "regex on railway names: stations within "
                                            "line_buffer_m of matching lines"),
@@ -868,19 +873,7 @@ class FacilityCount(Metric):
         fac = _select(ctx, p, coverage=False)
         notes: list[str] = []
         if p.names:
-            names = [str(n) for n in p.names]
-            have = [str(n) for n in fac["name"] if isinstance(n, str)]
-            found = [n for n in names
-                     if any((h == n) if p.exact_names else (n in h) for h in have)]
-            missing = [n for n in names if n not in found]
-            m = Measure(float(len(found)), "count", "name_match",
-                        f"{len(names)} named facilities", not_robust=[OSM_COMPLETENESS])
-            if detail:
-                m.notes.append(f"found: {', '.join(found) or 'none'}; missing in OSM: "
-                               f"{', '.join(missing) or 'none'}.")
-                m.breakdown = [{"name": n, "measured": 1.0 if n in found else 0.0}
-                               for n in names]
-            return m
+            return self._names(ctx, p, detail=detail)
         if p.line_pattern:
             rx = re.compile(p.line_pattern)
             lines = ctx.osm.layer("railways")
@@ -908,6 +901,57 @@ class FacilityCount(Metric):
                            for k, v in sorted(pd.Series(towns, dtype=object).fillna(
                                "(outside townships)").value_counts().items())]
             m.layers = ClaimLayers(facilities=_facility_points(fac))
+        return m
+
+    @staticmethod
+    def _names(ctx: StudyContext, p: FacilityCountParams, *, detail: bool) -> Measure:
+        """How many of the named facilities OSM maps, each searched by its name and aliases
+        up to ``name_search_m`` beyond the border; every name is listed found / not found."""
+        from geo.facilities import facilities as build
+
+        reach = float(p.name_search_m)
+        layers = ["pois", "pois_a", "transport", "transport_a"]
+        wide = ctx.osm_around(reach, layers)
+        fac = build(wide, p.facility_kind, ctx.area_with_margin(reach),
+                    fclasses=_tuple(p.fclasses))
+        names = fac["name"].to_numpy(dtype=object)
+        dist = shapely.distance(ctx.area.geometry_m, fac.to_crs(settings.metric_crs).geometry
+                                .values) if len(fac) else np.array([])
+        if "polygon" in fac.columns and len(fac):
+            poly_m = gpd.GeoSeries(fac["polygon"].values, crs=settings.geographic_crs).to_crs(
+                settings.metric_crs).values
+            dist = np.minimum(dist, shapely.distance(ctx.area.geometry_m, poly_m))
+        rows = []
+        for entry in p.names:
+            aliases = [a.strip() for a in str(entry).split("|") if a.strip()]
+            hits = [(float(dist[i]), str(names[i]), a) for a in aliases
+                    for i in range(len(fac)) if isinstance(names[i], str)
+                    and ((names[i] == a) if p.exact_names else (a in names[i]))]
+            hits.sort()
+            row: dict[str, Any] = {"name": aliases[0], "aliases": aliases[1:],
+                                   "measured": 1.0 if hits else 0.0, "found": bool(hits)}
+            if hits:
+                d, osm_name, alias = hits[0]
+                row.update(osm_name=osm_name, matched_alias=alias,
+                           distance_outside_m=round(d, 1), inside=d <= 0.0)
+            rows.append(row)
+        found = [r["name"] for r in rows if r["found"]]
+        missing = [r["name"] for r in rows if not r["found"]]
+        m = Measure(float(len(found)), "count", "name_match",
+                    f"{len(rows)} named facilities", not_robust=[OSM_COMPLETENESS])
+        m.completeness = {"names": rows, "name_search_m": reach,
+                          "how": "each name and its aliases searched in OSM names (substring"
+                                 f"{'' if not p.exact_names else ', exact'}) up to "
+                                 f"{reach:,.0f} m beyond the border"}
+        if detail:
+            outside = [f"{r['name']} ({r['distance_outside_m'] / 1000:.1f} km outside)"
+                       for r in rows if r["found"] and not r["inside"]]
+            m.notes.append(f"found {len(found)} of {len(rows)}: {', '.join(found) or 'none'}; "
+                           f"not found in OSM within {reach / 1000:g} km: "
+                           f"{', '.join(missing) or 'none'}"
+                           + (f"; found only outside the area: {', '.join(outside)}"
+                              if outside else "") + ".")
+            m.breakdown = rows
         return m
 
     def variants(self, ctx: StudyContext, p: FacilityCountParams) -> list[Variant]:
