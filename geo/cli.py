@@ -340,7 +340,8 @@ def _console() -> Any:
     return probe if probe.is_terminal else Console(width=120)
 
 
-_VERDICT_STYLE = {"met": "green", "not_met": "red", "inconclusive": "yellow"}
+_VERDICT_STYLE = {"met": "green", "not_met": "red", "inconclusive": "yellow",
+                  "measured": "cyan"}
 
 
 def _fmt_measured(value: object, unit: str) -> str:
@@ -424,8 +425,9 @@ def evaluate(
     before_by_id = {c.claim.id: c for c in before.claims} if before is not None else {}
     for c in ev.claims:
         t = c.claim.target
-        target = (f"{t.comparator} {_fmt_measured(t.value, t.unit)}" if t.comparator != "eliminate"
-                  else "no gaps")
+        target = ("no gaps" if t.comparator == "eliminate" else
+                  "no number (measured)" if t.comparator == "measure" else
+                  f"{t.comparator} {_fmt_measured(t.value, t.unit)}")
         measured = _fmt_measured(c.value, c.unit)
         if c.claim.id in before_by_id:
             measured = f"{_fmt_measured(before_by_id[c.claim.id].value, c.unit)} -> {measured}"
