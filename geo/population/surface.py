@@ -313,7 +313,8 @@ def _raster_points(path: Path, area: Area) -> tuple[np.ndarray, np.ndarray, str]
     vals = np.ma.filled(band, 0.0)
     vals = np.where(np.isfinite(vals) & (vals > 0), vals, 0.0)
     rr, cc = np.nonzero(vals)
-    xs, ys = tr * (cc + 0.5, rr + 0.5)
+    xs = tr.c + tr.a * (cc + 0.5) + tr.b * (rr + 0.5)  # pixel centres
+    ys = tr.f + tr.d * (cc + 0.5) + tr.e * (rr + 0.5)
     pts = gpd.GeoSeries(shapely.points(xs, ys), crs=crs).to_crs(settings.metric_crs).values
     return np.asarray(pts), vals[rr, cc], crs
 
@@ -470,7 +471,11 @@ def write_surface(cells: gpd.GeoDataFrame, info: PopulationInfo, path: str | Pat
         if fmt == "GeoParquet":
             out.to_parquet(tmp)
         elif fmt == "GeoPackage":
-            out.to_file(tmp, driver="GPKG", layer=info.kind)
+            import warnings
+
+            with warnings.catch_warnings():  # the temporary name ends in .tmp, not .gpkg
+                warnings.filterwarnings("ignore", message=".*extension should be 'gpkg'")
+                out.to_file(tmp, driver="GPKG", layer=info.kind)
         else:
             c = out.to_crs(settings.metric_crs).geometry.centroid.to_crs(settings.geographic_crs)
             frame = pd.DataFrame(out.drop(columns="geometry"))
