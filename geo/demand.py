@@ -1,5 +1,9 @@
 """What is counted: hexagonal cells over an area, population in them, settlements.
 
+The recommended surface is :mod:`geo.population` (census-adjusted, dasymetric with weights
+fitted on Beijing's townships, the user's own counts, jobs); here it is ``spread="dasymetric"``
+(with ``source="census"``). The spreads below stay as sensitivity variants.
+
 Population method (a simple areal method)
 -----------------------------------------
 The shared bundle's population is a WorldPop count per township polygon (331 polygons for
@@ -227,7 +231,8 @@ def _settlement_points(osm: OsmData) -> np.ndarray:
 def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
                      cell_size_m: float = 250.0, spread: str = "area",
                      osm: OsmData | None = None, settlement_weight: float = 0.5,
-                     source: str = "worldpop") -> gpd.GeoDataFrame:
+                     source: str = "worldpop", population: str | Path | None = None,
+                     count_column: str | None = None) -> gpd.GeoDataFrame:
     """Hex cells over an area with the population living in each (see the module docstring).
 
     Parameters
@@ -242,6 +247,9 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
     source : {"worldpop", "census"}
         Township counts: WorldPop as published, or scaled to the 2020 census district totals
         (:func:`geo.population.source_units`).
+    population, count_column : path, str, optional
+        The user's own counts (polygons + count column, or a GeoTIFF), for spreads "area" and
+        "dasymetric" (:func:`geo.population.population_surface`).
     osm : OsmData, optional
         For ``spread="settlements"``: OSM layers (``places``, ``pois``) covering the townships;
         loaded from the data directory when not given.
@@ -261,11 +269,17 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
     if not 0.0 <= settlement_weight <= 1.0:
         raise ValueError(f"settlement_weight must be within 0-1, got {settlement_weight}")
     area = get_area(area, data_dir=data_dir)
-    if spread == "dasymetric":
+    if population is not None and spread == "settlements":
+        raise ValueError("spread 'settlements' works on the bundled townships only; use "
+                         "'dasymetric' or 'area' with a population file")
+    if spread == "dasymetric" or population is not None:
         from geo.population import population_surface
 
-        out, info = population_surface(area, source=source, method="dasymetric",
-                                       cell_size_m=cell_size_m, data_dir=data_dir, osm=osm)
+        out, info = population_surface(area, source=source,
+                                       method="area" if spread == "area" else "dasymetric",
+                                       population=population, count_column=count_column,
+                                       cell_size_m=cell_size_m, data_dir=data_dir,
+                                       osm=osm if spread == "dasymetric" else None)
         out = out.rename(columns={"unit": "township"})
         out = out[["cell_id", "area_m2", "population", "township", "district", "geometry"]]
         out.attrs["population_info"] = info
