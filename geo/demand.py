@@ -25,8 +25,8 @@ boundary contributes its count x its share of the weight inside (areal: its area
 the mix of its area and point shares). That is why the settlements total of Tongzhou is lower
 than the areal one: most of the 北京经济技术开发区 township's settlement points lie outside
 Tongzhou (27.8 % of its area but fewer of its points are inside). The returned frame's
-``attrs["population_info"]`` (:class:`geo.population.PopulationInfo`) names every township that
-contributed and its inside share. A point is counted once, in the first cell it touches; a point
+``attrs["population_info"]`` (:meth:`geo.population.PopulationInfo.to_dict`, a plain dict so
+that pandas can write it) names every township that contributed and its inside share. A point is counted once, in the first cell it touches; a point
 inside the area that falls in no cell (a dropped boundary sliver) goes to the nearest cell.
 
 ``spread="dasymetric"`` delegates to :func:`geo.population.population_surface` (fitted
@@ -261,7 +261,7 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
     GeoDataFrame
         ``cell_id, area_m2, population, township, district, geometry`` (EPSG:4326); cells
         outside every township have population 0 and township None. ``attrs["population_info"]``
-        holds the :class:`geo.population.PopulationInfo` (method, source, total, townships
+        holds :meth:`geo.population.PopulationInfo.to_dict` (method, source, total, townships
         contributing and their inside shares).
     """
     if spread not in SPREADS:
@@ -282,7 +282,7 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
                                        osm=osm if spread == "dasymetric" else None)
         out = out.rename(columns={"unit": "township"})
         out = out[["cell_id", "area_m2", "population", "township", "district", "geometry"]]
-        out.attrs["population_info"] = info
+        out.attrs["population_info"] = info.to_dict()
         return out
     from geo.population import surface as _surface
 
@@ -335,7 +335,7 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
         scaling={k: round(v, 6) for k, v in scaling.items()
                  if k in set(towns["district"])},
         units=units_info)
-    out.attrs["population_info"] = info
+    out.attrs["population_info"] = info.to_dict()
     log.info("%s", info.summary())
     return out.to_crs(settings.geographic_crs)
 

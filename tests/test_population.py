@@ -314,7 +314,7 @@ def test_population_cells_delegates(tiny_dir, tmp_path):
                              spread="dasymetric", source="census")
     assert list(das.columns) == list(base.columns)
     assert list(das["cell_id"]) == list(base["cell_id"])  # same grid: variants line up
-    assert das.attrs["population_info"].census_year == 2020
+    assert das.attrs["population_info"]["census_year"] == 2020
     cen = D.population_cells("tongzhou", data_dir=tiny_dir, cell_size_m=1000, source="census")
     assert cen["population"].sum() == pytest.approx(200_000, rel=1e-9)
     own = D.population_cells("tongzhou", data_dir=tiny_dir, cell_size_m=1000,
