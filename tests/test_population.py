@@ -11,6 +11,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from conftest import run_cli
 from tinydata import METRIC, box, make_data_dir, pt
 
@@ -323,3 +324,25 @@ def test_population_cells_delegates(tiny_dir, tmp_path):
     with pytest.raises(ValueError, match="settlements"):
         D.population_cells("tongzhou", data_dir=tiny_dir, spread="settlements",
                            population=_units_file(tmp_path), count_column="pop")
+
+
+def test_water_and_parks_carry_nobody(tiny_dir):
+    """A cell piece wholly under water gets no one, even with a POI point in it."""
+    cells0, _ = population_surface("tongzhou", source="worldpop", cell_size_m=1000,
+                                   data_dir=tiny_dir)
+    m = cells0.to_crs(METRIC)
+    # a lake over the cell holding the school 一小 (2500, 2500), larger than the cell
+    target = m.contains(pt(2500, 2500)).values
+    c = m.geometry.values[target][0].centroid
+    lake = shapely.box(c.x - 800, c.y - 800, c.x + 800, c.y + 800)
+    assert cells0.loc[target, "population"].iloc[0] > 0
+    from geo.sources import load_osm
+
+    osm = load_osm(None, data_dir=tiny_dir, layers=ancillary.LAYERS)
+    osm.layers["water_a"] = gpd.GeoDataFrame(
+        {"osm_id": ["w1"], "fclass": ["water"], "name": ["湖"]}, geometry=[lake],
+        crs=METRIC).to_crs(4326)
+    cells, info = population_surface("tongzhou", source="worldpop", cell_size_m=1000,
+                                     data_dir=tiny_dir, osm=osm)
+    assert cells.loc[target, "population"].iloc[0] == 0
+    assert _unit(info, "西镇")["contributed"] == pytest.approx(50_000, rel=1e-9)

@@ -17,7 +17,7 @@ Split over cells (``method``)
   (:mod:`geo.population.ancillary`): building floor area when ``buildings_a`` is present, else
   residential landuse, else the mixture fitted on Beijing's townships
   (:data:`geo.population.weights.FITTED_WEIGHTS`: habitable area without water and parks, bus
-  stops, POIs, villages, towns).
+  stops, POIs, villages, towns); a cell piece wholly under water or park gets nobody.
 * ``area``: even spread over each unit's area (areal weighting; sensitivity variant).
 
 Mass conservation: a unit's weight is measured over the whole unit, so the cells of a unit lying
@@ -267,6 +267,8 @@ def _split_units(area: Area, cells: gpd.GeoDataFrame, units: gpd.GeoDataFrame, m
             share_in = 1.0
         m = ti == t
         raw = ancillary_share(X_p[m], X_u[t], b)
+        if label.startswith("fitted"):  # a piece wholly under water or park carries nobody,
+            raw = np.where(X_p[m, 0] > 0, raw, 0.0)  # whatever points (a kiosk) lie in it
         if raw.sum() <= 0:  # nothing of the unit's evidence inside: spread by area
             raw = shapely.area(pgeom[m])
         if raw.sum() > 0:
