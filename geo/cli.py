@@ -351,6 +351,56 @@ def _fmt_measured(value: object, unit: str) -> str:
     return f"{float(value):,.3g} {unit}"  # type: ignore[arg-type]
 
 
+# --------------------------------------------------------------------------- geo data population
+
+@data_app.command("population")
+def data_population(
+    area: Annotated[str, typer.Option("--area", help="Study area: a Beijing district "
+                                      "(tongzhou / 通州区), beijing, or a GeoJSON polygon file.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file: .parquet (GeoParquet), .gpkg "
+                                      "or .csv; <out>.info.json gets the method and the total.")],
+    population: Annotated[Path | None, typer.Option(
+        "--population", help="Your own counts: polygons (GeoJSON/GPKG/Shapefile, with "
+        "--count-column) or a GeoTIFF of counts per pixel.")] = None,
+    count_column: Annotated[str | None, typer.Option(
+        "--count-column", help="Column of --population (or --jobs) holding the counts.")] = None,
+    source: Annotated[str, typer.Option("--source", help="Bundle counts when no --population: "
+                                        "census (WorldPop split scaled to the 2020 census) or "
+                                        "worldpop.")] = "census",
+    method: Annotated[str, typer.Option("--method", help="dasymetric (OSM ancillary, fitted "
+                                        "weights) or area (even spread).")] = "dasymetric",
+    jobs: Annotated[Path | None, typer.Option("--jobs", help="Write a jobs surface from this "
+                                              "file instead (same formats as --population).")
+                    ] = None,
+    cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Hex cell width, metres.")
+                           ] = 250.0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write the population (or jobs) per hex cell, with the method and how the total formed."""
+    from geo.errors import DataError
+    from geo.population import population_surface, write_surface
+    from geo.population.surface import METHODS, OUT_FORMATS, SOURCES
+
+    if out.suffix.lower() not in OUT_FORMATS:
+        raise DataError(f"--out {out}: unknown extension {out.suffix!r}; use one of "
+                        f"{', '.join(OUT_FORMATS)}")
+    if source not in SOURCES:
+        raise DataError(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if method not in METHODS:
+        raise DataError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    if not cell_size_m > 0:
+        raise DataError(f"--cell-size-m must be positive, got {cell_size_m:g}")
+    kind = "jobs" if jobs is not None else "population"
+    cells, info = population_surface(area, source=source, method=method,
+                                     population=jobs if jobs is not None else population,
+                                     count_column=count_column, cell_size_m=cell_size_m,
+                                     data_dir=_data_dir(data_dir), kind=kind)
+    path = write_surface(cells, info, out)
+    typer.echo(info.summary(), err=True)
+    typer.echo(f"{len(cells):,} cells written to {path} (+ {path.name}.info.json); "
+               f"{info.citation}", err=True)
+
+
 @app.command("evaluate")
 def evaluate(
     area: Annotated[str, typer.Option("--area", help="Study area (tongzhou / 通州区, any "
