@@ -70,8 +70,15 @@ _SOURCE = ("WorldPop (www.worldpop.org) township counts, about 2020 (edition not
            "likely chn_ppp_2020_UNadj_constrained), via tsinghua-fib-lab/mosstool, CC BY 4.0")
 
 
-def population_source(spread: str = "area") -> str:
-    """Human-readable provenance of the population figures for a given spread method."""
+def population_source(spread: str = "area", source: str = "worldpop") -> str:
+    """Human-readable provenance of the population figures for a spread method and a source
+    of township counts (``worldpop`` as published, or ``census``: scaled to the 2020 census
+    district totals)."""
+    if source == "census":
+        return ("2020 census district totals (Beijing Municipal Bureau of Statistics) split "
+                "over townships by " + population_source(spread, "worldpop"))
+    if source != "worldpop":
+        raise ValueError(f"source must be 'worldpop' or 'census', got {source!r}")
     if spread == "area":
         return _SOURCE + "; spread over cells by area within each township (areal weighting)"
     if spread == "settlements":

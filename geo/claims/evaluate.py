@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from geo import settings
-from geo.claims.context import StudyContext
+from geo.claims.context import DEFAULT_SPREAD, SPREADS, StudyContext
 from geo.claims.metrics import REGISTRY, Measure
 from geo.claims.registry import Claim, load_claims
 from geo.claims.result import AreaEvaluation, ClaimResult
@@ -133,7 +133,9 @@ def _parameters(ctx: StudyContext, sensitivity: bool) -> dict[str, Any]:
 
     return {
         "cell_size_m": ctx.cell_size_m,
-        "population_spread": "area (township counts spread over cells by area)",
+        "population_spread": (f"{DEFAULT_SPREAD} (census-adjusted township counts split over "
+                              "cells by OSM ancillary data; variants: "
+                              + ", ".join(s for s in SPREADS if s != DEFAULT_SPREAD) + ")"),
         "circuity": CIRCUITY,
         "about_tolerance": ABOUT_TOLERANCE,
         "sensitivity": {"threshold_step": THRESHOLD_STEP, "circuity_range": CIRCUITY_RANGE,
@@ -176,7 +178,7 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     if ctx.network_source() is not None:  # a bad or misplaced network fails the run, once
         ctx.graph("walk")
         ctx.graph("drive")
-    pop_total = float(ctx.population("area").sum())
+    pop_total = float(ctx.population(DEFAULT_SPREAD).sum())
     if pop_total <= 0:
         raise EmptyResultError(f"area {ctx.area.name} has no population in the township layer "
                                f"({ctx.data_dir}): it lies outside the population data (Beijing); "
@@ -196,8 +198,10 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     data = {
         "osm_data_date": ctx.osm.osm_data_date,
         "osm_source": ctx.osm.source,
-        "population_source": population_source("area"),
+        "population_source": population_source(
+            DEFAULT_SPREAD, source="census" if ctx.census_available() else "worldpop"),
         "population_total": round(pop_total, 1),
+        "population": ctx.population_info(DEFAULT_SPREAD),
         "network_source": ctx.network_source(),
         "network_notes": list(ctx.network_notes),
         "claims_skipped": skipped,

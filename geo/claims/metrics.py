@@ -34,7 +34,7 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo.claims.context import NO_NETWORK, StudyContext
+from geo.claims.context import DEFAULT_SPREAD, SPREADS, NO_NETWORK, StudyContext
 from geo.claims.result import ClaimLayers
 from geo.claims.spec import MetricSpec, Param
 from geo.coverage import CIRCUITY, choose_method, variant_methods
@@ -170,6 +170,14 @@ class Metric:
         return None
 
 
+def spread_variants(p: Any) -> list[Variant]:
+    """One variant per other way of spreading population over cells (``context.SPREADS``:
+    even over each township, half at OSM settlements, WorldPop without the census
+    adjustment)."""
+    return [Variant("population_spread", s, dataclasses.replace(p, spread=s))
+            for s in SPREADS if s != p.spread]
+
+
 def _share(weights: np.ndarray, mask: np.ndarray) -> float | None:
     total = float(weights.sum())
     return float(weights[mask].sum()) / total if total > 0 else None
@@ -204,7 +212,7 @@ def _facility_points(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _cells_layer(ctx: StudyContext, cost: np.ndarray, covered: np.ndarray, cost_col: str,
-                 spread: str = "area") -> gpd.GeoDataFrame:
+                 spread: str = DEFAULT_SPREAD) -> gpd.GeoDataFrame:
     cells = ctx.cells(spread)
     out = cells[["cell_id", "area_m2", "population", "geometry"]].copy()
     out["township"] = ctx.cell_township()
@@ -289,7 +297,7 @@ class ShareWithinDistanceParams:
     extra_name_pattern: str | None = None
     name_pattern: str | None = None
     # variant knobs
-    spread: str = "area"                      #: how population is spread (geo.demand)
+    spread: str = DEFAULT_SPREAD                      #: how population is spread (geo.demand)
     method: str | None = None                 #: None: by geo.coverage.choose_method
     station_modes: tuple[str, ...] | None = None   #: keep only stations of these modes
 
@@ -358,8 +366,7 @@ class ShareWithinDistance(Metric):
         t = float(p.threshold_m)
         out = [Variant("threshold_m", round(t * f, 1), dataclasses.replace(p, threshold_m=t * f))
                for f in (1 - THRESHOLD_STEP, 1 + THRESHOLD_STEP)]
-        out.append(Variant("population_spread", "settlements",
-                           dataclasses.replace(p, spread="settlements")))
+        out.extend(spread_variants(p))
         network = self._network(ctx, p)
         base = choose_method(network=network, fallback="straight_line", requested=p.method)
         if p.mode == "walk":  # a straight-line claim has no network variant
@@ -398,7 +405,7 @@ class DriveTimeShareParams:
     highway_classes: tuple[str, ...] | None = None
     planned_new_facilities: int | None = None
     # variant knobs
-    spread: str = "area"               #: how population is spread (geo.demand)
+    spread: str = DEFAULT_SPREAD               #: how population is spread (geo.demand)
     speed_factor: float = 1.0          #: multiplies the profile's speed factor
     circuity: float = CIRCUITY         #: network / straight-line distance (approximation)
     method: str | None = None          #: None: by geo.coverage.choose_method
@@ -540,8 +547,7 @@ class DriveTimeShare(Metric):
         other = "area" if den == "population" else "population"
         out.append(Variant("denominator", other, dataclasses.replace(p, denominator=other)))
         if den == "population":
-            out.append(Variant("population_spread", "settlements",
-                               dataclasses.replace(p, spread="settlements")))
+            out.extend(spread_variants(p))
         return out
 
     def siting(self, ctx: StudyContext, p: DriveTimeShareParams, *,
@@ -597,7 +603,7 @@ class ParkBlindSpotsParams:
     mode: str | None = None
     fclasses: tuple[str, ...] | None = None
     # variant knobs
-    spread: str = "area"                  #: how population is spread (geo.demand)
+    spread: str = DEFAULT_SPREAD                  #: how population is spread (geo.demand)
     radius_factor: float = 1.0            #: multiplies every service radius
     single_radius_m: float | None = None  #: one radius for every park instead of the tiers
     method: str | None = None             #: None: by the claim's mode (geo.coverage rule)
@@ -737,8 +743,7 @@ class ParkBlindSpots(Metric):
                 for v in (0.0, 0.5) if v != float(p.min_park_area_ha)]
         other = "area" if p.denominator == "population" else "population"
         out.append(Variant("denominator", other, dataclasses.replace(p, denominator=other)))
-        out.append(Variant("population_spread", "settlements",
-                           dataclasses.replace(p, spread="settlements")))
+        out.extend(spread_variants(p))
         method, network = self._method(ctx, p)
         out += [Variant("method", mth, dataclasses.replace(p, method=mth))
                 for mth in variant_methods(method, network=network, fallback="straight_line")]
@@ -939,7 +944,7 @@ class PerCapitaAreaParams:
     min_area_ha: float = 0.0
     fclasses: tuple[str, ...] | None = None
     # variant knobs
-    spread: str = "area"   #: how population is spread (geo.demand)
+    spread: str = DEFAULT_SPREAD   #: how population is spread (geo.demand)
 
 
 class PerCapitaArea(Metric):
@@ -971,8 +976,7 @@ class PerCapitaArea(Metric):
         return m
 
     def variants(self, ctx: StudyContext, p: PerCapitaAreaParams) -> list[Variant]:
-        return [Variant("population_spread", "settlements",
-                        dataclasses.replace(p, spread="settlements"))]
+        return spread_variants(p)
 
 
 @dataclass(frozen=True)
