@@ -34,7 +34,7 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo.claims.context import DEFAULT_SPREAD, SPREADS, NO_NETWORK, StudyContext
+from geo.claims.context import DEFAULT_SPREAD, NO_NETWORK, SPREADS, StudyContext
 from geo.claims.result import ClaimLayers
 from geo.claims.spec import MetricSpec, Param
 from geo.coverage import CIRCUITY, choose_method, variant_methods
