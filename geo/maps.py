@@ -427,8 +427,9 @@ def claim_map(
             mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
             cmap = bcm.StepColormap([ramp.rgb_hex_str(v) for v in mids], index=edges,
                                     vmin=vmin, vmax=vmax)
-            cmap.caption = (f"{cost_label or 'Cost to the nearest facility'} ({unit_word}); "
-                            "grey = unreachable")
+            cmap.caption = f"{cost_label or 'Cost to the nearest facility'} ({unit_word})"
+            if not finite.all():  # only where some cell has no finite cost
+                cmap.caption += "; grey = unreachable"
             cmap.add_to(m)
 
             def colour(v: float) -> str:
@@ -581,7 +582,7 @@ def map_html(m: folium.Map, *, cdn: bool = False) -> str:
     """
     import folium
 
-    from geo.map_assets import inline_assets
+    from geo.map_assets import finish_page
 
     env = folium.GeoJson._template.environment
     saved = env.policies["json.dumps_kwargs"]
@@ -590,7 +591,7 @@ def map_html(m: folium.Map, *, cdn: bool = False) -> str:
         page = m.get_root().render()
     finally:
         env.policies["json.dumps_kwargs"] = saved
-    return page if cdn else inline_assets(page)
+    return finish_page(page, cdn=cdn)
 
 
 def save_map(m: folium.Map, path: str | os.PathLike[str], *, cdn: bool = False) -> Path:

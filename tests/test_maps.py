@@ -262,7 +262,22 @@ def test_save_map_is_atomic(frames, tmp_path, monkeypatch):
 def test_missing_node_modules_says_how_to_install(frames, tmp_path, monkeypatch):
     monkeypatch.setattr(map_assets, "ASSETS_DIR", tmp_path)
     with pytest.raises(DataNotFoundError, match="make install.*npm ci --prefix geo/assets"):
-        maps.map_html(build(frames))
+        map_assets.inline_assets(build(frames).get_root().render())
+
+
+def test_missing_node_modules_falls_back_to_cdn_with_one_warning(frames, tmp_path, monkeypatch,
+                                                                caplog):
+    monkeypatch.setattr(map_assets, "ASSETS_DIR", tmp_path)
+    monkeypatch.setattr(map_assets, "_cdn_warned", False)
+    with caplog.at_level("WARNING", logger="geo.map_assets"):
+        first = maps.map_html(build(frames))
+        second = maps.map_html(build(frames))
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert "CDN" in warnings[0].getMessage() and "npm ci" in warnings[0].getMessage()
+    for page in (first, second):  # a map all the same, linking its libraries
+        assert "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js" in page
+        assert "geo: responsive map controls" in page
     assert maps.map_html(build(frames), cdn=True)  # --cdn still works
 
 
