@@ -225,7 +225,8 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
     chart_uri = None
     if charts and r.sensitivity:
         svg = sensitivity_svg(r.sensitivity, title=f"{c.id} {c.title_zh}", unit=r.unit,
-                              target=float(c.target.value), base_value=_finite(r.value))
+                              target=float(c.target.value), base_value=_finite(r.value),
+                              metric=c.metric, comparator=c.target.comparator)
         chart_uri = svg_data_uri(svg) if svg else None
     cols, rows = _breakdown_table(r)
     return {
