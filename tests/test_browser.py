@@ -437,6 +437,10 @@ def test_report_fits_any_width(browser, report_dir, screen, tmp_path):
         }""")
         assert box["cls"] == "table-scroll" and box["left"] >= 0, box
         assert box["right"] <= size["width"], box
+        # no column squeezed to a letter per line: on a phone each claim is one block
+        narrowest = page.eval_on_selector_all(
+            "#claims-table td", "tds => Math.min(...tds.map(t => t.getBoundingClientRect().width))")
+        assert narrowest >= (size["width"] / 2 if screen == "phone" else 30), narrowest
         # every chart, table box and card lies within the window
         rights = page.eval_on_selector_all(
             "img.chart, .table-scroll, .card, dl.prov",
