@@ -435,7 +435,8 @@ def claim_map(
             mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
             cmap = bcm.StepColormap([ramp.rgb_hex_str(v) for v in mids], index=edges,
                                     vmin=vmin, vmax=vmax)
-            cmap.caption = f"{cost_label or 'Cost to the nearest facility'} ({unit_word})"
+            cmap.caption = (f"{cost_label or 'Cost to the nearest facility'} ({unit_word}), "
+                            "lower is better")
             if not finite.all():  # only where some cell has no finite cost
                 cmap.caption += "; grey = unreachable"
             cmap.add_to(m)

@@ -418,7 +418,7 @@ def test_map_controls_fit_any_width(browser, legend_map_file, screen, tmp_path):
         assert_no_overlap(boxes, size["width"], size["height"])
         # the colour bar's caption is whole text that wraps inside its box, never cut
         cap = page.locator(".legend.leaflet-control .geo-legend-caption")
-        assert LONG_CAPTION in cap.inner_text()
+        assert LONG_CAPTION in cap.inner_text() and "lower is better" in cap.inner_text()
         # "grey = unreachable" only where some cell has no finite cost
         assert ("grey = unreachable" in cap.inner_text()) == unreachable
         assert page.evaluate("""() => {
