@@ -219,11 +219,11 @@ def sensitivity_svg(
         else:
             missing_glyphs = True  # already warned once by cjk_font()
     rc = {"font.family": families, "svg.hashsalt": "geo-report", "svg.fonttype": "path",
-          "font.size": 10, "axes.unicode_minus": False}
+          "font.size": 11, "axes.unicode_minus": False}
     with matplotlib.rc_context(rc), warnings.catch_warnings():
         if missing_glyphs:
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
-        fig, ax = plt.subplots(figsize=(width_in, 1.6 + 0.55 * len(rows)))
+        fig, ax = plt.subplots(figsize=(width_in, 1.7 + 0.6 * len(rows)))
         try:
             y = [float(i) for i in range(len(rows))][::-1]
             ax.barh(y, values, color=colours, height=0.42, zorder=2)
@@ -236,9 +236,9 @@ def sensitivity_svg(
             ax.set_ylim(-0.6, len(rows) - 0.2)
             for yy, v, r, lab in zip(y, values, raw, labels, strict=True):
                 ax.text(0.035, yy + 0.26, lab, transform=ax.get_yaxis_transform(), va="bottom",
-                        ha="left", fontsize=9, color="#333333")
+                        ha="left", fontsize=10, color="#333333")
                 ax.text(max(v, 0) + 0.01 * xmax, yy, _value_text(r, unit), va="center",
-                        fontsize=9, zorder=3)
+                        fontsize=10, zorder=3)
             ax.set_yticks([])
             ax.spines["left"].set_visible(False)
             for side in ("top", "right"):
@@ -249,7 +249,7 @@ def sensitivity_svg(
                 ax.axvline(tx, color=TARGET_COLOR, linewidth=2.2, zorder=4)
                 ax.text(tx, 1.0, f"target {format_value(target, unit)}", transform=(
                     ax.get_xaxis_transform()), ha="left" if tx < 0.6 * xmax else "right",
-                    va="bottom", fontsize=9)
+                    va="bottom", fontsize=10)
                 handles.append(Line2D([], [], color=TARGET_COLOR, linewidth=2.2,
                                       label=f"target {format_value(target, unit)}"))
             if has_base:
@@ -264,13 +264,13 @@ def sensitivity_svg(
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
                 ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
             ax.set_xlabel(axis_label(unit, metric=metric, measure=measure,
-                                     comparator=comparator), fontsize=9)
-            ax.set_title(_wrap(title, 56), fontsize=10, loc="left", pad=16)
+                                     comparator=comparator), fontsize=10)
+            ax.set_title(_wrap(title, 50), fontsize=11, loc="left", pad=18)
             if handles:
                 # below the tick labels and the axis caption (about 40 points), off the bars
-                below = offset_copy(ax.transAxes, fig=fig, y=-42, units="points")
+                below = offset_copy(ax.transAxes, fig=fig, y=-46, units="points")
                 ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, 0.0),
-                          bbox_transform=below, ncol=min(len(handles), 3), fontsize=8,
+                          bbox_transform=below, ncol=min(len(handles), 3), fontsize=9,
                           frameon=False, borderaxespad=0.0)
             fig.tight_layout()
             buf = io.StringIO()
