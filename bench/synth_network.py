@@ -22,6 +22,7 @@ Run: ``python bench/synth_network.py tongzhou out.osm.pbf`` (or ``beijing``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import sys
@@ -86,7 +87,7 @@ def generate(preset: Preset, path: str | Path) -> dict[str, int]:
     def add_line(ids: np.ndarray, split: np.ndarray, tags: dict[str, str]) -> None:
         """One way per run between consecutive split positions (indices into ids)."""
         cuts = np.unique(np.r_[0, split, len(ids) - 1])
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        for a, b in itertools.pairwise(cuts):
             if b > a:
                 ways.append((ids[a:b + 1], {**tags, **syn}))
 
@@ -166,9 +167,9 @@ def generate(preset: Preset, path: str | Path) -> dict[str, int]:
     cols = np.linspace(0, nx_ - 1, preset.motorway_cols + 2)[1:-1].astype(int)
     # put corridors on arterial lines so that ramps meet arterial streets
     for k, j in enumerate(rows):
-        corridor(nx_, True, int(round(j / A)) * A, f"G{k + 1}")
+        corridor(nx_, True, round(j / A) * A, f"G{k + 1}")
     for k, i in enumerate(cols):
-        corridor(ny_, False, int(round(i / A)) * A, f"G{k + 50}")
+        corridor(ny_, False, round(i / A) * A, f"G{k + 50}")
 
     # nodes: lattice nodes used by some way + motorway nodes, in id order
     used = np.unique(np.concatenate([w for w, _ in ways]))

@@ -1,0 +1,530 @@
+"""Street networks as numpy arrays (CSR-ready), read straight from an OSM PBF with pyosmium.
+
+:class:`RoadNetwork` is the array form of a walk or drive network: one graph node per OSM node
+used by a kept way, one directed edge per way segment (two per segment of a two-way street),
+``length_m`` (metres, great-circle as osmnx), the edge's ``highway`` class and parsed
+``maxspeed`` (km/h). There is no networkx detour: the engine's CSR matrix is built from the
+arrays with numpy, and speed variants only make a new weight array (the graph is never
+copied). :meth:`RoadNetwork.to_networkx` gives an osmnx-style ``MultiDiGraph`` on request (every
+edge a straight segment), which the networkx-based API (:mod:`geo.snapping`,
+:func:`geo.network.nearest_cost`) accepts; the tests check both paths give the same costs.
+
+:func:`road_network_from_pbf` reads only the ways that touch a bounding box (the area plus a
+reach buffer), keeps only the tags the filters need, and caches the arrays on disk (npz under
+``settings.cache_dir / "networks"``, keyed by the file's path, size, mtime, a hash of its head
+and tail, the bounding box and the network type), so a second run reuses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geo import settings
+from geo.errors import DataError, DataNotFoundError, NetworkError
+from geo.network import (
+    SpeedProfile,
+    _check_network_type,
+    keep_way,
+    load_profile,
+    metric_crs_for,
+    parse_maxspeed,
+)
+
+log = logging.getLogger(__name__)
+
+#: Bump when the cached array layout or the reading rules change.
+CACHE_VERSION = 1
+#: Tags read from each way; every other tag is dropped while reading.
+WAY_TAGS = ("highway", "access", "area", "foot", "service", "motor_vehicle", "motorcar",
+            "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right", "maxspeed",
+            "oneway", "junction")
+_ONEWAY_FWD = frozenset({"yes", "true", "1"})
+_ONEWAY_REV = frozenset({"-1", "reverse"})
+
+
+@dataclass
+class RoadNetwork:
+    """A walk or drive network as arrays.
+
+    Nodes (``n``): ``node_id`` (OSM id, int64), ``x``/``y`` (metres in ``crs``),
+    ``junction`` (True for ``highway=motorway_junction`` nodes).
+    Directed edges (``m``): ``tail``/``head`` (node positions, int32), ``length_m`` (float64),
+    ``highway`` (int16 code into ``highway_classes``), ``maxspeed_kph`` (float32, NaN when
+    absent/unparsable), ``twin`` (position of the opposite edge of a two-way segment, -1 for
+    one-way).
+    """
+
+    node_id: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    junction: np.ndarray
+    tail: np.ndarray
+    head: np.ndarray
+    length_m: np.ndarray
+    highway: np.ndarray
+    maxspeed_kph: np.ndarray
+    twin: np.ndarray
+    highway_classes: tuple[str, ...]
+    crs: str
+    network_type: str
+    source: str = ""
+    _weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _csr: dict[tuple[str, bool], Any] = field(default_factory=dict, repr=False)
+    _tree: Any = field(default=None, repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_id)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.tail)
+
+    # ---------------------------------------------------------------- weights and CSR
+    def travel_time_s(self, profile: str | Path | SpeedProfile = "drive") -> np.ndarray:
+        """Edge travel times in seconds under ``profile`` (cached per profile name): class
+        speed, or a parsable ``maxspeed`` when the profile lets it win, times speed_factor."""
+        prof = profile if isinstance(profile, SpeedProfile) else load_profile(profile)
+        key = f"travel_time:{prof.name}:{prof.path}:{prof.speed_factor}"
+        w = self._weights.get(key)
+        if w is None:
+            cls = np.array([prof.highway_kph.get(h, prof.default_kph)
+                            for h in self.highway_classes], dtype=float)
+            speed = cls[self.highway] if len(cls) else np.full(self.n_edges, prof.default_kph)
+            if prof.maxspeed_wins:
+                speed = np.where(np.isnan(self.maxspeed_kph), speed, self.maxspeed_kph)
+            speed = speed * prof.speed_factor
+            w = self.length_m / (speed / 3.6)
+            self._weights[key] = w
+        return w
+
+    def weight(self, weight: str | np.ndarray) -> tuple[str, np.ndarray]:
+        """``(key, array)`` for ``"length"`` or an explicit per-edge array (e.g. a
+        travel_time_s array scaled for a speed variant)."""
+        if isinstance(weight, str):
+            if weight in ("length", "length_m"):
+                return "length", self.length_m
+            if weight in ("travel_time", "travel_time_s"):
+                return self.weight(self.travel_time_s("drive"))
+            raise NetworkError(f"weight {weight!r}: use 'length', 'travel_time' or an array "
+                               f"of {self.n_edges} edge costs")
+        w = np.asarray(weight, dtype=float)
+        if w.shape != (self.n_edges,):
+            raise NetworkError(f"weight array has shape {w.shape}, expected ({self.n_edges},)")
+        if not (np.isfinite(w).all() and (w >= 0).all()):
+            raise NetworkError("weight array must be finite and >= 0 on every edge")
+        return f"array:{id(weight)}:{w.ctypes.data}", w
+
+    def csr(self, weight: str | np.ndarray = "length", *, reverse: bool = False) -> Any:
+        """scipy CSR matrix (parallel edges kept at their smallest weight, self-loops
+        dropped), transposed for ``reverse``; cached for named weights."""
+        from scipy.sparse import csr_array
+
+        key, w = self.weight(weight)
+        cached = self._csr.get((key, reverse))
+        if cached is not None:
+            return cached
+        a, b = (self.head, self.tail) if reverse else (self.tail, self.head)
+        keep = a != b
+        a, b, w2 = a[keep], b[keep], w[keep]
+        order = np.lexsort((w2, b, a))
+        a, b, w2 = a[order], b[order], w2[order]
+        first = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+        a, b, w2 = a[first], b[first], w2[first]
+        n = self.n_nodes
+        indptr = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(a, minlength=n), out=indptr[1:])
+        mat = csr_array((w2, b.astype(np.int32), indptr), shape=(n, n))
+        if key.startswith(("length", "travel_time")):
+            self._csr[(key, reverse)] = mat
+        return mat
+
+    def positions(self, node_ids: Any) -> np.ndarray:
+        """Node positions of OSM ``node_ids``; NetworkError naming unknown ids."""
+        ids = np.atleast_1d(np.asarray(node_ids, dtype=np.int64))
+        order = np.argsort(self.node_id)
+        at = np.searchsorted(self.node_id, ids, sorter=order)
+        at = np.clip(at, 0, self.n_nodes - 1)
+        pos = order[at]
+        bad = self.node_id[pos] != ids
+        if bad.any():
+            raise NetworkError(f"{int(bad.sum())} node id(s) not in the network, e.g. "
+                               f"{ids[bad][:5].tolist()}; snap points to it first")
+        return pos
+
+    def nearest_cost(self, sources: Any, *, weight: str | np.ndarray = "length",
+                     cutoff: float | None = None, reverse: bool = False) -> np.ndarray:
+        """Cost (weight units: metres for length, seconds for travel times) between every node
+        (position order) and its nearest source node (OSM ids); ``inf`` if unreachable or above
+        ``cutoff``. ``reverse``: from each node TO its nearest source along edge directions."""
+        from scipy.sparse.csgraph import dijkstra
+
+        idx = np.unique(self.positions(sources))
+        limit = np.inf if cutoff is None else float(cutoff)
+        return dijkstra(self.csr(weight, reverse=reverse), directed=True, indices=idx,
+                        min_only=True, limit=limit)
+
+    # ---------------------------------------------------------------- snapping
+    def snap(self, x: np.ndarray, y: np.ndarray, *, max_snap_m: float = 300.0) -> dict:
+        """Snap points (metres, ``crs``) to the nearest edge segment.
+
+        Returns arrays: ``edge`` (edge position), ``frac`` (0-1 from its tail), ``dist_m``
+        (off-network leg), ``on_network`` (``dist_m <= max_snap_m``).
+        """
+        import shapely
+
+        if self._tree is None:
+            seg = shapely.linestrings(np.stack([
+                np.column_stack([self.x[self.tail], self.y[self.tail]]),
+                np.column_stack([self.x[self.head], self.y[self.head]])], axis=1))
+            self._tree = (shapely.STRtree(seg), seg)
+        tree, seg = self._tree
+        pts = shapely.points(np.asarray(x, float), np.asarray(y, float))
+        (pi, ej), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+        edge = np.full(len(pts), -1, dtype=np.int64)
+        d = np.full(len(pts), np.inf)
+        edge[pi], d[pi] = ej, dist
+        ok = edge >= 0
+        frac = np.full(len(pts), np.nan)
+        e = edge[ok]
+        L = self.length_m[e]
+        # along the straight segment, in the metric CRS
+        dx, dy = self.x[self.head[e]] - self.x[self.tail[e]], self.y[self.head[e]] - self.y[
+            self.tail[e]]
+        seg2 = dx * dx + dy * dy
+        t = np.where(seg2 > 0, ((np.asarray(x)[ok] - self.x[self.tail[e]]) * dx
+                                + (np.asarray(y)[ok] - self.y[self.tail[e]]) * dy)
+                     / np.where(seg2 > 0, seg2, 1), 0.0)
+        frac[ok] = np.clip(t, 0, 1)
+        del L
+        return {"edge": edge, "frac": frac, "dist_m": d, "on_network": ok & (d <= max_snap_m)}
+
+    # ---------------------------------------------------------------- conversion
+    def to_networkx(self) -> Any:
+        """osmnx-style ``MultiDiGraph`` (node ``x``/``y``, edge ``length``/``highway``/
+        ``maxspeed``, ``graph['crs']``), for users and the networkx-based API."""
+        import networkx as nx
+
+        G = nx.MultiDiGraph(crs=self.crs, network_type=self.network_type, source=self.source)
+        G.add_nodes_from(
+            (int(i), {"x": float(a), "y": float(b), **({"highway": "motorway_junction"}
+                                                       if j else {})})
+            for i, a, b, j in zip(self.node_id, self.x, self.y, self.junction, strict=True))
+        ids = self.node_id
+        for e in range(self.n_edges):
+            d = {"length": float(self.length_m[e]),
+                 "highway": self.highway_classes[self.highway[e]]}
+            if not np.isnan(self.maxspeed_kph[e]):
+                d["maxspeed"] = str(float(self.maxspeed_kph[e]))
+            G.add_edge(int(ids[self.tail[e]]), int(ids[self.head[e]]), **d)
+        return G
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k) for k in ("node_id", "x", "y", "junction", "tail", "head",
+                                              "length_m", "highway", "maxspeed_kph", "twin")}
+
+
+# ------------------------------------------------------------------------------------------
+# Reading
+# ------------------------------------------------------------------------------------------
+
+def _great_circle_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray,
+                    lat2: np.ndarray) -> np.ndarray:
+    """Haversine distance in metres (earth radius 6,371,009 m, as osmnx and pyrosm)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    h = (np.sin((p2 - p1) / 2) ** 2
+         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6_371_009.0 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+
+
+def _file_key(path: Path, bbox: tuple[float, ...] | None, network_type: str) -> str:
+    st = path.stat()
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        h.update(f.read(1 << 20))
+        if st.st_size > 1 << 20:
+            f.seek(max(st.st_size - (1 << 20), 0))
+            h.update(f.read(1 << 20))
+    h.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{bbox}|{network_type}|"
+             f"{CACHE_VERSION}".encode())
+    return h.hexdigest()[:24]
+
+
+def road_network_from_pbf(path: str | Path, network_type: str = "walk", *,
+                          bbox: tuple[float, float, float, float] | None = None,
+                          to_crs: str | None = None, cache: bool = True) -> RoadNetwork:
+    """Read a walk or drive :class:`RoadNetwork` from an OSM PBF (pyosmium, no networkx).
+
+    Parameters
+    ----------
+    path : OSM ``.pbf`` (or ``.osm``) file.
+    network_type : ``"walk"`` (two-way, no motorways) or ``"drive"`` (one-way respected);
+        the way filter is :func:`geo.network.keep_way` (osmnx's).
+    bbox : ``(lon_min, lat_min, lon_max, lat_max)`` degrees; only ways with a node inside are
+        kept (pass the area's bounds plus the reach buffer).
+    to_crs : metric CRS; default :func:`geo.network.metric_crs_for` the nodes' median.
+    cache : reuse / write the npz cache under ``settings.cache_dir / "networks"``.
+    """
+    _check_network_type(network_type)
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"path {path} (OSM PBF) does not exist")
+    bbox = tuple(float(v) for v in bbox) if bbox is not None else None
+    key = _file_key(path, bbox, network_type) + (f"-{to_crs}" if to_crs else "")
+    cache_file = Path(settings.cache_dir) / "networks" / f"{key.replace(':', '_')}.npz"
+    if cache and cache_file.is_file():
+        with np.load(cache_file, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = [str(s) for s in arrays.pop("meta")]
+        classes = tuple(str(s) for s in arrays.pop("highway_classes"))
+        log.info("%s network from cache %s", network_type, cache_file)
+        return RoadNetwork(**arrays, highway_classes=classes, crs=meta[0],
+                           network_type=meta[1], source=meta[2])
+    net = _read_pbf(path, network_type, bbox, to_crs)
+    if cache:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **net._arrays(), highway_classes=np.array(net.highway_classes, dtype=str),
+                 meta=np.array([net.crs, net.network_type, net.source], dtype=str))
+        os.replace(tmp, cache_file)
+    return net
+
+
+def _read_pbf(path: Path, network_type: str, bbox: tuple[float, ...] | None,
+              to_crs: str | None) -> RoadNetwork:
+    import osmium
+    from pyproj import Transformer
+
+    junctions: list[int] = []
+    refs: list[list[int]] = []
+    lons: list[list[float]] = []
+    lats: list[list[float]] = []
+    hw: list[str] = []
+    maxspeed: list[float] = []
+    direction: list[int] = []     # 0 two-way, 1 forward one-way, -1 reverse one-way
+    fp = osmium.FileProcessor(str(path)).with_locations()
+    for obj in fp:
+        tags = obj.tags
+        if obj.is_node():
+            if tags.get("highway") == "motorway_junction":
+                junctions.append(obj.id)
+            continue
+        if not obj.is_way() or "highway" not in tags:
+            continue
+        small = {k: tags.get(k) for k in WAY_TAGS if k in tags}
+        if not keep_way(small, network_type):
+            continue
+        ids, xs, ys = [], [], []
+        for n in obj.nodes:
+            if not n.location.valid():
+                continue
+            ids.append(n.ref)
+            xs.append(n.location.lon)
+            ys.append(n.location.lat)
+        if len(ids) < 2:
+            continue
+        if bbox is not None:
+            ax, ay = np.asarray(xs), np.asarray(ys)
+            if not ((ax >= bbox[0]) & (ax <= bbox[2]) & (ay >= bbox[1]) & (ay <= bbox[3])).any():
+                continue
+        refs.append(ids)
+        lons.append(xs)
+        lats.append(ys)
+        hw.append(small["highway"])
+        ms = parse_maxspeed(small.get("maxspeed"))
+        maxspeed.append(np.nan if ms is None else ms)
+        ow = str(small.get("oneway", "")).lower()
+        d = 0
+        if network_type == "drive":
+            if ow in _ONEWAY_FWD or (small.get("junction") == "roundabout" and ow != "no"):
+                d = 1
+            elif ow in _ONEWAY_REV:
+                d = -1
+        direction.append(d)
+    if not refs:
+        raise DataError(f"path {path} holds no ways usable for network_type={network_type!r}"
+                        + (f" inside bbox {bbox}" if bbox else ""))
+    lens = np.fromiter(map(len, refs), dtype=np.int64, count=len(refs))
+    flat_id = np.fromiter((i for r in refs for i in r), dtype=np.int64, count=int(lens.sum()))
+    flat_lon = np.fromiter((v for r in lons for v in r), dtype=float, count=len(flat_id))
+    flat_lat = np.fromiter((v for r in lats for v in r), dtype=float, count=len(flat_id))
+    del refs, lons, lats
+    node_id, first, inv = np.unique(flat_id, return_index=True, return_inverse=True)
+    lon, lat = flat_lon[first], flat_lat[first]
+    crs = to_crs or metric_crs_for(float(np.median(lon)), float(np.median(lat)))
+    x, y = Transformer.from_crs(settings.geographic_crs, crs, always_xy=True).transform(lon, lat)
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    # segments: consecutive refs inside a way
+    way_of = np.repeat(np.arange(len(lens)), lens)
+    same = way_of[1:] == way_of[:-1]
+    a, b, wseg = inv[:-1][same], inv[1:][same], way_of[:-1][same]
+    length = _great_circle_m(lon[a], lat[a], lon[b], lat[b])
+    classes, hw_code = np.unique(np.asarray(hw, dtype=object).astype(str), return_inverse=True)
+    seg_dir = np.asarray(direction, dtype=np.int8)[wseg]
+    ms = np.asarray(maxspeed, dtype=np.float32)[wseg]
+    code = hw_code.astype(np.int16)[wseg]
+    # directed edges: forward for 0/1, backward for 0/-1; two-way pairs are adjacent twins
+    fwd, bwd = seg_dir >= 0, seg_dir <= 0
+    k = len(a)
+    tail = np.empty(2 * k, np.int32)
+    head = np.empty(2 * k, np.int32)
+    tail[0::2], head[0::2], tail[1::2], head[1::2] = a, b, b, a
+    keep = np.empty(2 * k, bool)
+    keep[0::2], keep[1::2] = fwd, bwd
+    rep = np.repeat(np.arange(k), 2)
+    twin_full = np.arange(2 * k) ^ 1
+    new_pos = np.cumsum(keep) - 1
+    twin = np.where(keep[twin_full], new_pos[twin_full], -1)[keep].astype(np.int64)
+    net = RoadNetwork(
+        node_id=node_id, x=x, y=y, junction=np.isin(node_id, np.asarray(junctions, np.int64)),
+        tail=tail[keep], head=head[keep], length_m=length[rep][keep],
+        highway=code[rep][keep], maxspeed_kph=ms[rep][keep], twin=twin,
+        highway_classes=tuple(str(c) for c in classes), crs=str(crs),
+        network_type=network_type, source=f"OSM PBF {path.name}")
+    log.info("%s network from %s: %d nodes, %d edges (arrays)", network_type, path.name,
+             net.n_nodes, net.n_edges)
+    return net
+
+
+# ------------------------------------------------------------------------------------------
+# Point-to-point costs (geo.snapping semantics on arrays)
+# ------------------------------------------------------------------------------------------
+
+@dataclass
+class _CsrView:
+    """What :func:`geo.snapping.search_from_points` needs: rows are node positions."""
+
+    nodes: Any
+    pos: Any
+    matrix: Any
+    transposed: Any
+
+
+def _placements(net: RoadNetwork, snap: dict, w: np.ndarray) -> Any:
+    """Directed placements (``point, tail, head, key, pos, w``) of on-network snapped points:
+    one row on the snapped edge, one on its twin for two-way streets (pos mirrored)."""
+    import pandas as pd
+
+    from geo.snapping import END_TOLERANCE
+
+    pt = np.flatnonzero(snap["on_network"])
+    e = snap["edge"][pt]
+    f = snap["frac"][pt]
+    f = np.where(f < END_TOLERANCE, 0.0, np.where(f > 1 - END_TOLERANCE, 1.0, f))
+    tw = net.twin[e]
+    has = tw >= 0
+    return pd.DataFrame({
+        "point": np.r_[pt, pt[has]],
+        "tail": np.r_[net.tail[e], net.tail[tw[has]]].astype(np.int64),
+        "head": np.r_[net.head[e], net.head[tw[has]]].astype(np.int64),
+        "key": np.r_[e, tw[has]],
+        "pos": np.r_[f, 1.0 - f[has]],
+        "w": np.r_[w[e], w[tw[has]]]})
+
+
+def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray, *,
+                weight: str | np.ndarray = "length", cutoff: float | None = None,
+                reverse: bool = False, max_snap_m: float = 300.0,
+                offnet_speed_kph: float | None = None, source_leg: bool = True,
+                offnet_weight: str | None = None) -> dict[str, np.ndarray]:
+    """:func:`geo.snapping.point_costs` on a :class:`RoadNetwork` with (x, y) arrays in
+    ``net.crs`` (metres). Points snap to the nearest edge; the off-network legs are metres for
+    lengths, seconds at ``offnet_speed_kph`` (default: the walk profile) for travel times
+    (``offnet_weight`` says which when ``weight`` is an array; default ``travel_time`` then).
+
+    Returns arrays ``cost`` (weight units; ``inf`` unreachable, off-network or above
+    ``cutoff``), ``source`` (row of the nearest source, -1 if none), ``snap_dist_m``,
+    ``on_network``.
+    """
+    import pandas as pd
+
+    from geo.snapping import offnet_cost, search_from_points
+
+    kind = offnet_weight or (weight if isinstance(weight, str) else "travel_time")
+    kind = {"length_m": "length", "travel_time_s": "travel_time"}.get(kind, kind)
+    _, w = net.weight(weight)
+    sxy, txy = np.asarray(sources_xy, float).reshape(-1, 2), np.asarray(targets_xy,
+                                                                        float).reshape(-1, 2)
+    s_snap = net.snap(sxy[:, 0], sxy[:, 1], max_snap_m=max_snap_m)
+    t_snap = net.snap(txy[:, 0], txy[:, 1], max_snap_m=max_snap_m)
+    s_leg = offnet_cost(s_snap["dist_m"], kind, offnet_speed_kph)
+    if not source_leg:
+        s_leg = np.zeros_like(s_leg)
+    t_leg = offnet_cost(t_snap["dist_m"], kind, offnet_speed_kph)
+    sp = _placements(net, s_snap, w)
+    tp = _placements(net, t_snap, w)
+    n_t = len(txy)
+    cost = np.full(n_t, np.inf)
+    best = np.full(n_t, -1, dtype=np.int64)
+    limit = np.inf if cutoff is None else float(cutoff)
+    if len(sp):
+        view = _CsrView(nodes=np.empty(net.n_nodes), pos=pd.Series(np.arange(net.n_nodes)),
+                        matrix=net.csr(weight), transposed=net.csr(weight, reverse=True))
+        dist, src = search_from_points(view, sp, s_leg, len(sxy), reverse=reverse, limit=limit)
+        if len(tp):
+            tpt, ttail, thead = (tp["point"].to_numpy(), tp["tail"].to_numpy(),
+                                 tp["head"].to_numpy())
+            tpos, tw = tp["pos"].to_numpy(), tp["w"].to_numpy()
+            ones = np.ones(len(tp), bool)
+            if not reverse:
+                cands = [(tpt, dist[ttail] + tpos * tw, src[ttail], ones),
+                         (tpt, dist[thead], src[thead], tpos == 1)]
+            else:
+                cands = [(tpt, dist[thead] + (1 - tpos) * tw, src[thead], ones),
+                         (tpt, dist[ttail], src[ttail], tpos == 0)]
+            same = tp.merge(sp, on=["key"], suffixes=("", "_s"))
+            if len(same):
+                d = (same["pos"] - same["pos_s"]).to_numpy() * (-1 if reverse else 1)
+                c = d * same["w"].to_numpy() + s_leg[same["point_s"].to_numpy()]
+                cands.append((same["point"].to_numpy(), c, same["point_s"].to_numpy(), d >= 0))
+            p_all = np.concatenate([c[0][c[3]] for c in cands]).astype(np.int64)
+            c_all = np.concatenate([c[1][c[3]] for c in cands])
+            s_all = np.concatenate([c[2][c[3]] for c in cands]).astype(np.int64)
+            order = np.lexsort((c_all, p_all))
+            p_all, c_all, s_all = p_all[order], c_all[order], s_all[order]
+            first = np.r_[True, p_all[1:] != p_all[:-1]]
+            cost[p_all[first]] = c_all[first]
+            best[p_all[first]] = s_all[first]
+    cost = cost + t_leg
+    cost[~t_snap["on_network"]] = np.inf
+    cost[cost > limit] = np.inf
+    best[~np.isfinite(cost)] = -1
+    return {"cost": cost, "source": best, "snap_dist_m": t_snap["dist_m"],
+            "on_network": t_snap["on_network"]}
+
+
+def expressway_entrances(net: RoadNetwork, *,
+                         link_classes: tuple[str, ...] = ("motorway_link", "trunk_link"),
+                         expressway_classes: tuple[str, ...] = ("motorway", "trunk",
+                                                                "motorway_link",
+                                                                "trunk_link")) -> dict:
+    """Entrance nodes, as :func:`geo.facilities.expressway_entrances`: ``motorway_junction``
+    nodes, and nodes where a link road meets a class outside ``expressway_classes``.
+
+    Returns arrays ``node`` (positions), ``reason`` ("motorway_junction" /
+    "link_meets_lower_road"), ``onto_link`` (an edge of a link road leaves the node).
+    """
+    cls = np.asarray(net.highway_classes, dtype=object)
+    is_link = np.isin(cls, list(link_classes))[net.highway]
+    is_lower = ~np.isin(cls, list(expressway_classes))[net.highway]
+    n = net.n_nodes
+
+    def touch(mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(n, bool)
+        out[net.tail[mask]] = True
+        out[net.head[mask]] = True
+        return out
+
+    link_meets = touch(is_link) & touch(is_lower)
+    onto = np.zeros(n, bool)
+    onto[net.tail[is_link]] = True
+    node = np.flatnonzero(net.junction | link_meets)
+    reason = np.where(net.junction[node], "motorway_junction", "link_meets_lower_road")
+    return {"node": node, "reason": reason, "onto_link": onto[node]}
