@@ -78,6 +78,7 @@ class RoadNetwork:
     _weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _csr: dict[tuple[str, bool], Any] = field(default_factory=dict, repr=False)
     _tree: Any = field(default=None, repr=False)
+    _order: Any = field(default=None, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -105,51 +106,63 @@ class RoadNetwork:
             self._weights[key] = w
         return w
 
-    def weight(self, weight: str | np.ndarray) -> tuple[str, np.ndarray]:
-        """``(key, array)`` for ``"length"`` or an explicit per-edge array (e.g. a
-        travel_time_s array scaled for a speed variant)."""
+    def weight(self, weight: str | np.ndarray = "length") -> tuple[str, np.ndarray]:
+        """``(key, per-edge array)`` for a weight: ``"length"`` (metres), ``"travel_time"``
+        (seconds, drive profile), ``"travel_time:<profile>"`` (seconds, a profile name or TOML
+        path) or an explicit array of edge costs (validated, not cached)."""
         if isinstance(weight, str):
             if weight in ("length", "length_m"):
                 return "length", self.length_m
             if weight in ("travel_time", "travel_time_s"):
-                return self.weight(self.travel_time_s("drive"))
-            raise NetworkError(f"weight {weight!r}: use 'length', 'travel_time' or an array "
-                               f"of {self.n_edges} edge costs")
+                weight = "travel_time:drive"
+            if weight.startswith("travel_time:"):
+                return weight, self.travel_time_s(weight.split(":", 1)[1])
+            raise NetworkError(f"weight {weight!r}: use 'length', 'travel_time', "
+                               f"'travel_time:<profile>' or an array of {self.n_edges} costs")
         w = np.asarray(weight, dtype=float)
         if w.shape != (self.n_edges,):
             raise NetworkError(f"weight array has shape {w.shape}, expected ({self.n_edges},)")
         if not (np.isfinite(w).all() and (w >= 0).all()):
             raise NetworkError("weight array must be finite and >= 0 on every edge")
-        return f"array:{id(weight)}:{w.ctypes.data}", w
+        return "", w
 
-    def csr(self, weight: str | np.ndarray = "length", *, reverse: bool = False) -> Any:
+    def csr(self, weight: str | np.ndarray = "length", *, reverse: bool = False,
+            speed_scale: float = 1.0) -> Any:
         """scipy CSR matrix (parallel edges kept at their smallest weight, self-loops
-        dropped), transposed for ``reverse``; cached for named weights."""
+        dropped), transposed for ``reverse``. Named weights are cached; ``speed_scale`` (a
+        speed variant: every speed times this factor) divides the cached matrix's data and
+        shares its index arrays, so a variant copies neither the graph nor its structure."""
         from scipy.sparse import csr_array
 
+        if not (speed_scale > 0 and np.isfinite(speed_scale)):
+            raise NetworkError(f"speed_scale must be a positive number, got {speed_scale!r}")
         key, w = self.weight(weight)
-        cached = self._csr.get((key, reverse))
-        if cached is not None:
-            return cached
-        a, b = (self.head, self.tail) if reverse else (self.tail, self.head)
-        keep = a != b
-        a, b, w2 = a[keep], b[keep], w[keep]
-        order = np.lexsort((w2, b, a))
-        a, b, w2 = a[order], b[order], w2[order]
-        first = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
-        a, b, w2 = a[first], b[first], w2[first]
-        n = self.n_nodes
-        indptr = np.zeros(n + 1, dtype=np.int32)
-        np.cumsum(np.bincount(a, minlength=n), out=indptr[1:])
-        mat = csr_array((w2, b.astype(np.int32), indptr), shape=(n, n))
-        if key.startswith(("length", "travel_time")):
-            self._csr[(key, reverse)] = mat
-        return mat
+        base = self._csr.get((key, reverse)) if key else None
+        if base is None:
+            a, b = (self.head, self.tail) if reverse else (self.tail, self.head)
+            keep = a != b
+            a, b, w2 = a[keep], b[keep], w[keep]
+            order = np.lexsort((w2, b, a))
+            a, b, w2 = a[order], b[order], w2[order]
+            first = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+            a, b, w2 = a[first], b[first], w2[first]
+            n = self.n_nodes
+            indptr = np.zeros(n + 1, dtype=np.int32)
+            np.cumsum(np.bincount(a, minlength=n), out=indptr[1:])
+            base = csr_array((w2, b.astype(np.int32), indptr), shape=(n, n))
+            if key:
+                self._csr[(key, reverse)] = base
+        if speed_scale == 1.0:
+            return base
+        return csr_array((base.data / speed_scale, base.indices, base.indptr),
+                         shape=base.shape, copy=False)
 
     def positions(self, node_ids: Any) -> np.ndarray:
         """Node positions of OSM ``node_ids``; NetworkError naming unknown ids."""
         ids = np.atleast_1d(np.asarray(node_ids, dtype=np.int64))
-        order = np.argsort(self.node_id)
+        if self._order is None:
+            self._order = np.argsort(self.node_id, kind="stable")
+        order = self._order
         at = np.searchsorted(self.node_id, ids, sorter=order)
         at = np.clip(at, 0, self.n_nodes - 1)
         pos = order[at]
@@ -160,15 +173,18 @@ class RoadNetwork:
         return pos
 
     def nearest_cost(self, sources: Any, *, weight: str | np.ndarray = "length",
-                     cutoff: float | None = None, reverse: bool = False) -> np.ndarray:
+                     cutoff: float | None = None, reverse: bool = False,
+                     speed_scale: float = 1.0) -> np.ndarray:
         """Cost (weight units: metres for length, seconds for travel times) between every node
         (position order) and its nearest source node (OSM ids); ``inf`` if unreachable or above
-        ``cutoff``. ``reverse``: from each node TO its nearest source along edge directions."""
+        ``cutoff``. ``reverse``: from each node TO its nearest source along edge directions.
+        ``speed_scale``: speed variant (travel times divided by it; the graph is shared)."""
         from scipy.sparse.csgraph import dijkstra
 
         idx = np.unique(self.positions(sources))
         limit = np.inf if cutoff is None else float(cutoff)
-        return dijkstra(self.csr(weight, reverse=reverse), directed=True, indices=idx,
+        mat = self.csr(weight, reverse=reverse, speed_scale=speed_scale)
+        return dijkstra(mat, directed=True, indices=idx,
                         min_only=True, limit=limit)
 
     # ---------------------------------------------------------------- snapping
@@ -433,11 +449,14 @@ def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray
                 weight: str | np.ndarray = "length", cutoff: float | None = None,
                 reverse: bool = False, max_snap_m: float = 300.0,
                 offnet_speed_kph: float | None = None, source_leg: bool = True,
-                offnet_weight: str | None = None) -> dict[str, np.ndarray]:
+                offnet_weight: str | None = None,
+                speed_scale: float = 1.0) -> dict[str, np.ndarray]:
     """:func:`geo.snapping.point_costs` on a :class:`RoadNetwork` with (x, y) arrays in
     ``net.crs`` (metres). Points snap to the nearest edge; the off-network legs are metres for
     lengths, seconds at ``offnet_speed_kph`` (default: the walk profile) for travel times
     (``offnet_weight`` says which when ``weight`` is an array; default ``travel_time`` then).
+    ``speed_scale`` is a speed variant of the network (edge costs divided by it; the off-network
+    walk keeps its speed).
 
     Returns arrays ``cost`` (weight units; ``inf`` unreachable, off-network or above
     ``cutoff``), ``source`` (row of the nearest source, -1 if none), ``snap_dist_m``,
@@ -448,8 +467,9 @@ def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray
     from geo.snapping import offnet_cost, search_from_points
 
     kind = offnet_weight or (weight if isinstance(weight, str) else "travel_time")
-    kind = {"length_m": "length", "travel_time_s": "travel_time"}.get(kind, kind)
+    kind = "length" if kind in ("length", "length_m") else "travel_time"
     _, w = net.weight(weight)
+    w = w / speed_scale
     sxy, txy = np.asarray(sources_xy, float).reshape(-1, 2), np.asarray(targets_xy,
                                                                         float).reshape(-1, 2)
     s_snap = net.snap(sxy[:, 0], sxy[:, 1], max_snap_m=max_snap_m)
@@ -466,7 +486,8 @@ def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray
     limit = np.inf if cutoff is None else float(cutoff)
     if len(sp):
         view = _CsrView(nodes=np.empty(net.n_nodes), pos=pd.Series(np.arange(net.n_nodes)),
-                        matrix=net.csr(weight), transposed=net.csr(weight, reverse=True))
+                        matrix=net.csr(weight, speed_scale=speed_scale),
+                        transposed=net.csr(weight, reverse=True, speed_scale=speed_scale))
         dist, src = search_from_points(view, sp, s_leg, len(sxy), reverse=reverse, limit=limit)
         if len(tp):
             tpt, ttail, thead = (tp["point"].to_numpy(), tp["tail"].to_numpy(),

@@ -74,9 +74,15 @@ def test_toy_walk_and_drive_hand_computed(toy_pbf):
                                                            * prof.speed_factor / 3.6))
     mw = drive.highway == drive.highway_classes.index("motorway")
     assert tt[mw] == pytest.approx(D / (100 * prof.speed_factor / 3.6))
-    # a speed variant is a scaled weight array on the same graph
-    half = drive.nearest_cost([1], weight=tt * 2.0)
-    assert half == pytest.approx(2 * drive.nearest_cost([1], weight=tt))
+    # a speed variant shares the graph and the CSR structure: times scale with 1/speed
+    base = drive.nearest_cost([1], weight="travel_time")
+    assert drive.nearest_cost([1], weight=tt * 2.0) == pytest.approx(2 * base)
+    slow = drive.nearest_cost([1], weight="travel_time", speed_scale=0.5)
+    assert slow == pytest.approx(2 * base)
+    m0, m1 = drive.csr("travel_time"), drive.csr("travel_time", speed_scale=0.5)
+    assert np.shares_memory(m0.indices, m1.indices) and m1.data == pytest.approx(2 * m0.data)
+    with pytest.raises(NetworkError, match="speed_scale"):
+        drive.csr("travel_time", speed_scale=0)
     ent = roadnet.expressway_entrances(drive)
     got = dict(zip(drive.node_id[ent["node"]].tolist(), ent["reason"].tolist(), strict=True))
     assert got == {5: "motorway_junction", 3: "link_meets_lower_road"}
