@@ -4,6 +4,7 @@ the pyrosm/networkx path (geo.network.graph_from_pbf, geo.snapping.point_costs).
 from __future__ import annotations
 
 import math
+import sys
 
 import geopandas as gpd
 import networkx as nx
@@ -185,3 +186,35 @@ def test_csr_keeps_smallest_parallel_edge():
     G.add_edge(1, 2, length=5.0)
     G.add_edge(1, 2, length=3.0)
     assert c.tolist() == [0.0, 3.0] == [0.0, nx.dijkstra_path_length(G, 1, 2, weight="length")]
+
+
+def test_synthetic_generator_tags_every_way_and_has_entrances(tmp_path, monkeypatch):
+    """bench/synth_network.py (benchmarks only): every way source=synthetic, one-way motorway
+    carriageways with junctions and ramps that meet lower roads."""
+    import importlib.util
+    from pathlib import Path
+
+    import osmium
+
+    spec = importlib.util.spec_from_file_location(
+        "synth_network", Path(__file__).resolve().parent.parent / "bench" / "synth_network.py")
+    synth = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "synth_network", synth)
+    spec.loader.exec_module(synth)
+    path = tmp_path / "tiny.osm.pbf"
+    counts = synth.generate(synth.PRESETS["tiny"], path)
+    ways = [dict(w.tags) for w in osmium.FileProcessor(str(path), osmium.osm.WAY)]
+    assert len(ways) == counts["ways"] > 50
+    assert all(t.get("source") == "synthetic" for t in ways)
+    kinds = {t["highway"] for t in ways}
+    assert {"motorway", "motorway_link", "residential", "footway", "unclassified"} <= kinds
+    drive = roadnet.road_network_from_pbf(path, "drive")
+    ent = roadnet.expressway_entrances(drive)
+    reasons = set(ent["reason"].tolist())
+    assert reasons == {"motorway_junction", "link_meets_lower_road"}
+    # every exit ramp leads off the motorway: the junction reaches a lower road within ~120 m
+    j = drive.node_id[ent["node"][ent["reason"] == "motorway_junction"]][:1]
+    cost = drive.nearest_cost(j)
+    lower = ~np.isin(np.asarray(drive.highway_classes)[drive.highway],
+                     ["motorway", "motorway_link"])
+    assert np.isfinite(cost[drive.head[lower]]).any()
