@@ -140,7 +140,7 @@ def run_networkx(pbf: str, q: mp.Queue, skip_buffer: bool) -> None:
 
     r: dict = {}
     t_all = time.perf_counter()
-    cells, xy, bbox = demand_cells(settings.metric_crs)
+    _cells, xy, bbox = demand_cells(settings.metric_crs)
     box = shapely.box(*bbox)
     G = _timed(r, "read+graph drive (cold)", lambda: add_speeds(graph_from_pbf(
         pbf, "drive", bounding_box=box, to_crs=settings.metric_crs), "drive"))

@@ -699,3 +699,13 @@ def nearest_cost(G: Any, sources: Iterable[Any], *, weight: str = "length",
         return cost, pd.Series(out, index=csr.nodes, dtype=object, name="source")
     dist = dijkstra(matrix, directed=True, indices=idx, min_only=True, limit=limit)
     return pd.Series(dist, index=csr.nodes, name=f"cost_{weight}", copy=False)
+
+
+def __getattr__(name: str) -> Any:
+    """``from geo.network import RoadNetwork, road_network_from_pbf`` (defined in
+    :mod:`geo.roadnet`, the array form; imported lazily to avoid an import cycle)."""
+    if name in ("RoadNetwork", "road_network_from_pbf"):
+        from geo import roadnet
+
+        return getattr(roadnet, name)
+    raise AttributeError(f"module 'geo.network' has no attribute {name!r}")
