@@ -218,3 +218,26 @@ def test_synthetic_generator_tags_every_way_and_has_entrances(tmp_path, monkeypa
     lower = ~np.isin(np.asarray(drive.highway_classes)[drive.highway],
                      ["motorway", "motorway_link"])
     assert np.isfinite(cost[drive.head[lower]]).any()
+
+
+def test_snapping_point_costs_speed_scale_and_roadnet_dispatch(helsinki_pbf):
+    """geo.snapping.point_costs: a speed variant without copying G equals the copied graph
+    with divided travel times; a RoadNetwork gives the same frame as its networkx form."""
+    net = roadnet.road_network_from_pbf(helsinki_pbf, "drive")
+    G = network.add_speeds(net.to_networkx(), "drive")
+    rng = np.random.default_rng(5)
+    pts = rng.uniform([net.x.min(), net.y.min()], [net.x.max(), net.y.max()], size=(40, 2))
+    src = gpd.GeoSeries(shapely.points(pts[:3]), crs=net.crs, index=["a", "b", "c"])
+    tgt = gpd.GeoSeries(shapely.points(pts[3:]), crs=net.crs)
+    H = G.copy()
+    for _, _, d in H.edges(data=True):
+        d["travel_time"] = d["travel_time"] / 0.7
+    ref = snapping.point_costs(H, src, tgt, weight="travel_time", cutoff=300)
+    got = snapping.point_costs(G, src, tgt, weight="travel_time", cutoff=300, speed_scale=0.7)
+    assert np.isfinite(ref["cost"]).sum() > 5
+    assert got["cost"].to_numpy() == pytest.approx(ref["cost"].to_numpy())
+    assert got["source"].tolist() == ref["source"].tolist()
+    arr = snapping.point_costs(net, src, tgt, weight="travel_time", cutoff=300, speed_scale=0.7)
+    assert arr["cost"].to_numpy() == pytest.approx(ref["cost"].to_numpy())
+    assert arr["source"].tolist() == ref["source"].tolist()
+    assert list(arr.columns) == list(ref.columns) and arr.index.equals(ref.index)
