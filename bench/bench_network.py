@@ -126,7 +126,7 @@ def run_arrays(pbf: str, q: mp.Queue) -> None:
     q.put(r)
 
 
-def run_networkx(pbf: str, q: mp.Queue, skip_buffer: bool) -> None:
+def run_networkx(pbf: str, skip_buffer: bool, q: mp.Queue) -> None:
     """The networkx/osmnx path doing the same jobs (geo.network, geo.snapping)."""
     import geopandas as gpd
     import networkx as nx
@@ -187,9 +187,12 @@ def in_child(target, *args) -> dict:
     q = ctx.Queue()
     p = ctx.Process(target=target, args=(*args, q))
     p.start()
-    out = q.get()
-    p.join()
-    return out
+    while p.is_alive() or not q.empty():
+        try:
+            return q.get(timeout=1.0)
+        except Exception:  # queue.Empty: keep waiting while the child runs
+            continue
+    raise SystemExit(f"{target.__name__} failed (exit code {p.exitcode}); see its traceback")
 
 
 def fmt(v) -> str:

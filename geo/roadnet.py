@@ -75,6 +75,17 @@ class RoadNetwork:
     crs: str
     network_type: str
     source: str = ""
+    # street shape (for snapping and to_networkx): each edge is a piece of a way between graph
+    # nodes; ``edge_piece``/``edge_rev`` say which piece and whether the edge runs against it;
+    # segments (straight, metres in ``crs``) carry their piece and offset along it
+    edge_piece: np.ndarray | None = None
+    edge_rev: np.ndarray | None = None
+    seg_x0: np.ndarray | None = None
+    seg_y0: np.ndarray | None = None
+    seg_x1: np.ndarray | None = None
+    seg_y1: np.ndarray | None = None
+    seg_piece: np.ndarray | None = None
+    seg_off_m: np.ndarray | None = None
     _weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _csr: dict[tuple[str, bool], Any] = field(default_factory=dict, repr=False)
     _tree: Any = field(default=None, repr=False)
@@ -188,39 +199,81 @@ class RoadNetwork:
                         min_only=True, limit=limit)
 
     # ---------------------------------------------------------------- snapping
-    def snap(self, x: np.ndarray, y: np.ndarray, *, max_snap_m: float = 300.0) -> dict:
-        """Snap points (metres, ``crs``) to the nearest edge segment.
+    def _shape(self) -> None:
+        """Segments of straight edges when the network was built without shapes."""
+        if self.seg_piece is not None:
+            return
+        # one piece per undirected segment: forward edges, and reverse edges without a twin
+        e = np.arange(self.n_edges)
+        rep = (self.twin < 0) | (e < self.twin)
+        self.edge_piece = np.empty(self.n_edges, np.int64)
+        self.edge_rev = np.zeros(self.n_edges, bool)
+        pieces = np.flatnonzero(rep)
+        self.edge_piece[pieces] = np.arange(len(pieces))
+        tw = ~rep
+        self.edge_piece[tw] = self.edge_piece[self.twin[tw]]
+        self.edge_rev[tw] = True
+        t, h = self.tail[pieces], self.head[pieces]
+        self.seg_x0, self.seg_y0, self.seg_x1, self.seg_y1 = (self.x[t], self.y[t], self.x[h],
+                                                              self.y[h])
+        self.seg_piece = np.arange(len(pieces))
+        self.seg_off_m = np.zeros(len(pieces))
 
-        Returns arrays: ``edge`` (edge position), ``frac`` (0-1 from its tail), ``dist_m``
-        (off-network leg), ``on_network`` (``dist_m <= max_snap_m``).
+    def _pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per piece: its edge along the piece (-1 if none), its edge against it, shape length
+        in metres (``crs``)."""
+        self._shape()
+        n_p = int(self.seg_piece.max()) + 1 if len(self.seg_piece) else 0
+        along = np.full(n_p, -1, np.int64)
+        against = np.full(n_p, -1, np.int64)
+        e = np.arange(self.n_edges)
+        along[self.edge_piece[~self.edge_rev]] = e[~self.edge_rev]
+        against[self.edge_piece[self.edge_rev]] = e[self.edge_rev]
+        seg_m = np.hypot(self.seg_x1 - self.seg_x0, self.seg_y1 - self.seg_y0)
+        geom_m = np.bincount(self.seg_piece, weights=seg_m, minlength=n_p)
+        return along, against, geom_m
+
+    def snap(self, x: np.ndarray, y: np.ndarray, *, max_snap_m: float = 300.0) -> dict:
+        """Snap points (metres, ``crs``) to the nearest street segment.
+
+        Returns arrays: ``edge`` (edge position; the edge along the street's drawing
+        direction when it exists), ``frac`` (0-1 along that edge from its tail, by shape
+        length), ``dist_m`` (off-network leg), ``on_network`` (``dist_m <= max_snap_m``).
         """
         import shapely
 
         if self._tree is None:
+            self._shape()
             seg = shapely.linestrings(np.stack([
-                np.column_stack([self.x[self.tail], self.y[self.tail]]),
-                np.column_stack([self.x[self.head], self.y[self.head]])], axis=1))
-            self._tree = (shapely.STRtree(seg), seg)
-        tree, seg = self._tree
-        pts = shapely.points(np.asarray(x, float), np.asarray(y, float))
-        (pi, ej), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
-        edge = np.full(len(pts), -1, dtype=np.int64)
-        d = np.full(len(pts), np.inf)
-        edge[pi], d[pi] = ej, dist
-        ok = edge >= 0
-        frac = np.full(len(pts), np.nan)
-        e = edge[ok]
-        L = self.length_m[e]
-        # along the straight segment, in the metric CRS
-        dx, dy = self.x[self.head[e]] - self.x[self.tail[e]], self.y[self.head[e]] - self.y[
-            self.tail[e]]
+                np.column_stack([self.seg_x0, self.seg_y0]),
+                np.column_stack([self.seg_x1, self.seg_y1])], axis=1))
+            self._tree = (shapely.STRtree(seg), self._pieces())
+        tree, (along_e, against_e, geom_m) = self._tree
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        pts = shapely.points(x, y)
+        (pi, sj), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+        # one match per point (ties: the first)
+        first = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.zeros(0, bool)
+        pi, sj, dist = pi[first], sj[first], dist[first]
+        n = len(pts)
+        edge = np.full(n, -1, dtype=np.int64)
+        d = np.full(n, np.inf)
+        frac = np.full(n, np.nan)
+        dx, dy = self.seg_x1[sj] - self.seg_x0[sj], self.seg_y1[sj] - self.seg_y0[sj]
         seg2 = dx * dx + dy * dy
-        t = np.where(seg2 > 0, ((np.asarray(x)[ok] - self.x[self.tail[e]]) * dx
-                                + (np.asarray(y)[ok] - self.y[self.tail[e]]) * dy)
+        t = np.where(seg2 > 0, ((x[pi] - self.seg_x0[sj]) * dx + (y[pi] - self.seg_y0[sj]) * dy)
                      / np.where(seg2 > 0, seg2, 1), 0.0)
-        frac[ok] = np.clip(t, 0, 1)
-        del L
-        return {"edge": edge, "frac": frac, "dist_m": d, "on_network": ok & (d <= max_snap_m)}
+        t = np.clip(t, 0, 1)
+        p = self.seg_piece[sj]
+        gm = geom_m[p]
+        f = np.where(gm > 0, np.clip((self.seg_off_m[sj] + t * np.sqrt(seg2))
+                                     / np.where(gm > 0, gm, 1), 0, 1), 0.0)
+        use_along = along_e[p] >= 0
+        edge[pi] = np.where(use_along, along_e[p], against_e[p])
+        frac[pi] = np.where(use_along, f, 1.0 - f)
+        d[pi] = dist
+        on = (edge >= 0) & (d <= max_snap_m)
+        return {"edge": edge, "frac": frac, "dist_m": d, "on_network": on}
 
     # ---------------------------------------------------------------- conversion
     def to_networkx(self) -> Any:
@@ -233,18 +286,36 @@ class RoadNetwork:
             (int(i), {"x": float(a), "y": float(b), **({"highway": "motorway_junction"}
                                                        if j else {})})
             for i, a, b, j in zip(self.node_id, self.x, self.y, self.junction, strict=True))
+        import shapely
+
+        self._shape()
+        coords = np.concatenate([np.column_stack([self.seg_x0, self.seg_y0]),
+                                 np.column_stack([self.seg_x1, self.seg_y1])])
+        order = np.lexsort((np.r_[np.zeros(len(self.seg_x0)), np.ones(len(self.seg_x0))],
+                            np.r_[self.seg_off_m, self.seg_off_m],
+                            np.r_[self.seg_piece, self.seg_piece]))
+        coords, piece = coords[order], np.r_[self.seg_piece, self.seg_piece][order]
+        # drop the repeated vertex where one segment ends and the next begins
+        keep = np.r_[True, (piece[1:] != piece[:-1]) | (np.abs(np.diff(coords, axis=0)).sum(
+            axis=1) > 0)]
+        geoms = shapely.linestrings(coords[keep], indices=piece[keep])
         ids = self.node_id
         for e in range(self.n_edges):
+            g = geoms[self.edge_piece[e]]
             d = {"length": float(self.length_m[e]),
-                 "highway": self.highway_classes[self.highway[e]]}
+                 "highway": self.highway_classes[self.highway[e]],
+                 "geometry": shapely.reverse(g) if self.edge_rev[e] else g}
             if not np.isnan(self.maxspeed_kph[e]):
                 d["maxspeed"] = str(float(self.maxspeed_kph[e]))
             G.add_edge(int(ids[self.tail[e]]), int(ids[self.head[e]]), **d)
         return G
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {k: getattr(self, k) for k in ("node_id", "x", "y", "junction", "tail", "head",
-                                              "length_m", "highway", "maxspeed_kph", "twin")}
+        self._shape()
+        return {k: getattr(self, k) for k in (
+            "node_id", "x", "y", "junction", "tail", "head", "length_m", "highway",
+            "maxspeed_kph", "twin", "edge_piece", "edge_rev", "seg_x0", "seg_y0", "seg_x1",
+            "seg_y1", "seg_piece", "seg_off_m")}
 
 
 # ------------------------------------------------------------------------------------------
@@ -372,38 +443,64 @@ def _read_pbf(path: Path, network_type: str, bbox: tuple[float, ...] | None,
     flat_lon = np.fromiter((v for r in lons for v in r), dtype=float, count=len(flat_id))
     flat_lat = np.fromiter((v for r in lats for v in r), dtype=float, count=len(flat_id))
     del refs, lons, lats
-    node_id, first, inv = np.unique(flat_id, return_index=True, return_inverse=True)
+    uniq, first, inv = np.unique(flat_id, return_index=True, return_inverse=True)
     lon, lat = flat_lon[first], flat_lat[first]
     crs = to_crs or metric_crs_for(float(np.median(lon)), float(np.median(lat)))
-    x, y = Transformer.from_crs(settings.geographic_crs, crs, always_xy=True).transform(lon, lat)
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    # segments: consecutive refs inside a way
+    px, py = Transformer.from_crs(settings.geographic_crs, crs, always_xy=True).transform(lon,
+                                                                                        lat)
+    px, py = np.asarray(px, float), np.asarray(py, float)
+    is_junction = np.isin(uniq, np.asarray(junctions, np.int64))
+    # graph nodes (as osmnx's simplification): way ends, nodes used twice or more (shared by
+    # ways or a way touching itself) and motorway junctions; the rest only shape the streets
     way_of = np.repeat(np.arange(len(lens)), lens)
+    starts = np.r_[0, np.cumsum(lens)[:-1]]
+    ends = starts + lens - 1
+    keep_node = (np.bincount(inv, minlength=len(uniq)) >= 2) | is_junction
+    keep_node[inv[starts]] = True
+    keep_node[inv[ends]] = True
+    # segments: consecutive refs inside a way; a piece starts at every kept node but a way end
     same = way_of[1:] == way_of[:-1]
-    a, b, wseg = inv[:-1][same], inv[1:][same], way_of[:-1][same]
-    length = _great_circle_m(lon[a], lat[a], lon[b], lat[b])
+    seg_pos = np.flatnonzero(same)                  # flat position of each segment's start
+    a, b = inv[seg_pos], inv[seg_pos + 1]
+    seg_len = _great_circle_m(lon[a], lat[a], lon[b], lat[b])
+    seg_m = np.hypot(px[b] - px[a], py[b] - py[a])
+    starts_piece = keep_node[a]
+    piece = np.cumsum(starts_piece) - 1
+    n_p = int(piece[-1]) + 1 if len(piece) else 0
+    p_first = np.flatnonzero(starts_piece)
+    p_last = np.r_[p_first[1:], len(piece)] - 1
+    p_tail, p_head = a[p_first], b[p_last]
+    p_len = np.bincount(piece, weights=seg_len, minlength=n_p)
+    cum = np.cumsum(seg_m) - seg_m
+    seg_off = cum - cum[p_first][piece]
+    p_way = way_of[seg_pos][p_first]
     classes, hw_code = np.unique(np.asarray(hw, dtype=object).astype(str), return_inverse=True)
-    seg_dir = np.asarray(direction, dtype=np.int8)[wseg]
-    ms = np.asarray(maxspeed, dtype=np.float32)[wseg]
-    code = hw_code.astype(np.int16)[wseg]
-    # directed edges: forward for 0/1, backward for 0/-1; two-way pairs are adjacent twins
-    fwd, bwd = seg_dir >= 0, seg_dir <= 0
-    k = len(a)
-    tail = np.empty(2 * k, np.int32)
-    head = np.empty(2 * k, np.int32)
-    tail[0::2], head[0::2], tail[1::2], head[1::2] = a, b, b, a
-    keep = np.empty(2 * k, bool)
+    p_dir = np.asarray(direction, dtype=np.int8)[p_way]
+    ms = np.asarray(maxspeed, dtype=np.float32)[p_way]
+    code = hw_code.astype(np.int16)[p_way]
+    # graph node numbering
+    node_pos = np.cumsum(keep_node) - 1
+    a_n, b_n = node_pos[p_tail].astype(np.int32), node_pos[p_head].astype(np.int32)
+    # directed edges: along the piece for 0/1, against it for 0/-1; two-way twins adjacent
+    fwd, bwd = p_dir >= 0, p_dir <= 0
+    tail = np.empty(2 * n_p, np.int32)
+    head = np.empty(2 * n_p, np.int32)
+    tail[0::2], head[0::2], tail[1::2], head[1::2] = a_n, b_n, b_n, a_n
+    keep = np.empty(2 * n_p, bool)
     keep[0::2], keep[1::2] = fwd, bwd
-    rep = np.repeat(np.arange(k), 2)
-    twin_full = np.arange(2 * k) ^ 1
+    rep = np.repeat(np.arange(n_p), 2)
+    rev = np.tile(np.array([False, True]), n_p)
+    twin_full = np.arange(2 * n_p) ^ 1
     new_pos = np.cumsum(keep) - 1
     twin = np.where(keep[twin_full], new_pos[twin_full], -1)[keep].astype(np.int64)
     net = RoadNetwork(
-        node_id=node_id, x=x, y=y, junction=np.isin(node_id, np.asarray(junctions, np.int64)),
-        tail=tail[keep], head=head[keep], length_m=length[rep][keep],
-        highway=code[rep][keep], maxspeed_kph=ms[rep][keep], twin=twin,
-        highway_classes=tuple(str(c) for c in classes), crs=str(crs),
-        network_type=network_type, source=f"OSM PBF {path.name}")
+        node_id=uniq[keep_node], x=px[keep_node], y=py[keep_node],
+        junction=is_junction[keep_node], tail=tail[keep], head=head[keep],
+        length_m=p_len[rep][keep], highway=code[rep][keep], maxspeed_kph=ms[rep][keep],
+        twin=twin, highway_classes=tuple(str(c) for c in classes), crs=str(crs),
+        network_type=network_type, source=f"OSM PBF {path.name}",
+        edge_piece=rep[keep].astype(np.int64), edge_rev=rev[keep], seg_x0=px[a], seg_y0=py[a],
+        seg_x1=px[b], seg_y1=py[b], seg_piece=piece.astype(np.int64), seg_off_m=seg_off)
     log.info("%s network from %s: %d nodes, %d edges (arrays)", network_type, path.name,
              net.n_nodes, net.n_edges)
     return net
