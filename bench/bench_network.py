@@ -26,8 +26,10 @@ Peak memory is each child's max RSS (``resource.getrusage``), in MB.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
+import queue
 import resource
 import statistics
 import sys
@@ -188,10 +190,8 @@ def in_child(target, *args) -> dict:
     p = ctx.Process(target=target, args=(*args, q))
     p.start()
     while p.is_alive() or not q.empty():
-        try:
+        with contextlib.suppress(queue.Empty):   # keep waiting while the child runs
             return q.get(timeout=1.0)
-        except Exception:  # queue.Empty: keep waiting while the child runs
-            continue
     raise SystemExit(f"{target.__name__} failed (exit code {p.exitcode}); see its traceback")
 
 
