@@ -359,43 +359,59 @@ def road_network_from_pbf(path: str | Path, network_type: str = "walk", *,
     to_crs : metric CRS; default :func:`geo.network.metric_crs_for` the nodes' median.
     cache : reuse / write the npz cache under ``settings.cache_dir / "networks"``.
     """
-    _check_network_type(network_type)
+    return road_networks_from_pbf(path, (network_type,), bbox=bbox, to_crs=to_crs,
+                                  cache=cache)[network_type]
+
+
+def road_networks_from_pbf(path: str | Path, network_types: tuple[str, ...] = ("walk", "drive"),
+                           *, bbox: tuple[float, float, float, float] | None = None,
+                           to_crs: str | None = None,
+                           cache: bool = True) -> dict[str, RoadNetwork]:
+    """Several network types from ONE pass over the PBF (those not already cached); same
+    parameters as :func:`road_network_from_pbf`. Returns ``{network_type: RoadNetwork}``."""
+    for nt in network_types:
+        _check_network_type(nt)
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"path {path} (OSM PBF) does not exist")
     bbox = tuple(float(v) for v in bbox) if bbox is not None else None
-    key = _file_key(path, bbox, network_type) + (f"-{to_crs}" if to_crs else "")
-    cache_file = Path(settings.cache_dir) / "networks" / f"{key.replace(':', '_')}.npz"
-    if cache and cache_file.is_file():
-        with np.load(cache_file, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        meta = [str(s) for s in arrays.pop("meta")]
-        classes = tuple(str(s) for s in arrays.pop("highway_classes"))
-        log.info("%s network from cache %s", network_type, cache_file)
-        return RoadNetwork(**arrays, highway_classes=classes, crs=meta[0],
-                           network_type=meta[1], source=meta[2])
-    net = _read_pbf(path, network_type, bbox, to_crs)
-    if cache:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **net._arrays(), highway_classes=np.array(net.highway_classes, dtype=str),
-                 meta=np.array([net.crs, net.network_type, net.source], dtype=str))
-        os.replace(tmp, cache_file)
-    return net
+    out: dict[str, RoadNetwork] = {}
+    files = {}
+    for nt in network_types:
+        key = _file_key(path, bbox, nt) + (f"-{to_crs}" if to_crs else "")
+        files[nt] = Path(settings.cache_dir) / "networks" / f"{key.replace(':', '_')}.npz"
+        if cache and files[nt].is_file():
+            with np.load(files[nt], allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            meta = [str(v) for v in arrays.pop("meta")]
+            classes = tuple(str(v) for v in arrays.pop("highway_classes"))
+            log.info("%s network from cache %s", nt, files[nt])
+            out[nt] = RoadNetwork(**arrays, highway_classes=classes, crs=meta[0],
+                                  network_type=meta[1], source=meta[2])
+    todo = [nt for nt in network_types if nt not in out]
+    if todo:
+        collected = _collect(path, bbox)
+        for nt in todo:
+            net = _read_pbf(path, nt, bbox, to_crs, collected)
+            if cache:
+                f = files[nt]
+                f.parent.mkdir(parents=True, exist_ok=True)
+                tmp = f.with_name(f.name + f".{os.getpid()}.tmp.npz")
+                np.savez(tmp, **net._arrays(),
+                         highway_classes=np.array(net.highway_classes, dtype=str),
+                         meta=np.array([net.crs, net.network_type, net.source], dtype=str))
+                os.replace(tmp, f)
+            out[nt] = net
+    return {nt: out[nt] for nt in network_types}
 
 
-def _read_pbf(path: Path, network_type: str, bbox: tuple[float, ...] | None,
-              to_crs: str | None) -> RoadNetwork:
+def _collect(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, list]:
+    """One pass with pyosmium: motorway_junction node ids, and for every highway way with a
+    node inside ``bbox``: (small tag dict, node ids, lons, lats)."""
     import osmium
-    from pyproj import Transformer
 
     junctions: list[int] = []
-    refs: list[list[int]] = []
-    lons: list[list[float]] = []
-    lats: list[list[float]] = []
-    hw: list[str] = []
-    maxspeed: list[float] = []
-    direction: list[int] = []     # 0 two-way, 1 forward one-way, -1 reverse one-way
+    ways: list[tuple[dict, list[int], list[float], list[float]]] = []
     fp = osmium.FileProcessor(str(path)).with_locations()
     for obj in fp:
         tags = obj.tags
@@ -405,22 +421,37 @@ def _read_pbf(path: Path, network_type: str, bbox: tuple[float, ...] | None,
             continue
         if not obj.is_way() or "highway" not in tags:
             continue
-        small = {k: tags.get(k) for k in WAY_TAGS if k in tags}
-        if not keep_way(small, network_type):
-            continue
         ids, xs, ys = [], [], []
         for n in obj.nodes:
-            if not n.location.valid():
+            loc = n.location
+            if not loc.valid():
                 continue
             ids.append(n.ref)
-            xs.append(n.location.lon)
-            ys.append(n.location.lat)
+            xs.append(loc.lon)
+            ys.append(loc.lat)
         if len(ids) < 2:
             continue
-        if bbox is not None:
-            ax, ay = np.asarray(xs), np.asarray(ys)
-            if not ((ax >= bbox[0]) & (ax <= bbox[2]) & (ay >= bbox[1]) & (ay <= bbox[3])).any():
-                continue
+        if bbox is not None and not any(bbox[0] <= x <= bbox[2] and bbox[1] <= y <= bbox[3]
+                                        for x, y in zip(xs, ys, strict=True)):
+            continue
+        ways.append(({k: tags.get(k) for k in WAY_TAGS if k in tags}, ids, xs, ys))
+    return junctions, ways
+
+
+def _read_pbf(path: Path, network_type: str, bbox: tuple[float, ...] | None,
+              to_crs: str | None, collected: tuple[list, list] | None = None) -> RoadNetwork:
+    from pyproj import Transformer
+
+    junctions, ways = collected if collected is not None else _collect(path, bbox)
+    refs: list[list[int]] = []
+    lons: list[list[float]] = []
+    lats: list[list[float]] = []
+    hw: list[str] = []
+    maxspeed: list[float] = []
+    direction: list[int] = []     # 0 two-way, 1 forward one-way, -1 reverse one-way
+    for small, ids, xs, ys in ways:
+        if not keep_way(small, network_type):
+            continue
         refs.append(ids)
         lons.append(xs)
         lats.append(ys)

@@ -241,3 +241,15 @@ def test_snapping_point_costs_speed_scale_and_roadnet_dispatch(helsinki_pbf):
     assert arr["cost"].to_numpy() == pytest.approx(ref["cost"].to_numpy())
     assert arr["source"].tolist() == ref["source"].tolist()
     assert list(arr.columns) == list(ref.columns) and arr.index.equals(ref.index)
+
+
+def test_one_pass_for_both_types_equals_separate_reads(toy_pbf, monkeypatch):
+    calls = []
+    real = roadnet._collect
+    monkeypatch.setattr(roadnet, "_collect", lambda *a: calls.append(a) or real(*a))
+    both = roadnet.road_networks_from_pbf(toy_pbf, ("walk", "drive"), cache=False)
+    assert len(calls) == 1
+    for nt in ("walk", "drive"):
+        one = roadnet.road_network_from_pbf(toy_pbf, nt, cache=False)
+        assert np.array_equal(one.length_m, both[nt].length_m)
+        assert np.array_equal(one.node_id, both[nt].node_id)
