@@ -253,3 +253,14 @@ def test_one_pass_for_both_types_equals_separate_reads(toy_pbf, monkeypatch):
         one = roadnet.road_network_from_pbf(toy_pbf, nt, cache=False)
         assert np.array_equal(one.length_m, both[nt].length_m)
         assert np.array_equal(one.node_id, both[nt].node_id)
+
+
+def test_network_nearest_cost_accepts_a_roadnetwork(toy_pbf):
+    drive = roadnet.road_network_from_pbf(toy_pbf, "drive")
+    G = drive.to_networkx()
+    for rev in (False, True):
+        a, sa = network.nearest_cost(G, [4, 1], reverse=rev, return_source=True)
+        b, sb = network.nearest_cost(drive, [4, 1], reverse=rev, return_source=True)
+        assert b.loc[a.index].to_numpy() == pytest.approx(a.to_numpy())
+        assert sb.loc[a.index].tolist() == sa.tolist()
+    assert network.nearest_cost(drive, [1], cutoff=1.5 * D).loc[3] == math.inf
