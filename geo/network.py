@@ -739,12 +739,3 @@ def _roadnet_nearest_cost(net: Any, sources: Iterable[Any], *, weight: str,
     return (pd.Series(dist, index=index, name=f"cost_{weight}", copy=False),
             pd.Series(out, index=index, dtype=object, name="source"))
 
-
-def __getattr__(name: str) -> Any:
-    """``from geo.network import RoadNetwork, road_network_from_pbf`` (defined in
-    :mod:`geo.roadnet`, the array form; imported lazily to avoid an import cycle)."""
-    if name in ("RoadNetwork", "road_network_from_pbf"):
-        from geo import roadnet
-
-        return getattr(roadnet, name)
-    raise AttributeError(f"module 'geo.network' has no attribute {name!r}")

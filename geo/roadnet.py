@@ -9,7 +9,7 @@ copied). :meth:`RoadNetwork.to_networkx` gives an osmnx-style ``MultiDiGraph`` o
 edge a straight segment), which the networkx-based API (:mod:`geo.snapping`,
 :func:`geo.network.nearest_cost`) accepts; the tests check both paths give the same costs.
 
-:func:`road_network_from_pbf` reads only the ways that touch a bounding box (the area plus a
+:func:`road_network_from_pbf` (import it from ``geo.roadnet``) reads only the ways that touch a bounding box (the area plus a
 reach buffer), keeps only the tags the filters need, and caches the arrays on disk (npz under
 ``settings.cache_dir / "networks"``, keyed by the file's path, size, mtime, a hash of its head
 and tail, the bounding box and the network type), so a second run reuses them.
