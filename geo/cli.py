@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from geo import settings
 from geo.errors import GeoError
@@ -27,7 +31,47 @@ app = typer.Typer(
 data_app = typer.Typer(help="Inspect and download the data the checks run on.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-_state = {"verbose": False}
+_state = {"verbose": False, "quiet": False}
+
+#: One default demand cell width (m) for every command, so evaluate, report and site give the
+#: same number for the same claim.
+CELL_SIZE_M = 250.0
+
+_original_display_type = typer.core.TyperOption.display_type_rich
+
+
+def _flag_display_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    # reason: typer 0.29 prints a "<bool>" metavar after on/off flags, which take no value
+    return None if self.is_flag else _original_display_type(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_display_type  # type: ignore[method-assign]
+
+
+class _Once(logging.Filter):
+    """Let each distinct warning through once; remember what was shown (``seen``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            if msg in self.seen:
+                return False
+            self.seen.add(msg)
+        return True
+
+
+_ONCE = _Once()
+
+
+class _Plain(logging.Formatter):
+    """"warning: message" for a person; the logger name and level only with -v."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 DataDirOption = Annotated[
     Path | None,
@@ -39,14 +83,18 @@ DataDirOption = Annotated[
 def _root(
     data_dir: DataDirOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress; show tracebacks.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines or bars "
+                                        "(warnings and errors still show).")] = False,
     offline: Annotated[bool, typer.Option("--offline", help="Never touch the network.")] = False,
 ) -> None:
     _state["verbose"] = verbose
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _state["quiet"] = quiet and not verbose
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s") if verbose
+                         else _Plain())
+    handler.addFilter(_ONCE)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler],
+                        force=True)
     if data_dir is not None:
         settings.data_dir = data_dir
     if offline:
@@ -75,6 +123,48 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+
+
+@contextmanager
+def _progress(label: str, total: int | None = None) -> Iterator[Callable[[str], None]]:
+    """Progress of one command on stderr; yields ``step(description)`` to call per step.
+
+    A terminal gets a rich bar (cleared at the end); piped stderr gets one plain line per step
+    with the seconds elapsed; ``--quiet`` shows nothing.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = Console(stderr=True)
+    t0 = time.perf_counter()
+    if _state["quiet"]:
+        yield lambda _desc: None
+    elif console.is_terminal:
+        columns = ((SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+                   if total is None else
+                   (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn()))
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(label, total=total)
+            first = [True]
+
+            def step(desc: str) -> None:
+                bar.update(task, advance=0 if first[0] else 1, description=f"{label}: {desc}")
+                first[0] = False
+
+            yield step
+    else:
+        def step(desc: str) -> None:
+            typer.echo(f"[{time.perf_counter() - t0:5.1f} s] {label}: {desc}", err=True)
+
+        yield step
 
 
 # --------------------------------------------------------------------------- geo data fetch
@@ -121,7 +211,7 @@ def data_fetch(
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
-                  disable=not console.is_terminal) as bar:
+                  disable=not console.is_terminal or _state["quiet"]) as bar:
         tasks: dict[str, int] = {}
 
         def progress(label: str, done: int, total: int | None) -> None:
@@ -231,7 +321,7 @@ def data_summary_dict(area_name: str, *, data_dir: Path | None = None,
     if "roads" in osm.layers_missing and osm.path is not None and osm.path.is_dir():
         entrances = None
         notes.append("expressway_entrances: no road network in the data (layer 'roads' "
-                     "missing); give a PBF/XML file (--osm) or a Geofabrik roads layer")
+                     "missing); give a PBF/XML file (--network) or a Geofabrik roads layer")
     else:
         from geo.network import graph_from_osm
 
@@ -277,13 +367,19 @@ def data_summary(
                                       "(tongzhou / 通州区), beijing, or a GeoJSON polygon file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     data_dir: DataDirOption = None,
-    osm: Annotated[Path | None, typer.Option("--osm", help="Read OSM from this PBF/XML file "
-                                                "or Geofabrik folder instead.")] = None,
+    network: Annotated[Path | None, typer.Option("--network", help="Read OSM (with roads) "
+                       "from this PBF/XML file or Geofabrik folder instead.")] = None,
+    osm: Annotated[Path | None, typer.Option("--osm", hidden=True,
+                                             help="Old name of --network.")] = None,
 ) -> None:
     """Summarise the data for an area: size, facilities, population, OSM date, missing layers."""
     import json
 
-    summary = data_summary_dict(area, data_dir=data_dir, osm_path=osm)
+    from geo.errors import DataError
+
+    if network is not None and osm is not None and network != osm:
+        raise DataError("--network and --osm (its old name) name different files: give one")
+    summary = data_summary_dict(area, data_dir=data_dir, osm_path=network or osm)
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
@@ -330,12 +426,14 @@ def _console() -> Any:
 _VERDICT_STYLE = {"met": "green", "not_met": "red", "inconclusive": "yellow"}
 
 
-def _fmt_measured(value: object, unit: str) -> str:
-    if value is None:
-        return "n/a"
-    if unit == "share":
-        return f"{float(value):.1%}"  # type: ignore[arg-type]
-    return f"{float(value):,.3g} {unit}"  # type: ignore[arg-type]
+def _inputs_line(data: dict[str, Any], cell_size_m: Any) -> str:
+    """What an evaluation ran on, in words: OSM data, population method, cell size, network."""
+    from geo.format import fmt_cell_size
+
+    network = data.get("network_source") or "none (no road network given)"
+    return (f"data: {data.get('osm_source') or 'n/a'}; population: "
+            f"{data.get('population_source') or 'n/a'}; demand cells: "
+            f"{fmt_cell_size(cell_size_m)}; road network: {network}")
 
 
 @app.command("evaluate")
@@ -349,7 +447,7 @@ def evaluate(
     network: Annotated[Path | None, typer.Option("--network", help="OSM PBF/XML file with "
                        "roads for walk/drive networks.")] = None,
     cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand hex cell width "
-                           "(m).")] = 250.0,
+                           "(m).")] = CELL_SIZE_M,
     no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the "
                               "sensitivity variants (faster; nothing is called robust).")] = False,
     scenario: Annotated[Path | None, typer.Option("--scenario", help="GeoJSON of facilities "
@@ -363,43 +461,64 @@ def evaluate(
     import json
 
     from geo import io
-    from geo.claims.evaluate import evaluate_area
 
     if cell_size_m <= 0:
         raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
-    from geo.claims.context import StudyContext
-
-    ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
-                       cell_size_m=cell_size_m)
-    before = None
-    if scenario is not None:
-        import pandas as pd
-
-        from geo.scenarios import check_removals, compare, load_scenario
-
-        ref = pd.concat([ctx.facilities(k) for k in ("rail_station", "fire_station", "park",
-                                                        "school")], ignore_index=True)
-        scen = load_scenario(scenario, datum=datum, area=ctx.area, osm_reference=ref)
-        check_removals(scen, lambda k: ctx.facilities(k, reach_m=ctx.coverage_reach_m(k)))
-        before = evaluate_area(area, claims_path=claims, context=ctx,
-                               sensitivity=not no_sensitivity)
-        ctx_after = StudyContext(ctx.area, data_dir=ctx.data_dir, network_path=network,
-                                 cell_size_m=cell_size_m, scenario=scen, osm=ctx.osm)
-        ev = evaluate_area(area, claims_path=claims, context=ctx_after,
-                           sensitivity=not no_sensitivity, scenario=scen)
-        payload = compare(before, ev)
-    else:
-        ev = evaluate_area(area, claims_path=claims, context=ctx,
-                           sensitivity=not no_sensitivity)
-        payload = ev.to_dict()
+    with _progress(f"evaluating {area}") as step:
+        before, ev, payload = _evaluate_run(area, data_dir, network, cell_size_m, claims,
+                                            not no_sensitivity, scenario, datum, step)
     if json_path is not None:
         text = json.dumps(payload, ensure_ascii=False, indent=2)
         if str(json_path) == "-":
             typer.echo(text)
             return
         io.write_text(json_path, text + "\n")
+    console = _console()
+    _print_evaluation(console, ev, before)
+    if json_path is not None:
+        from rich.markup import escape
+
+        console.print(f"JSON written to {escape(str(json_path))}")
+
+
+def _evaluate_run(area: str, data_dir: Path | None, network: Path | None, cell_size_m: float,
+                  claims: Path | None, sensitivity: bool, scenario: Path | None,
+                  datum: str | None, step: Callable[[str], None]) -> tuple[Any, Any, dict]:
+    # reason for 9 parameters: the evaluate command's options, passed through unchanged
+    """Evaluate (before and after a scenario when one is given): (before, after, JSON payload)."""
+    from geo.claims.context import StudyContext
+    from geo.claims.evaluate import evaluate_area
+
+    step("loading data")
+    ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
+                       cell_size_m=cell_size_m)
+    if scenario is None:
+        ev = evaluate_area(area, claims_path=claims, context=ctx, sensitivity=sensitivity,
+                           progress=step)
+        return None, ev, ev.to_dict()
+    import pandas as pd
+
+    from geo.scenarios import check_removals, compare, load_scenario
+
+    ref = pd.concat([ctx.facilities(k) for k in ("rail_station", "fire_station", "park",
+                                                    "school")], ignore_index=True)
+    scen = load_scenario(scenario, datum=datum, area=ctx.area, osm_reference=ref)
+    check_removals(scen, lambda k: ctx.facilities(k, reach_m=ctx.coverage_reach_m(k)))
+    before = evaluate_area(area, claims_path=claims, context=ctx, sensitivity=sensitivity,
+                           progress=lambda cid: step(f"{cid} (before the scenario)"))
+    ctx_after = StudyContext(ctx.area, data_dir=ctx.data_dir, network_path=network,
+                             cell_size_m=cell_size_m, scenario=scen, osm=ctx.osm)
+    ev = evaluate_area(area, claims_path=claims, context=ctx_after, sensitivity=sensitivity,
+                       scenario=scen, progress=lambda cid: step(f"{cid} (with the scenario)"))
+    return before, ev, compare(before, ev)
+
+
+def _print_evaluation(console: Any, ev: Any, before: Any = None) -> None:
+    """The evaluate table and its notes, in words (the JSON keeps the machine values)."""
     from rich.markup import escape
     from rich.table import Table
+
+    from geo.format import fmt_value, method_words, verdict_words
 
     a = ev.area
     table = Table(title=f"{a['name']} ({a['name_en']}): plan claims vs OSM "
@@ -409,18 +528,18 @@ def evaluate(
     before_by_id = {c.claim.id: c for c in before.claims} if before is not None else {}
     for c in ev.claims:
         t = c.claim.target
-        target = (f"{t.comparator} {_fmt_measured(t.value, t.unit)}" if t.comparator != "eliminate"
+        target = (f"{t.comparator} {fmt_value(t.value, t.unit)}" if t.comparator != "eliminate"
                   else "no gaps")
-        measured = _fmt_measured(c.value, c.unit)
+        measured = fmt_value(c.value, c.unit)
         if c.claim.id in before_by_id:
-            measured = f"{_fmt_measured(before_by_id[c.claim.id].value, c.unit)} -> {measured}"
+            measured = f"{fmt_value(before_by_id[c.claim.id].value, c.unit)} -> {measured}"
         if c.claim.metric == "park_blind_spots" and c.value is not None:
             measured += " in blind spots"
         style = _VERDICT_STYLE.get(c.verdict, "")
         table.add_row(escape(c.claim.id), escape(c.claim.title_zh), escape(target),
-                      escape(measured), escape(c.method or "-"),
-                      f"[{style}]{escape(c.verdict)}[/]", "yes" if c.robust else "no")
-    console = _console()
+                      escape(measured), escape(method_words(c.method) if c.method else "-"),
+                      f"[{style}]{escape(verdict_words(c.verdict))}[/]",
+                      "yes" if c.robust else "no")
     console.print(table)
     for c in ev.claims:
         if c.verdict == "inconclusive" and c.notes:
@@ -428,13 +547,10 @@ def evaluate(
     for s in ev.data.get("claims_skipped", []):
         console.print(f"{escape(s['id'])} skipped: {escape(s['reason'])}")
     for n in ev.data.get("network_notes", []):
-        console.print(f"network: {escape(n)}")
-    console.print(f"data: {escape(str(ev.data.get('osm_source')))}; population: "
-                  f"{escape(str(ev.data.get('population_source')))}; network: "
-                  f"{escape(str(ev.data.get('network_source') or 'none'))}")
+        console.print(f"road network: {escape(n)}")
+    console.print(escape(_inputs_line(ev.data, ev.parameters.get("cell_size_m"))))
     console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")
-    if json_path is not None:
-        console.print(f"JSON written to {escape(str(json_path))}")
+
 
 
 # --------------------------------------------------------------------------- geo report
