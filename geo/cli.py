@@ -93,8 +93,13 @@ def _root(
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s") if verbose
                          else _Plain())
     handler.addFilter(_ONCE)
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler],
-                        force=True)
+    _ONCE.seen.clear()
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "geo_cli", False)]:
+        root.removeHandler(old)
+    handler.geo_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
     if data_dir is not None:
         settings.data_dir = data_dir
     if offline:
@@ -728,7 +733,7 @@ def site(
     network: Annotated[Path | None, typer.Option("--network", help="OSM PBF/XML with "
                        "roads.")] = None,
     cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand cell width (m); "
-                           "also the candidate spacing.")] = 500.0,
+                           "also the candidate spacing.")] = CELL_SIZE_M,
     claims: Annotated[Path | None, typer.Option("--claims", help="Claim file.")] = None,
     time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="Solver time limit (s); "
                             "the best solution found is reported, marked not proven.")] = 60.0,
@@ -756,12 +761,21 @@ def site(
     claim = by_id[claim_id]
     ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
                        cell_size_m=cell_size_m)
-    result, model = close_gap(ctx, claim, add=add, target_share=target, radius_m=radius_m,
-                              time_limit_s=time_limit_s)
+    goal = f"+{add}" if add is not None else f"reach {target:.0%}"
+    with _progress(f"siting {claim.id}") as step:
+        step(f"measuring {claim.id} and solving ({goal}; time limit {time_limit_s:g} s)")
+        result, model = close_gap(ctx, claim, add=add, target_share=target, radius_m=radius_m,
+                                  time_limit_s=time_limit_s)
+        step("naming streets/towns")
+        towns = _towns_or_none(ctx)
     if geojson is not None:
         result.to_geojson(geojson)
     if json_path is not None:
-        io.write_text(json_path, json.dumps({"model": model, **result.summary()},
+        from geo.demand import population_source
+
+        io.write_text(json_path, json.dumps({"model": model,
+                                             "population_source": population_source("area"),
+                                             **result.summary()},
                                             ensure_ascii=False, indent=2) + "\n")
     if map_path is not None:
         from geo.maps import save_map, sites_map
@@ -769,23 +783,47 @@ def site(
         save_map(sites_map(ctx.area.geometry, ctx.cells("area"), result,
                            title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
                                  f"sites"), map_path)
+    _print_sites(claim, result, model, towns)
+
+
+def _towns_or_none(ctx: Any) -> Any:
+    """The area's streets/towns (admin level 8), or ``None`` (logged) when the layer is missing."""
+    from geo.areas import townships
+    from geo.errors import DataNotFoundError
+
+    try:
+        return townships(ctx.area, data_dir=ctx.data_dir)
+    except DataNotFoundError as exc:
+        log.warning("sites are not named by street/town: %s", exc)
+        return None
+
+
+def _print_sites(claim: Any, result: Any, model: dict[str, Any], towns: Any) -> None:
+    """The siting table and summary, in words; each warning once."""
     from rich.markup import escape
     from rich.table import Table
 
+    from geo.report.sites import SITE_COLUMNS, model_words, site_rows, sites_headline
+
     console = _console()
-    table = Table(title=f"{claim.id} {claim.title_zh}: proposed sites ({model['method']}, "
-                        f"threshold {model['threshold']:g} {model['unit']})")
-    for col in ("rank", "lon", "lat", "newly covered", "share gained"):
-        table.add_column(col, justify="right")
-    for _, s in result.sites.iterrows():
-        table.add_row(str(s["rank"]), f"{s.geometry.x:.5f}", f"{s.geometry.y:.5f}",
-                      f"{s['covered_gain']:,.0f}", f"{s['covered_gain_share']:.2%}")
+    table = Table(title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed sites "
+                        f"({model_words(model)})")
+    for col in SITE_COLUMNS:
+        table.add_column(col, justify="left" if col == "street / town" else "right")
+    for row in site_rows(result, towns):
+        table.add_row(*(escape(c) for c in row))
     console.print(table)
-    console.print(f"covered {result.share_before:.1%} -> {result.share_after:.1%} of "
-                  f"{escape(model['weight'])} ({result.covered_before:,.0f} -> "
-                  f"{result.covered_after:,.0f}); solver {escape(result.solver)}, "
+    console.print(f"{escape(sites_headline(result, model))} "
+                  f"({result.covered_before:,.0f} -> {result.covered_after:,.0f}); solver "
+                  f"{escape(result.solver)}, "
                   f"{'proven optimal' if result.proven_optimal else 'NOT proven optimal'}, "
                   f"{result.time_s:.1f} s")
+    from geo.demand import population_source
+    from geo.format import fmt_cell_size
+
+    console.print(f"demand: {fmt_cell_size(model.get('cell_size_m'))}; population: "
+                  f"{escape(population_source('area'))}")
     for w in result.warnings:
-        console.print(f"warning: {escape(w)}")
+        if w not in _ONCE.seen:   # geo.siting logged most of them already
+            console.print(f"warning: {escape(w)}")
     console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")
