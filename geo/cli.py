@@ -19,6 +19,7 @@ import typer.core
 
 from geo import settings
 from geo.errors import GeoError
+from geo.report.options import DEFAULT_CELL_SIZE_M
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ _state = {"verbose": False, "quiet": False}
 
 #: One default demand cell width (m) for every command, so evaluate, report and site give the
 #: same number for the same claim.
-CELL_SIZE_M = 250.0
+CELL_SIZE_M = DEFAULT_CELL_SIZE_M
 
 _original_display_type = typer.core.TyperOption.display_type_rich
 
@@ -469,8 +470,13 @@ def evaluate(
 
     if cell_size_m <= 0:
         raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
-    with _progress(f"evaluating {area}") as step:
-        before, ev, payload = _evaluate_run(area, data_dir, network, cell_size_m, claims,
+    from geo.areas import get_area
+    from geo.claims.registry import load_claims
+
+    the_area = get_area(area, data_dir=_data_dir(data_dir))   # bad input fails before any
+    load_claims(claims)                                        # progress line
+    with _progress(f"evaluating {the_area.name_en}") as step:
+        before, ev, payload = _evaluate_run(the_area, data_dir, network, cell_size_m, claims,
                                             not no_sensitivity, scenario, datum, step)
     if json_path is not None:
         text = json.dumps(payload, ensure_ascii=False, indent=2)
@@ -486,7 +492,7 @@ def evaluate(
         console.print(f"JSON written to {escape(str(json_path))}")
 
 
-def _evaluate_run(area: str, data_dir: Path | None, network: Path | None, cell_size_m: float,
+def _evaluate_run(area: Any, data_dir: Path | None, network: Path | None, cell_size_m: float,
                   claims: Path | None, sensitivity: bool, scenario: Path | None,
                   datum: str | None, step: Callable[[str], None]) -> tuple[Any, Any, dict]:
     # reason for 9 parameters: the evaluate command's options, passed through unchanged
@@ -557,7 +563,6 @@ def _print_evaluation(console: Any, ev: Any, before: Any = None) -> None:
     console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")
 
 
-
 # --------------------------------------------------------------------------- geo report
 
 @app.command("report")
@@ -588,109 +593,127 @@ def report(
                                                    "default: the packaged Tongzhou "
                                                    "claims.")] = None,
     cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand hex cell width "
-                                               "(m).")] = 250.0,
+                                               "(m), also for --site.")] = CELL_SIZE_M,
     site_specs: Annotated[list[str] | None, typer.Option("--site", help="Add proposed sites "
                           "for a claim, CLAIM:N (e.g. C04:6; repeatable).")] = None,
-    site_cell_size_m: Annotated[float, typer.Option("--site-cell-size-m", help="Cell width "
-                                "(m) for --site siting.")] = 500.0,
+    site_cell_size_m: Annotated[float | None, typer.Option("--site-cell-size-m", hidden=True,
+                                help="Cell width (m) for --site (default: --cell-size-m, so "
+                                "the siting starts from the evaluated numbers).")] = None,
     no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the "
                                                  "sensitivity variants.")] = False,
 ) -> None:
+    # reason for the long parameter list: one parameter per command-line option (typer)
     """Write the HTML report (claims, maps, charts, tables, JSON, GeoParquet) for an area, or
     for every Beijing district with --area beijing; print where index.html is."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from geo.areas import BEIJING_NAMES
     from geo.errors import DataError
-    from geo.maps import tile_choice
     from geo.report.batch import area_slug
+    from geo.report.options import ReportOptions
 
     if jobs < 1:
         raise DataError(f"--jobs {jobs}: expected a whole number of processes >= 1")
     if not cell_size_m > 0:
         raise DataError(f"--cell-size-m {cell_size_m:g}: expected a cell width > 0 metres")
-    if not no_maps:
-        tile_choice(tiles, tiles_key=tiles_key)
-    root = _data_dir(data_dir)
+    opts = ReportOptions(data_dir=_data_dir(data_dir), claims_path=claims,
+                         network_path=network, cell_size_m=cell_size_m,
+                         sensitivity=not no_sensitivity, tiles=tiles, tiles_key=tiles_key,
+                         cdn=cdn, maps=not no_maps).check()
     is_batch = area.strip().lower() in BEIJING_NAMES
     out_dir = out if out is not None else Path("out") / ("beijing" if is_batch else
                                                          area_slug(area))
-    console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
     if is_batch and site_specs:
         raise DataError("--site works with one area (e.g. --area tongzhou), not the Beijing "
                         "batch")
     if is_batch:
-        from geo.report.batch import check_batch_dir, run_batch
-
-        check_batch_dir(out_dir)
-        with Progress(*columns, console=console, transient=True,
-                      disable=not console.is_terminal) as bar:
-            task = bar.add_task("districts", total=None)
-
-            def progress(res, done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total,
-                           description=f"{res.name} {res.status}")
-
-            summary = run_batch(None, out_dir, jobs=jobs, force=force, dask_address=dask,
-                                progress=progress, data_dir=root, claims_path=claims,
-                                network_path=network, cell_size_m=cell_size_m,
-                                sensitivity=not no_sensitivity, tiles=tiles,
-                                tiles_key=tiles_key, cdn=cdn, maps=not no_maps)
-        for d in summary.districts:
-            note = f": {d.error}" if d.error else ""
-            typer.echo(f"{d.slug:<12} {d.status:<7} {d.wall_time_s:7.1f} s{note}")
-        typer.echo(f"{summary.count('ok')} evaluated, {summary.count('reused')} reused, "
-                   f"{summary.count('failed')} failed in {summary.wall_time_s:.1f} s "
-                   f"({summary.executor})")
-        typer.echo(f"report: {summary.index}")
-        if summary.failed:
-            first = summary.failed[0]
-            raise DataError(f"{len(summary.failed)} of {len(summary.districts)} districts "
-                            f"failed (first: {first.slug}: {first.error}); see "
-                            f"{out_dir / 'summary.csv'}")
+        _report_batch(out_dir, opts, jobs=jobs, force=force, dask=dask)
         return
+    if site_cell_size_m is not None and not site_cell_size_m > 0:
+        raise DataError(f"--site-cell-size-m {site_cell_size_m:g}: expected a cell width > 0 "
+                        "metres")
+    _report_area(area, out_dir, opts, site_specs or [], site_cell_size_m)
 
-    from geo.areas import get_area
+
+def _report_batch(out_dir: Path, opts: Any, *, jobs: int, force: bool,
+                  dask: str | None) -> None:
+    """``geo report --area beijing``: every district, then the comparison page."""
+    from geo.errors import DataError
+    from geo.report.batch import check_batch_dir, run_batch
+
+    check_batch_dir(out_dir)
+    with _progress("Beijing districts") as step:
+        def progress(res: Any, done: int, total: int) -> None:
+            step(f"{done}/{total} {res.name} {res.status}")
+
+        summary = run_batch(None, out_dir, opts, jobs=jobs, force=force, dask_address=dask,
+                            progress=progress)
+    for d in summary.districts:
+        note = f": {d.error}" if d.error else ""
+        typer.echo(f"{d.slug:<12} {d.status:<7} {d.wall_time_s:7.1f} s{note}")
+    typer.echo(f"{summary.count('ok')} evaluated, {summary.count('reused')} reused, "
+               f"{summary.count('failed')} failed in {summary.wall_time_s:.1f} s "
+               f"({summary.executor})")
+    typer.echo(f"report: {summary.index}")
+    if summary.failed:
+        first = summary.failed[0]
+        raise DataError(f"{len(summary.failed)} of {len(summary.districts)} districts "
+                        f"failed (first: {first.slug}: {first.error}); see "
+                        f"{out_dir / 'summary.csv'}")
+
+
+def _report_area(area: str, out_dir: Path, opts: Any, site_specs: list[str],
+                 site_cell_size_m: float | None) -> None:
+    """``geo report --area X``: evaluate, site what ``--site`` asks, write the report.
+
+    The siting reuses the evaluation's study context (same cells) unless another cell size
+    is asked for, so "Closing the gap" starts from the number the claim card shows.
+    """
+    from geo.claims.context import StudyContext
     from geo.claims.evaluate import evaluate_area
     from geo.claims.registry import load_claims
     from geo.report.html import check_out_dir, write_report
 
     check_out_dir(out_dir)
-    the_area = get_area(area, data_dir=root)
-    wanted_sites = _parse_site_specs(site_specs or [], load_claims(claims))
-    n_claims = len(load_claims(claims))
-    with Progress(*columns, console=console, transient=True,
-                  disable=not console.is_terminal) as bar:
-        task = bar.add_task(f"{the_area.name_en} claims", total=n_claims + 1)
+    all_claims = load_claims(opts.claims_path)
+    wanted_sites = _parse_site_specs(site_specs, all_claims)
+    from geo.areas import get_area
 
-        def step(claim_id: str) -> None:
-            bar.update(task, advance=1, description=f"{the_area.name_en} {claim_id}")
-
-        bar.update(task, advance=-1)
-        ev = evaluate_area(the_area, data_dir=root, claims_path=claims, network_path=network,
-                           cell_size_m=cell_size_m, sensitivity=not no_sensitivity,
-                           progress=step)
+    the_area = get_area(area, data_dir=opts.data_dir)   # a bad name fails before any progress
+    with _progress(f"report {the_area.name_en}") as step:
+        step("loading data")
+        ctx = StudyContext(the_area, data_dir=opts.data_dir, network_path=opts.network_path,
+                           cell_size_m=opts.cell_size_m)
+        ev = evaluate_area(ctx.area, claims_path=opts.claims_path, context=ctx,
+                           sensitivity=opts.sensitivity, progress=step)
         sitings = []
         if wanted_sites:
-            from geo.claims.context import StudyContext
-            from geo.claims.gap import close_gap
+            sitings = _sitings(ctx, wanted_sites, site_cell_size_m, opts, step)
+        step("writing the report")
+        index = write_report(ev, out_dir, opts, area_geometry=ctx.area, sitings=sitings)
+    from geo.format import verdict_words
 
-            sctx = StudyContext(the_area, data_dir=root, network_path=network,
-                                cell_size_m=site_cell_size_m)
-            for claim, n in wanted_sites:
-                bar.update(task, description=f"siting {claim.id} (+{n})")
-                res, model = close_gap(sctx, claim, add=n)
-                sitings.append((res, model, sctx.cells("area")))
-        bar.update(task, completed=n_claims, description="writing report")
-        index = write_report(ev, out_dir, tiles=tiles, tiles_key=tiles_key, cdn=cdn,
-                             maps=not no_maps, area_geometry=the_area, sitings=sitings)
-        bar.update(task, completed=n_claims + 1)
     for c in ev.claims:
-        typer.echo(f"{c.claim.id:<5} {c.verdict:<12} {c.claim.title_en}")
+        typer.echo(f"{c.claim.id:<5} {verdict_words(c.verdict):<12} {c.claim.title_en}")
     typer.echo(f"report: {index}")
+
+
+def _sitings(ctx: Any, wanted: list, cell_size_m: float | None, opts: Any,
+             step: Callable[[str], None]) -> list:
+    """Close the gap of each ``(claim, n)`` in ``wanted``: :class:`geo.report.sites.Siting`s."""
+    from geo.claims.context import StudyContext
+    from geo.claims.gap import close_gap
+    from geo.report.sites import Siting
+
+    sctx = ctx
+    if cell_size_m is not None and cell_size_m != ctx.cell_size_m:
+        sctx = StudyContext(ctx.area, data_dir=opts.data_dir, network_path=opts.network_path,
+                            cell_size_m=cell_size_m, osm=ctx.osm)
+    towns = _towns_or_none(sctx)
+    out = []
+    for claim, n in wanted:
+        step(f"siting {claim.id} (+{n})")
+        res, model = close_gap(sctx, claim, add=n)
+        out.append(Siting(res, model, sctx.cells("area"), towns))
+    return out
 
 
 # ------------------------------------------------------------------ geo site
