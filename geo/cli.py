@@ -552,13 +552,17 @@ def _print_evaluation(console: Any, ev: Any, before: Any = None) -> None:
                       f"[{style}]{escape(verdict_words(c.verdict))}[/]",
                       "yes" if c.robust else "no")
     console.print(table)
+    from geo.format import prose
+    from geo.report.html import fetch_area_name
+
+    where = fetch_area_name(ev.area)
     for c in ev.claims:
         if c.verdict == "inconclusive" and c.notes:
-            console.print(f"{escape(c.claim.id)}: {escape(c.notes[0])}")
+            console.print(f"{escape(c.claim.id)}: {escape(prose(c.notes[0], fetch_area=where))}")
     for s in ev.data.get("claims_skipped", []):
-        console.print(f"{escape(s['id'])} skipped: {escape(s['reason'])}")
+        console.print(f"{escape(s['id'])} skipped: {escape(prose(s['reason']))}")
     for n in ev.data.get("network_notes", []):
-        console.print(f"road network: {escape(n)}")
+        console.print(f"road network: {escape(prose(n, fetch_area=where))}")
     console.print(escape(_inputs_line(ev.data, ev.parameters.get("cell_size_m"))))
     console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")
 
@@ -688,7 +692,8 @@ def _report_area(area: str, out_dir: Path, opts: Any, site_specs: list[str],
         if wanted_sites:
             sitings = _sitings(ctx, wanted_sites, site_cell_size_m, opts, step)
         step("writing the report")
-        index = write_report(ev, out_dir, opts, area_geometry=ctx.area, sitings=sitings)
+        index = write_report(ev, out_dir, opts, area_geometry=ctx.area, sitings=sitings,
+                             progress=step)
     from geo.format import verdict_words
 
     for c in ev.claims:

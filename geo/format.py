@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
     "UNIT_WORDS", "fmt_cell_size", "fmt_count", "fmt_number", "fmt_people", "fmt_share",
-    "fmt_value", "key_words", "method_words", "param_words", "unit_words", "verdict_words",
+    "fmt_value", "key_words", "method_words", "param_words", "prose", "unit_words",
+    "verdict_words",
 ]
 
 #: Unit codes (claim file / metric units) -> the suffix a person reads.
@@ -157,6 +159,21 @@ def key_words(key: Any) -> str:
     return f"{words} ({unit_words(unit)})" if unit else words
 
 
+_IDENTIFIER = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
+_MACHINE_WORD = re.compile(r"\b(not_met|straight_line|[a-z]+(?:_[a-z]+)+(?= facilit))\b")
+_FETCH_AREA = re.compile(r"(geo data fetch --area )tongzhou\b")
+
+
+def prose(text: Any, *, fetch_area: str | None = None) -> str:
+    """A library message for people: machine words in it spelled out ("not_met" -> "not met",
+    "rail_station facilities" -> "rail station facilities"); with ``fetch_area`` its
+    ``geo data fetch --area`` advice names that area instead of the example ``tongzhou``."""
+    out = _MACHINE_WORD.sub(lambda m: m.group(1).replace("_", " "), str(text))
+    if fetch_area:
+        out = _FETCH_AREA.sub(lambda m: m.group(1) + fetch_area, out)
+    return out
+
+
 def param_words(value: Any) -> str:
     """A parameter / provenance value for prose: no Python dicts, no JSON, no "None".
 
@@ -168,7 +185,7 @@ def param_words(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+        return str(value)   # ids and small counts: no separators (an OSM id is not a number)
     if isinstance(value, float):
         if not math.isfinite(value):
             return "n/a"
@@ -176,13 +193,14 @@ def param_words(value: Any) -> str:
     if isinstance(value, Mapping):
         if not value:
             return "none"
-        return "; ".join(f"{key_words(k)} {param_words(v)}" for k, v in sorted(
+        return ", ".join(f"{key_words(k)} {param_words(v)}" for k, v in sorted(
             value.items(), key=lambda kv: str(kv[0])))
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        return ", ".join(param_words(v) for v in items) if items else "none"
+        sep = "; " if any(isinstance(v, Mapping) for v in items) else ", "
+        return sep.join(param_words(v) for v in items) if items else "none"
     if isinstance(value, str):
-        return value
+        return value.replace("_", " ") if _IDENTIFIER.fullmatch(value) else value
     try:
         return json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):

@@ -47,7 +47,13 @@ def test_verdict_and_method_words():
 
 def test_param_words_has_no_python_or_json_syntax():
     text = f.param_words({"min_area_ha": 0.5, "tiers": [1, 2]})
-    assert text == "min area (ha) 0.5; tiers 1, 2"
+    assert text == "min area (ha) 0.5, tiers 1, 2"
+    tiers = [{"min_area_ha": 0.5, "radius_m": 500}, {"min_area_ha": 0.2, "radius_m": 300}]
+    assert f.param_words(tiers) == ("min area (ha) 0.5, radius (m) 500; "
+                                    "min area (ha) 0.2, radius (m) 300")
+    assert f.param_words("straight_line") == "straight line"
+    assert f.param_words("22号线|平谷线") == "22号线|平谷线"
+    assert f.param_words(2988902) == "2988902"
     assert not any(c in text for c in "{}'\"")
     assert f.param_words(None) == "none"
     assert f.param_words(1.283e6) == "1,283,000"
@@ -62,3 +68,13 @@ def test_key_words():
 
 def test_fmt_cell_size():
     assert f.fmt_cell_size(250) == "250 m cells"
+
+
+def test_prose_spells_out_machine_words_and_names_the_area():
+    note = ("the target is for 2030, so not_met describes the map today; 45 rail_station "
+            "facilities; get one with 'geo data fetch --area tongzhou', then pass --network")
+    text = f.prose(note, fetch_area="haidian")
+    assert "not met describes" in text and "45 rail station facilities" in text
+    assert "'geo data fetch --area haidian'" in text and "tongzhou" not in text
+    assert f.prose("geo data fetch --area tongzhou") == "geo data fetch --area tongzhou"
+    assert f.prose("name_pattern stays") == "name_pattern stays"   # only known patterns change

@@ -227,7 +227,7 @@ def test_claims_table_and_details(report):
     rows = re.findall(r'<tr id="row-(\w+)">', table)
     assert rows == [r.claim.id for r in ev.claims]
     row_c06 = table[table.index('id="row-C06b"'):]
-    assert "no map:" in row_c06 and "has no mapped layers" in row_c06
+    assert "no map:" in row_c06 and "this kind of claim has nothing to map" in row_c06
     text = visible_text(page)
     assert ev.claim("C03").robust and "robust: the one sensitivity variant agrees" in text
     assert "all 1 variants" not in text

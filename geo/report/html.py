@@ -33,7 +33,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,7 @@ from geo.format import (
     key_words,
     method_words,
     param_words,
+    prose,
     verdict_words,
 )
 from geo.report.charts import sensitivity_svg, svg_data_uri
@@ -138,6 +139,18 @@ def target_text(claim: Any) -> str:
     return f"{pattern.format(v=fmt_value(t.value, t.unit))} by {t.year}"
 
 
+def fetch_area_name(area: dict[str, Any]) -> str:
+    """The ``geo data fetch --area`` name for an evaluated area: its district's pinyin
+    (``haidian``), else ``beijing`` (whose extract covers any area in the city)."""
+    from geo.areas import BEIJING_DISTRICTS
+
+    name, en = str(area.get("name") or ""), str(area.get("name_en") or "").lower()
+    for zh, pinyin in BEIJING_DISTRICTS.items():
+        if name == zh or en == pinyin.lower():
+            return pinyin.lower()
+    return "beijing"
+
+
 def _why_inconclusive(r: ClaimResult) -> list[str]:
     """Reasons for an inconclusive verdict: the notes, plus what the numbers show."""
     if r.verdict != "inconclusive":
@@ -159,7 +172,7 @@ def _why_inconclusive(r: ClaimResult) -> list[str]:
             why.append("the sensitivity variants give both met and not met: the result depends "
                        "on the parameters")
         elif not why:
-            why.append(f"base verdict {r.base_verdict}")
+            why.append(f"base verdict {verdict_words(r.base_verdict)}")
     return why
 
 
@@ -197,8 +210,8 @@ def _layers_nonempty(r: ClaimResult) -> bool:
 
 def _no_map_reason(r: ClaimResult) -> str:
     if r.layers is None:
-        return (f"the metric {r.claim.metric!r} has no mapped layers"
-                if r.value is not None else "nothing was measured")
+        return ("this kind of claim has nothing to map" if r.value is not None
+                else "nothing was measured")
     return "no cells or facilities to draw"
 
 
@@ -247,7 +260,7 @@ def _source_text(c: Any) -> str:
 
 def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
                layer_files: Sequence[str] = (), charts: bool = True,
-               siting_href: str | None = None) -> dict[str, Any]:
+               siting_href: str | None = None, fetch_area: str | None = None) -> dict[str, Any]:
     """Plain values the template shows for one claim (escaping is left to the template)."""
     c = r.claim
     chart_uri = None
@@ -267,8 +280,9 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
         "method_text": _method_text(r), "denominator": r.denominator,
         "verdict": r.verdict, "verdict_label": verdict_words(r.verdict),
         "base_verdict_label": verdict_words(r.base_verdict),
-        "robust_text": robust_text(r), "why": _why_inconclusive(r),
-        "notes": [str(n) for n in r.notes
+        "robust_text": robust_text(r),
+        "why": [prose(n, fetch_area=fetch_area) for n in _why_inconclusive(r)],
+        "notes": [prose(n, fetch_area=fetch_area) for n in r.notes
                   if not (siting_href and "'geo site --claim" in str(n))],
         "parameters": parameter_rows(r.parameters),
         "map_href": map_href, "map_missing": map_missing, "chart_uri": chart_uri,
@@ -331,9 +345,10 @@ def provenance(evaluation: AreaEvaluation) -> list[tuple[str, str]]:
     data = dict(evaluation.data)
     area = {k: v for k, v in evaluation.area.items() if k != "geometry"}
     out = [("area", area_title(evaluation.area))]
-    out += [(f"area {key_words(k)}", param_words(v)) for k, v in area.items()
+    out += [(_area_label(k), param_words(v)) for k, v in area.items()
             if k not in ("name", "name_en") and v is not None and not _is_local_path(v)]
-    notes = [str(n) for n in data.get("network_notes") or []]
+    notes = [prose(n, fetch_area=fetch_area_name(evaluation.area))
+             for n in data.get("network_notes") or []]
     out += [
         ("OSM data", param_words(data.pop("osm_source", None) or "unknown")),
         ("OSM data date", param_words(data.pop("osm_data_date", None) or "unknown")),
@@ -349,6 +364,11 @@ def provenance(evaluation: AreaEvaluation) -> list[tuple[str, str]]:
             if k not in _PROVENANCE_HIDDEN and v is not None and not _is_local_path(v)]
     out.append(("software", f"geo {geo_version()}"))
     return out
+
+
+def _area_label(key: str) -> str:
+    words = key_words(key)
+    return words if words.startswith("area") else f"area {words}"
 
 
 def _is_local_path(value: Any) -> bool:
@@ -607,6 +627,7 @@ def write_report(
     sitings: Sequence[Siting | tuple[Any, dict[str, Any], Any]] = (),
     batch_index: str | None = None,
     settings_fingerprint: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write the HTML/JSON/CSV/GeoParquet report of one area; return ``out_dir/index.html``.
 
@@ -631,6 +652,8 @@ def write_report(
     settings_fingerprint
         The settings the report was made with, stored in its ``.geo-report`` marker (JSON) so a
         batch reuses it only for the same settings.
+    progress
+        Called with a short description ("map C04") before each slow step.
 
     Raises
     ------
@@ -644,13 +667,15 @@ def write_report(
         geometry = _fallback_geometry(evaluation)
     with staged_dir(out) as tmp:
         layer_files = _write_layers(evaluation, tmp)
-        map_hrefs, missing = _write_claim_maps(evaluation, tmp, geometry, opts)
+        step = progress or (lambda _desc: None)
+        map_hrefs, missing = _write_claim_maps(evaluation, tmp, geometry, opts, step)
         siting_views = [_siting_view(s if isinstance(s, Siting) else Siting(*s), tmp, geometry,
                                      opts) for s in sitings]
         views = [claim_view(r, map_href=map_hrefs.get(r.claim.id),
                             map_missing=missing.get(r.claim.id),
                             layer_files=layer_files.get(r.claim.id, ()), charts=opts.charts,
-                            siting_href=_siting_href(r.claim.id, siting_views))
+                            siting_href=_siting_href(r.claim.id, siting_views),
+                            fetch_area=fetch_area_name(evaluation.area))
                  for r in evaluation.claims]
         by_id = {v["id"]: v for v in views}
         headline = [by_id.get(h) or _missing_card(h) for h in HEADLINE_IDS]
@@ -703,7 +728,8 @@ def _write_layers(evaluation: AreaEvaluation, tmp: Path) -> dict[str, list[str]]
 
 
 def _write_claim_maps(evaluation: AreaEvaluation, tmp: Path, geometry: Any,
-                      opts: ReportOptions) -> tuple[dict[str, str], dict[str, str]]:
+                      opts: ReportOptions,
+                      step: Callable[[str], None]) -> tuple[dict[str, str], dict[str, str]]:
     """Each claim's map under ``maps/``: (claim id -> href, claim id -> why there is none)."""
     map_hrefs: dict[str, str] = {}
     missing: dict[str, str] = {}
@@ -716,6 +742,7 @@ def _write_claim_maps(evaluation: AreaEvaluation, tmp: Path, geometry: Any,
         elif geometry is None:
             missing[cid] = "no area outline to draw the map around"
         else:
+            step(f"map {cid}")
             try:
                 page = claim_map_html(r, geometry, opts)
             except GeoError as exc:
