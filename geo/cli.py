@@ -463,6 +463,7 @@ def evaluate(
                      "or bd09 (Baidu).")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
+    # reason for the long parameter list: one parameter per command-line option (typer)
     """Evaluate the plan's claims for an area: measured value, method, verdict, sensitivity."""
     import json
 
@@ -767,6 +768,7 @@ def site(
                             "the best solution found is reported, marked not proven.")] = 60.0,
     data_dir: DataDirOption = None,
 ) -> None:
+    # reason for the long parameter list: one parameter per command-line option (typer)
     """Propose new facility sites that close a coverage claim's gap (exact MCLP / set cover)."""
     import json
 

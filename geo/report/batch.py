@@ -235,6 +235,9 @@ def run_batch(
     progress: ProgressCallback | None = None,
     title: str = "Beijing",
 ) -> BatchSummary:
+    # reason for 9 parameters: what to report (areas, folder, options) and how to run the batch
+    # (jobs, force, dask, evaluate, progress, title) are separate concerns; ReportOptions holds
+    # everything that changes a district's result
     """Report every area in ``area_names`` (default: the 16 districts) under ``out_dir``.
 
     Parameters
@@ -268,19 +271,7 @@ def run_batch(
         raise DataError(f"jobs={jobs!r}: expected a whole number of worker processes >= 1")
     opts = (options or ReportOptions()).check()
     out = check_batch_dir(out_dir)
-    if area_names is None:
-        from geo.areas import districts
-
-        area_names = [d.name for d in districts(data_dir=opts.data_dir)]
-    names = list(area_names)
-    if not names:
-        raise DataError("area_names is empty: give at least one area (or None for all "
-                        "districts)")
-    slugs = [area_slug(n) for n in names]
-    dupes = sorted({s for s in slugs if slugs.count(s) > 1})
-    if dupes:
-        raise DataError(f"area_names give the same folder name twice ({', '.join(dupes)}): "
-                        f"list each area once")
+    names, slugs = _names_and_slugs(area_names, opts)
     tasks = [DistrictTask(n, s, str(out), force, evaluate, opts)
              for n, s in zip(names, slugs, strict=True)]
     out.mkdir(parents=True, exist_ok=True)
@@ -314,6 +305,25 @@ def run_batch(
     log.info("batch %s: %d ok, %d reused, %d failed in %.1f s", out, summary.count(OK),
              summary.count(REUSED), summary.count(FAILED), summary.wall_time_s)
     return summary
+
+
+def _names_and_slugs(area_names: Sequence[str] | None,
+                     opts: ReportOptions) -> tuple[list[str], list[str]]:
+    """The areas to report (default: every district) and their folder names, each once."""
+    if area_names is None:
+        from geo.areas import districts
+
+        area_names = [d.name for d in districts(data_dir=opts.data_dir)]
+    names = list(area_names)
+    if not names:
+        raise DataError("area_names is empty: give at least one area (or None for all "
+                        "districts)")
+    slugs = [area_slug(n) for n in names]
+    dupes = sorted({s for s in slugs if slugs.count(s) > 1})
+    if dupes:
+        raise DataError(f"area_names give the same folder name twice ({', '.join(dupes)}): "
+                        f"list each area once")
+    return names, slugs
 
 
 def _run_processes(tasks: list[DistrictTask], jobs: int,

@@ -686,20 +686,26 @@ def write_report(
                       batch_index=batch_index, sitings=siting_views, lang="en",
                       cells_text=_cells_text(evaluation))
         (tmp / "index.html").write_text(page, encoding="utf-8")
-        (tmp / ".geo-report").write_text(json.dumps(
-            {"written_by": "geo report (this folder may be replaced as a whole by the next "
-                           "report)", "settings": settings_fingerprint or {}},
-            ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")
-        (tmp / "claims.json").write_text(
-            json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2, allow_nan=False)
-            + "\n", encoding="utf-8")
-        tables = tmp / "tables"
-        tables.mkdir()
-        claims_table(evaluation, map_hrefs).to_csv(tables / "claims.csv", index=False)
-        sensitivity_table(evaluation).to_csv(tables / "sensitivity.csv", index=False)
-        breakdown_table(evaluation).to_csv(tables / "breakdown.csv", index=False)
+        _write_data_files(evaluation, tmp, map_hrefs, settings_fingerprint)
     log.info("wrote report %s (%d claims, %d maps)", out, len(evaluation.claims), len(map_hrefs))
     return out / "index.html"
+
+
+def _write_data_files(evaluation: AreaEvaluation, tmp: Path, map_hrefs: dict[str, str],
+                      settings_fingerprint: dict[str, Any] | None) -> None:
+    """The report marker, ``claims.json`` (the JSON contract) and the CSV tables."""
+    (tmp / ".geo-report").write_text(json.dumps(
+        {"written_by": "geo report (this folder may be replaced as a whole by the next "
+                       "report)", "settings": settings_fingerprint or {}},
+        ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+    (tmp / "claims.json").write_text(
+        json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2, allow_nan=False)
+        + "\n", encoding="utf-8")
+    tables = tmp / "tables"
+    tables.mkdir()
+    claims_table(evaluation, map_hrefs).to_csv(tables / "claims.csv", index=False)
+    sensitivity_table(evaluation).to_csv(tables / "sensitivity.csv", index=False)
+    breakdown_table(evaluation).to_csv(tables / "breakdown.csv", index=False)
 
 
 def _cells_text(evaluation: AreaEvaluation) -> str:
