@@ -60,7 +60,8 @@ def sites_headline(result: Any, model: dict[str, Any]) -> str:
     goal = (f" (the fewest reaching {fmt_share(result.parameters.get('target_share'))})"
             if result.problem == "set_covering" and result.parameters.get("target_share")
             is not None else "")
-    return (f"{n} new {what}{goal} raise the covered {weight} from "
+    verb = "raises" if n == 1 else "raise"
+    return (f"{n} new {what}{goal} {verb} the covered {weight} from "
             f"{fmt_share(result.share_before)} to {fmt_share(result.share_after)}")
 
 
