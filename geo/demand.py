@@ -1,5 +1,9 @@
 """What is counted: hexagonal cells over an area, population in them, settlements.
 
+The recommended surface is :mod:`geo.population` (census-adjusted, dasymetric with weights
+fitted on Beijing's townships, the user's own counts, jobs); here it is ``spread="dasymetric"``
+(with ``source="census"``). The spreads below stay as sensitivity variants.
+
 Population method (a simple areal method)
 -----------------------------------------
 The shared bundle's population is a WorldPop count per township polygon (331 polygons for
@@ -15,7 +19,18 @@ Beijing, older divisions than today's). Each township's count is spread over the
   suburb, hamlet, ...) and POI points in the piece and ``N_t`` in the whole township;
   ``w = settlement_weight`` (default 0.5). Townships without any such point fall back to area.
 
-Both keep each township's total unchanged (the weights over the whole township sum to 1).
+Both are mass-conserving: a township's weights over the whole township sum to 1, so the cells of
+a township lying wholly inside the area sum exactly to its count, and a township straddling the
+boundary contributes its count x its share of the weight inside (areal: its area share; settlements:
+the mix of its area and point shares). That is why the settlements total of Tongzhou is lower
+than the areal one: most of the 北京经济技术开发区 township's settlement points lie outside
+Tongzhou (27.8 % of its area but fewer of its points are inside). The returned frame's
+``attrs["population_info"]`` (:meth:`geo.population.PopulationInfo.to_dict`, a plain dict so
+that pandas can write it) names every township that contributed and its inside share. A point is counted once, in the first cell it touches; a point
+inside the area that falls in no cell (a dropped boundary sliver) goes to the nearest cell.
+
+``spread="dasymetric"`` delegates to :func:`geo.population.population_surface` (fitted
+ancillary weights; census-adjusted with ``source="census"``), the recommended surface.
 
 Hex cells are "pointy-top" hexagons whose flat-to-flat width (the distance between
 neighbouring cell centres) is ``cell_size_m``; a full cell has area ``√3/2 · cell_size_m²``
@@ -49,18 +64,28 @@ POPULATION_NPY = "worldpop.npy"
 #: spread).
 SETTLEMENT_CLASSES = ("city", "town", "suburb", "village", "hamlet", "neighbourhood",
                       "quarter", "isolated_dwelling")
-SPREADS = ("area", "settlements")
+SPREADS = ("area", "settlements", "dasymetric")
 
 _SOURCE = ("WorldPop (www.worldpop.org) township counts, about 2020 (edition not stated; "
            "likely chn_ppp_2020_UNadj_constrained), via tsinghua-fib-lab/mosstool, CC BY 4.0")
 
 
-def population_source(spread: str = "area") -> str:
-    """Human-readable provenance of the population figures for a given spread method."""
+def population_source(spread: str = "area", source: str = "worldpop") -> str:
+    """Human-readable provenance of the population figures for a spread method and a source
+    of township counts (``worldpop`` as published, or ``census``: scaled to the 2020 census
+    district totals)."""
+    if source == "census":
+        return ("2020 census district totals (Beijing Municipal Bureau of Statistics) split "
+                "over townships by " + population_source(spread, "worldpop"))
+    if source != "worldpop":
+        raise ValueError(f"source must be 'worldpop' or 'census', got {source!r}")
     if spread == "area":
         return _SOURCE + "; spread over cells by area within each township (areal weighting)"
     if spread == "settlements":
         return _SOURCE + "; spread over cells by area and OSM settlement/POI points"
+    if spread == "dasymetric":
+        return _SOURCE + ("; spread over cells by OSM ancillary data with weights fitted on "
+                          "Beijing's townships (geo.population)")
     raise ValueError(f"spread must be one of {SPREADS}, got {spread!r}")
 
 
@@ -212,8 +237,9 @@ def _settlement_points(osm: OsmData) -> np.ndarray:
 
 def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
                      cell_size_m: float = 250.0, spread: str = "area",
-                     osm: OsmData | None = None, settlement_weight: float = 0.5
-                     ) -> gpd.GeoDataFrame:
+                     osm: OsmData | None = None, settlement_weight: float = 0.5,
+                     source: str = "worldpop", population: str | Path | None = None,
+                     count_column: str | None = None) -> gpd.GeoDataFrame:
     """Hex cells over an area with the population living in each (see the module docstring).
 
     Parameters
@@ -222,8 +248,15 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
         Study area.
     cell_size_m : float
         Hex cell width in metres (:func:`hex_grid`).
-    spread : {"area", "settlements"}
-        How each township's count is spread over its cells.
+    spread : {"area", "settlements", "dasymetric"}
+        How each township's count is spread over its cells ("dasymetric": see
+        :func:`geo.population.population_surface`).
+    source : {"worldpop", "census"}
+        Township counts: WorldPop as published, or scaled to the 2020 census district totals
+        (:func:`geo.population.source_units`).
+    population, count_column : path, str, optional
+        The user's own counts (polygons + count column, or a GeoTIFF), for spreads "area" and
+        "dasymetric" (:func:`geo.population.population_surface`).
     osm : OsmData, optional
         For ``spread="settlements"``: OSM layers (``places``, ``pois``) covering the townships;
         loaded from the data directory when not given.
@@ -234,15 +267,36 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
     -------
     GeoDataFrame
         ``cell_id, area_m2, population, township, district, geometry`` (EPSG:4326); cells
-        outside every township have population 0 and township None.
+        outside every township have population 0 and township None. ``attrs["population_info"]``
+        holds :meth:`geo.population.PopulationInfo.to_dict` (method, source, total, townships
+        contributing and their inside shares).
     """
     if spread not in SPREADS:
         raise ValueError(f"spread must be one of {SPREADS}, got {spread!r}")
     if not 0.0 <= settlement_weight <= 1.0:
         raise ValueError(f"settlement_weight must be within 0-1, got {settlement_weight}")
     area = get_area(area, data_dir=data_dir)
+    if population is not None and spread == "settlements":
+        raise ValueError("spread 'settlements' works on the bundled townships only; use "
+                         "'dasymetric' or 'area' with a population file")
+    if spread == "dasymetric" or population is not None:
+        from geo.population import population_surface
+
+        out, info = population_surface(area, source=source,
+                                       method="area" if spread == "area" else "dasymetric",
+                                       population=population, count_column=count_column,
+                                       cell_size_m=cell_size_m, data_dir=data_dir,
+                                       osm=osm if spread == "dasymetric" else None)
+        out = out.rename(columns={"unit": "township"})
+        out = out[["cell_id", "area_m2", "population", "township", "district", "geometry"]]
+        out.attrs["population_info"] = info.to_dict()
+        return out
+    from geo.population import surface as _surface
+
     cells = hex_grid(area, cell_size_m=cell_size_m, crs=settings.metric_crs)
     towns = population_townships(data_dir=data_dir)
+    units, scaling = _surface.source_units(source, data_dir=data_dir)
+    towns["population"] = units["count"].to_numpy()
     geom = area.geometry_m
     shapely.prepare(geom)
     towns = towns[shapely.intersects(geom, towns.geometry.values)].reset_index(drop=True)
@@ -267,8 +321,29 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
                             "township": pd.Series(township, dtype=object),
                             "district": pd.Series(district, dtype=object)},
                            geometry=cgeom, crs=settings.metric_crs)
-    log.info("%d cells of %g m over %s, population %.0f (%s)", len(out), cell_size_m, area.name,
-             population.sum(), spread)
+    contributed = np.bincount(ti, weights=piece_pop, minlength=len(towns))
+    units_info = [{"unit": str(towns["township"].iat[t]), "district": str(towns["district"].iat[t]),
+                   "count": float(pop_t[t]),
+                   "inside_share": float(contributed[t] / pop_t[t]) if pop_t[t] > 0 else 0.0,
+                   "contributed": float(contributed[t]), "split": spread}
+                  for t in range(len(towns))]
+    census = source == "census"
+    info = _surface.PopulationInfo(
+        kind="population",
+        method=("areal weighting (even spread per township)" if spread == "area" else
+                f"area ({1 - settlement_weight:g}) + OSM settlement/POI points "
+                f"({settlement_weight:g}) per township, mass-conserving"),
+        source=("WorldPop township split scaled to the 2020 census district totals" if census
+                else "WorldPop township counts"),
+        citation=(f"{_surface.WORLDPOP_CITATION}; {_surface.CENSUS_CITATION}" if census
+                  else _surface.WORLDPOP_CITATION),
+        total=float(population.sum()), cell_size_m=float(cell_size_m), area=area.name,
+        census_year=_surface.CENSUS_YEAR if census else None,
+        scaling={k: round(v, 6) for k, v in scaling.items()
+                 if k in set(towns["district"])},
+        units=units_info)
+    out.attrs["population_info"] = info.to_dict()
+    log.info("%s", info.summary())
     return out.to_crs(settings.geographic_crs)
 
 
@@ -289,10 +364,27 @@ def _settlement_weights(area: Area, towns: gpd.GeoDataFrame, cells: gpd.GeoDataF
         log.warning("no settlement/POI points: settlements spread falls back to area")
         return area_weight
     tgeom = towns.geometry.values
-    p_idx, t_idx = shapely.STRtree(tgeom).query(pts, predicate="within")
+    p_idx, t_idx = shapely.STRtree(tgeom).query(pts, predicate="intersects")
+    order = np.lexsort((t_idx, p_idx))
+    p_idx, t_idx = p_idx[order], t_idx[order]
+    keep = np.r_[True, p_idx[1:] != p_idx[:-1]] if len(p_idx) else np.zeros(0, bool)
+    p_idx, t_idx = p_idx[keep], t_idx[keep]  # a point on a shared border counts once
     n_town = np.bincount(t_idx, minlength=len(towns)).astype(float)
-    # points per (cell, township) piece: the cell containing the point, within that township
-    cpi, cci = shapely.STRtree(cells.geometry.values).query(pts[p_idx], predicate="within")
+    # points per (cell, township) piece: the first cell the point touches (each point once);
+    # a point inside the area that touches no cell (dropped sliver) goes to the nearest cell
+    ctree = shapely.STRtree(cells.geometry.values)
+    cpi, cci = ctree.query(pts[p_idx], predicate="intersects")
+    order = np.lexsort((cci, cpi))
+    cpi, cci = cpi[order], cci[order]
+    first = np.r_[True, cpi[1:] != cpi[:-1]] if len(cpi) else np.zeros(0, bool)
+    cpi, cci = cpi[first], cci[first]
+    lost = np.setdiff1d(np.arange(len(p_idx)), cpi)
+    if len(lost):
+        geom = area.geometry_m
+        lost = lost[shapely.intersects(geom, pts[p_idx][lost])]
+        if len(lost):
+            near = ctree.query_nearest(pts[p_idx][lost], return_distance=False)[1]
+            cpi, cci = np.r_[cpi, lost], np.r_[cci, near]
     key_pts = pd.Series(1.0, index=pd.MultiIndex.from_arrays([cci, t_idx[cpi]]))
     counts = key_pts.groupby(level=[0, 1]).sum()
     n_piece = counts.reindex(pd.MultiIndex.from_arrays([ci, ti])).fillna(0.0).to_numpy()

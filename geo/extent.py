@@ -47,6 +47,8 @@ RESIDENTIAL_LANDUSE = ("residential",)
 BUILDING_BUFFER_M = 25.0
 #: DEGURBA urban-centre density threshold, residents per km² (Eurostat/UN 2020 method).
 DENSITY_MIN_PER_KM2 = 1500.0
+#: Radius (m) of the neighbourhood the density is taken over: a disc of 1 km² (DEGURBA's cell).
+DENSITY_RADIUS_M = 564.0
 #: Smallest cluster kept, residents (DEGURBA's urban-cluster minimum; urban centres need 50,000).
 CLUSTER_MIN_POPULATION = 5000.0
 
@@ -121,10 +123,19 @@ def density_proxy(cells: gpd.GeoDataFrame, population: np.ndarray, name: str, *,
 
     ``cells`` are the demand cells (``area_m2``, EPSG:4326) and ``population`` their residents.
     """
-    area_km2 = cells["area_m2"].to_numpy(dtype=float) / 1e6
-    density = np.divide(population, area_km2, out=np.zeros(len(cells)), where=area_km2 > 0)
-    dense = density >= min_density_per_km2
+    from scipy.spatial import cKDTree
+
     geoms_m = cells.to_crs(settings.metric_crs).geometry.values
+    area_m2 = cells["area_m2"].to_numpy(dtype=float)
+    population = np.asarray(population, dtype=float)
+    # density over the 1 km² around each cell (DEGURBA's grid is 1 km): residents of the cells
+    # whose centres lie within DENSITY_RADIUS_M, per km² of those cells
+    xy = shapely.get_coordinates(shapely.centroid(geoms_m))
+    groups = cKDTree(xy).query_ball_point(xy, r=DENSITY_RADIUS_M)
+    pop_n = np.array([population[g].sum() for g in groups])
+    area_n = np.array([area_m2[g].sum() for g in groups]) / 1e6
+    density = np.divide(pop_n, area_n, out=np.zeros(len(cells)), where=area_n > 0)
+    dense = density >= min_density_per_km2
     kept: list[BaseGeometry] = []
     if dense.any():
         # touching hexagons form one cluster; a 1 m buffer closes rounding gaps between them
@@ -137,8 +148,8 @@ def density_proxy(cells: gpd.GeoDataFrame, population: np.ndarray, name: str, *,
         keep_cells = idx[cell_i[keep_blob[blob_i]]]
         kept = list(geoms_m[keep_cells])
     geom = shapely.union_all(kept) if kept else shapely.Polygon()
-    src = (f"density proxy (no landuse/buildings in the data): demand cells of >= "
-           f"{min_density_per_km2:,.0f} residents/km² in contiguous clusters of >= "
+    src = (f"density proxy (no landuse/buildings in the data): demand cells whose surrounding "
+           f"1 km² holds >= {min_density_per_km2:,.0f} residents/km², in contiguous clusters of >= "
            f"{min_cluster_population:,.0f} residents (after the UN Degree of Urbanisation), on "
            f"{population_source}")
     if name == "residential":

@@ -101,6 +101,12 @@ def test_population_settlements_spread_keeps_township_totals(tiny_dir):
                            osm=osm, settlement_weight=0.5)
     assert w["population"].sum() == pytest.approx(125_000, rel=1e-6)
     assert (w["population"] > 0).all()
+    info = w.attrs["population_info"]  # the total is explained unit by unit
+    west = next(u for u in info["units"] if u["unit"] == "西镇")
+    east = next(u for u in info["units"] if u["unit"] == "东镇")
+    assert west["contributed"] == pytest.approx(50_000, rel=1e-9)  # wholly inside: all of it
+    assert east["inside_share"] == pytest.approx(0.75, rel=1e-6)  # 0.5 area/2 + 0.5 points
+    assert info["total"] == pytest.approx(125_000, rel=1e-9)
     with pytest.raises(ValueError):
         D.population_cells(area, data_dir=tiny_dir, spread="bogus")
 
@@ -152,6 +158,18 @@ def test_shared_settlements_variant(shared_data_dir):
     a = D.population_cells(area, data_dir=shared_data_dir, cell_size_m=1000)
     s = D.population_cells(area, data_dir=shared_data_dir, cell_size_m=1000, spread="settlements")
     assert s["population"].sum() == pytest.approx(a["population"].sum(), rel=0.05)
+    # mass-conserving: the 15 Tongzhou townships keep their counts (inside shares >= 99 %), the
+    # difference to the areal total is the 北京经济技术开发区 township's share inside, which
+    # follows its settlement points (mostly outside Tongzhou) instead of its area (27.8 %)
+    info = s.attrs["population_info"]
+    tz = [u for u in info["units"] if u["district"] == "通州区"]
+    assert len(tz) == 15 and min(u["inside_share"] for u in tz) > 0.99
+    assert info["total"] == pytest.approx(sum(u["contributed"] for u in info["units"]), rel=1e-9)
+    etdz = next(u for u in info["units"] if u["unit"] == "北京经济技术开发区")
+    a_etdz = next(u for u in a.attrs["population_info"]["units"] if u["unit"] == etdz["unit"])
+    assert a_etdz["contributed"] == pytest.approx(29_800, abs=100)
+    assert a["population"].sum() - s["population"].sum() == pytest.approx(
+        a_etdz["contributed"] - etdz["contributed"], abs=1_000)
     assert s["population"].max() > 2 * a["population"].max()  # concentrated in settlements
     osm = load_osm(area, data_dir=shared_data_dir, layers=["places", "places_a"])
     st = D.settlements(osm, area)

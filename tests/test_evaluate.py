@@ -213,7 +213,7 @@ def test_tongzhou_headline_claims(shared_data_dir, tmp_path):
     # issue 11 Done-when: population account, built-up extent, scope per claim, C03 measured,
     # C04 on the built-up area with the whole district as a variant, C42's 13 parks listed
     pop = d["data"]["population"]
-    assert pop["method"] and pop["total"] > 1e6 and pop.get("source_units") or pop.get("formed_as")
+    assert pop["method"] and pop["total"] > 1e6 and (pop.get("units") or pop.get("source_units"))
     assert d["data"]["built_up"]["area_km2"] > 0 and d["data"]["built_up"]["source"]
     c03, c04 = by_id["C03"], by_id["C04"]
     assert c03["verdict"] == "measured" and c03["measured"]["extent"]["name"] == "residential"

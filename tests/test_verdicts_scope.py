@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from tinydata import line, make_data_dir, pt
+from tinydata import make_data_dir
 from toyctx import set_demand
 
 from geo.claims.context import StudyContext
@@ -75,8 +75,10 @@ def _cells(xy, size=100.0):
 
 
 def test_density_proxy_keeps_dense_contiguous_clusters():
-    # 3 touching dense cells (1e4 m² each, 40 people = 4,000/km²), one dense cell alone, one sparse
-    cells = _cells([(0, 0), (100, 0), (200, 0), (1000, 1000), (300, 0)])
+    # 3 touching dense cells (1e4 m² each, 40 people = 4,000/km²), one dense cell alone
+    # (1.3 km away), one sparse cell 3 km away; the density is taken over the cells within
+    # 564 m (1 km²): the three see each other (121 people / 0.03 km²), the others only themselves
+    cells = _cells([(0, 0), (100, 0), (200, 0), (1000, 1000), (3000, 0)])
     pop = np.array([40.0, 40.0, 40.0, 40.0, 1.0])
     e = density_proxy(cells, pop, "built_up", population_source="toy",
                       min_density_per_km2=1500, min_cluster_population=100)

@@ -24,6 +24,10 @@ from geo.sources import OsmData, load_osm
 
 log = logging.getLogger(__name__)
 
+#: How population is spread over cells: the base first, then the sensitivity readings.
+SPREADS = ("dasymetric", "area", "settlements", "worldpop")
+DEFAULT_SPREAD = SPREADS[0]
+
 #: Most demand cells one evaluation builds (memory: a few kB per cell with its costs).
 MAX_CELLS = 300_000
 
@@ -109,8 +113,8 @@ class StudyContext:
             raise DataError(f"cells lacks the column(s) {sorted(missing)}; give cell_id, "
                             "area_m2 (m²) and population")
         self._memo.clear()
-        self._memo[("cells", "area")] = cells
-        self._memo[("cells", "settlements")] = cells
+        for spread in SPREADS:
+            self._memo[("cells", spread)] = cells
         if townships is not None:
             if len(townships) != len(cells):
                 raise DataError(f"townships has {len(townships)} names for {len(cells)} cells; "
@@ -119,13 +123,24 @@ class StudyContext:
 
     # ------------------------------------------------------------------ demand
 
-    def cells(self, spread: str = "area") -> gpd.GeoDataFrame:
-        """Population cells (``geo.demand.population_cells``) for a spread method."""
+    def cells(self, spread: str = DEFAULT_SPREAD) -> gpd.GeoDataFrame:
+        """Population cells (``geo.demand.population_cells``) for a spread method of
+        :data:`SPREADS`: ``dasymetric`` (the base: census-adjusted WorldPop split by OSM
+        ancillary data), ``area`` (census-adjusted, even over each township), ``settlements``
+        (census-adjusted, half by OSM settlement points) or ``worldpop`` (dasymetric on the
+        WorldPop counts as published, without the census adjustment)."""
         from geo.demand import population_cells
 
         def load() -> gpd.GeoDataFrame:
+            if spread not in SPREADS:
+                raise ValueError(f"spread must be one of {SPREADS}, got {spread!r}")
+            source = ("census" if spread != "worldpop" and self.census_available()
+                      else "worldpop")
+            how = "dasymetric" if spread == "worldpop" else spread
+            # The dasymetric spread reads its own OSM layers over whole townships, never the
+            # area's clipped ones; the settlements spread takes the area's.
             cells = population_cells(self.area, data_dir=self.data_dir,
-                                     cell_size_m=self.cell_size_m, spread=spread,
+                                     cell_size_m=self.cell_size_m, spread=how, source=source,
                                      osm=self.osm if spread == "settlements" else None)
             if spread != "area":  # variants must line up cell by cell with the base grid
                 base = self.cells("area")
@@ -135,7 +150,23 @@ class StudyContext:
 
         return self._cached(("cells", spread), load)
 
-    def population(self, spread: str = "area") -> np.ndarray:
+    def census_available(self) -> bool:
+        """True when the data has the 2020 census district table; without it the township
+        counts are WorldPop's as published (and ``population_info`` says so)."""
+        from geo.population.surface import census_districts
+
+        def check() -> bool:
+            try:
+                census_districts(self.data_dir)
+            except DataNotFoundError:
+                log.warning("no 2020 census table in %s: population is WorldPop's township "
+                            "counts as published, not census-adjusted", self.data_dir)
+                return False
+            return True
+
+        return bool(self._cached("census_available", check))
+
+    def population(self, spread: str = DEFAULT_SPREAD) -> np.ndarray:
         """Residents per cell (float array, in cell order)."""
         return self.cells(spread)["population"].to_numpy(dtype=float)
 
@@ -144,7 +175,6 @@ class StudyContext:
         ``"built_up"`` or ``"residential"`` (user polygon, else OSM landuse, else the density
         proxy on the base population surface; :mod:`geo.extent`)."""
         from geo import extent as ext
-        from geo.demand import population_source
 
         if name not in ext.EXTENTS:
             raise DataError(f"extent must be one of {', '.join(ext.EXTENTS)}, got {name!r}")
@@ -164,8 +194,8 @@ class StudyContext:
                 return ext.Extent("residential", e.geometry, e.area_km2,
                                   e.source + "; stands for residential land, which the data "
                                              "does not map")
-            return ext.density_proxy(self.cells("area"), self.population("area"), name,
-                                     population_source=population_source("area"))
+            return ext.density_proxy(self.cells(), self.population(), name,
+                                     population_source=self.population_source())
 
         return self._cached(("extent", name), load)
 
@@ -175,6 +205,19 @@ class StudyContext:
 
         return self._cached(("extent-frac", name),
                             lambda: cell_fraction(self.cells("area"), self.extent(name)))
+
+    def population_source(self, spread: str = DEFAULT_SPREAD) -> str:
+        """Provenance of the population of ``spread``, in words (``geo.demand``)."""
+        from geo.demand import population_source
+
+        how = "dasymetric" if spread == "worldpop" else spread
+        census = spread != "worldpop" and self.census_available()
+        return population_source(how, source="census" if census else "worldpop")
+
+    def population_info(self, spread: str = DEFAULT_SPREAD) -> dict[str, Any]:
+        """How the population of ``spread`` was formed (``geo.population.PopulationInfo`` as a
+        dict: method, source, total, contributing units and their inside shares)."""
+        return dict(self.cells(spread).attrs.get("population_info") or {})
 
     def cell_area_m2(self) -> np.ndarray:
         """Cell areas in m² (clipped to the area), in cell order."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from geo import settings
-from geo.claims.context import StudyContext
+from geo.claims.context import DEFAULT_SPREAD, SPREADS, StudyContext
 from geo.claims.metrics import REGISTRY, Measure
 from geo.claims.registry import Claim, load_claims
 from geo.claims.result import AreaEvaluation, ClaimResult
@@ -182,7 +182,9 @@ def _parameters(ctx: StudyContext, sensitivity: bool) -> dict[str, Any]:
 
     return {
         "cell_size_m": ctx.cell_size_m,
-        "population_spread": "area (township counts spread over cells by area)",
+        "population_spread": (f"{DEFAULT_SPREAD} (census-adjusted township counts split over "
+                              "cells by OSM ancillary data; variants: "
+                              + ", ".join(s for s in SPREADS if s != DEFAULT_SPREAD) + ")"),
         "circuity": CIRCUITY,
         "about_tolerance": {u: {"kind": k, "size": v} for u, (k, v) in ABOUT_TOLERANCE.items()},
         "sensitivity": {"threshold_step": THRESHOLD_STEP, "circuity_range": CIRCUITY_RANGE,
@@ -196,20 +198,15 @@ def _parameters(ctx: StudyContext, sensitivity: bool) -> dict[str, Any]:
 def population_block(ctx: StudyContext) -> dict[str, Any]:
     """The ``data.population`` block: method, total and how the total was formed.
 
-    Uses the population surface's own account (``population_info``) when the demand module
+    Uses the population surface's own account (:meth:`StudyContext.population_info`) when it
     has one; otherwise lists the source units (townships) the total is made of, each with its
     count, the share of its area inside the study area and what it brings.
     """
-    import geo.demand as demand
-
-    total = float(ctx.population("area").sum())
-    info = getattr(demand, "population_info", None)
-    if callable(info):
-        try:
-            return {"total": round(total, 1), **dict(info(ctx.area, data_dir=ctx.data_dir))}
-        except TypeError:  # a different signature: fall back to the township account
-            log.debug("population_info has another signature; using the township account")
-    return {"total": round(total, 1), "method": demand.population_source("area"),
+    info = ctx.population_info()
+    if info:
+        return info
+    total = float(ctx.population().sum())
+    return {"total": round(total, 1), "method": ctx.population_source(),
             **township_account(ctx)}
 
 
@@ -268,7 +265,6 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     context : a prepared :class:`StudyContext` to reuse (its area wins).
     progress : called with each claim id before it is evaluated.
     """
-    from geo.demand import population_source
 
     ctx = context or StudyContext(area, data_dir=data_dir, network_path=network_path,
                                   cell_size_m=cell_size_m, scenario=scenario)
@@ -276,7 +272,7 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     if ctx.network_source() is not None:  # a bad or misplaced network fails the run, once
         ctx.graph("walk")
         ctx.graph("drive")
-    pop_total = float(ctx.population("area").sum())
+    pop_total = float(ctx.population(DEFAULT_SPREAD).sum())
     if pop_total <= 0:
         raise EmptyResultError(f"area {ctx.area.name} has no population in the township layer "
                                f"({ctx.data_dir}): it lies outside the population data (Beijing); "
@@ -296,7 +292,7 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     data = {
         "osm_data_date": ctx.osm.osm_data_date,
         "osm_source": ctx.osm.source,
-        "population_source": population_source("area"),
+        "population_source": ctx.population_source(),
         "population_total": round(pop_total, 1),
         "population": population_block(ctx),
         "built_up": ctx.extent("built_up").describe(),

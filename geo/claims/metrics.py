@@ -34,7 +34,7 @@ import pandas as pd
 import shapely
 
 from geo import settings
-from geo.claims.context import NO_NETWORK, StudyContext
+from geo.claims.context import DEFAULT_SPREAD, NO_NETWORK, SPREADS, StudyContext
 from geo.claims.result import ClaimLayers
 from geo.claims.spec import MetricSpec, Param
 from geo.coverage import CIRCUITY, choose_method, variant_methods
@@ -179,6 +179,14 @@ class Metric:
         return None
 
 
+def spread_variants(p: Any) -> list[Variant]:
+    """One variant per other way of spreading population over cells (``context.SPREADS``:
+    even over each township, half at OSM settlements, WorldPop without the census
+    adjustment)."""
+    return [Variant("population_spread", s, dataclasses.replace(p, spread=s))
+            for s in SPREADS if s != p.spread]
+
+
 def _share(weights: np.ndarray, mask: np.ndarray) -> float | None:
     total = float(weights.sum())
     return float(weights[mask].sum()) / total if total > 0 else None
@@ -225,7 +233,8 @@ def _facility_points(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _cells_layer(ctx: StudyContext, cost: np.ndarray, covered: np.ndarray, cost_col: str,
-                 spread: str = "area", weights: np.ndarray | None = None) -> gpd.GeoDataFrame:
+                 spread: str = DEFAULT_SPREAD, weights: np.ndarray | None = None
+                 ) -> gpd.GeoDataFrame:
     """The evaluation's demand cells; ``weight`` is what the share counts (area or residents
     inside the claim's extent) when given."""
     cells = ctx.cells(spread)
@@ -321,7 +330,7 @@ class ShareWithinDistanceParams:
     name_pattern: str | None = None
     extent: str = "area"
     # variant knobs
-    spread: str = "area"                      #: how population is spread (geo.demand)
+    spread: str = DEFAULT_SPREAD                      #: how population is spread (geo.demand)
     method: str | None = None                 #: None: by geo.coverage.choose_method
     station_modes: tuple[str, ...] | None = None   #: keep only stations of these modes
 
@@ -391,8 +400,7 @@ class ShareWithinDistance(Metric):
         t = float(p.threshold_m)
         out = [Variant("threshold_m", round(t * f, 1), dataclasses.replace(p, threshold_m=t * f))
                for f in (1 - THRESHOLD_STEP, 1 + THRESHOLD_STEP)]
-        out.append(Variant("population_spread", "settlements",
-                           dataclasses.replace(p, spread="settlements")))
+        out.extend(spread_variants(p))
         network = self._network(ctx, p)
         base = choose_method(network=network, fallback="straight_line", requested=p.method)
         if p.mode == "walk":  # a straight-line claim has no network variant
@@ -432,7 +440,7 @@ class DriveTimeShareParams:
     planned_new_facilities: int | None = None
     extent: str = "area"
     # variant knobs
-    spread: str = "area"               #: how population is spread (geo.demand)
+    spread: str = DEFAULT_SPREAD               #: how population is spread (geo.demand)
     speed_factor: float = 1.0          #: multiplies the profile's speed factor
     circuity: float = CIRCUITY         #: network / straight-line distance (approximation)
     method: str | None = None          #: None: by geo.coverage.choose_method
@@ -577,8 +585,7 @@ class DriveTimeShare(Metric):
         other = "area" if den == "population" else "population"
         out.append(Variant("denominator", other, dataclasses.replace(p, denominator=other)))
         if den == "population":
-            out.append(Variant("population_spread", "settlements",
-                               dataclasses.replace(p, spread="settlements")))
+            out.extend(spread_variants(p))
         return out + _extent_variants(p)
 
     def siting(self, ctx: StudyContext, p: DriveTimeShareParams, *,
@@ -635,7 +642,7 @@ class ParkBlindSpotsParams:
     fclasses: tuple[str, ...] | None = None
     extent: str = "area"
     # variant knobs
-    spread: str = "area"                  #: how population is spread (geo.demand)
+    spread: str = DEFAULT_SPREAD                  #: how population is spread (geo.demand)
     radius_factor: float = 1.0            #: multiplies every service radius
     single_radius_m: float | None = None  #: one radius for every park instead of the tiers
     method: str | None = None             #: None: by the claim's mode (geo.coverage rule)
@@ -778,8 +785,7 @@ class ParkBlindSpots(Metric):
                 for v in (0.0, 0.5) if v != float(p.min_park_area_ha)]
         other = "area" if p.denominator == "population" else "population"
         out.append(Variant("denominator", other, dataclasses.replace(p, denominator=other)))
-        out.append(Variant("population_spread", "settlements",
-                           dataclasses.replace(p, spread="settlements")))
+        out.extend(spread_variants(p))
         method, network = self._method(ctx, p)
         out += [Variant("method", mth, dataclasses.replace(p, method=mth))
                 for mth in variant_methods(method, network=network, fallback="straight_line")]
@@ -1025,7 +1031,7 @@ class PerCapitaAreaParams:
     min_area_ha: float = 0.0
     fclasses: tuple[str, ...] | None = None
     # variant knobs
-    spread: str = "area"   #: how population is spread (geo.demand)
+    spread: str = DEFAULT_SPREAD   #: how population is spread (geo.demand)
 
 
 class PerCapitaArea(Metric):
@@ -1057,8 +1063,7 @@ class PerCapitaArea(Metric):
         return m
 
     def variants(self, ctx: StudyContext, p: PerCapitaAreaParams) -> list[Variant]:
-        return [Variant("population_spread", "settlements",
-                        dataclasses.replace(p, spread="settlements"))]
+        return spread_variants(p)
 
 
 @dataclass(frozen=True)
