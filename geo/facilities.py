@@ -27,7 +27,13 @@ from geo.sources.base import OsmData
 log = logging.getLogger(__name__)
 
 BASE_COLUMNS = ["facility_id", "kind", "name", "osm_id"]
-STATION_CLASSES = ("railway_station", "railway_halt")
+#: Geofabrik transport classes that are rail-transit stops; trams are rail transit (轨道交通),
+#: so tram stops count (Beijing's T1 lines).
+STATION_CLASSES = ("railway_station", "railway_halt", "tram_stop")
+#: OSM lifecycle words (in a source's ``railway`` / ``station`` / ``construction`` tags or a
+#: name) that mark a station not in service.
+NOT_IN_SERVICE_WORDS = ("construction", "proposed", "planned", "disused", "abandoned",
+                        "在建", "规划", "建设中")
 #: railways fclass -> station mode.
 RAIL_MODES = {"rail": "rail", "narrow_gauge": "rail", "subway": "subway",
               "light_rail": "light_rail", "tram": "tram", "monorail": "monorail"}
@@ -181,10 +187,18 @@ def rail_stations(osm: OsmData, area: Area | None = None, *, dedupe_m: float = 3
     -------
     GeoDataFrame
         Base columns + ``mode`` (subway / rail / light_rail / tram / monorail or None),
-        ``mode_distance_m``, ``fclass``, ``from_polygon``, ``merged_osm_ids``.
+        ``mode_distance_m``, ``fclass``, ``from_polygon``, ``merged_osm_ids``, ``outline`` (the
+        station polygon where OSM maps one, else None: distances are measured to it) and
+        ``in_service`` (False when tagged or named as under construction / proposed
+        (:data:`NOT_IN_SERVICE_WORDS`) or when no rail line lies within ``mode_max_m``).
     """
     cand = _candidates(osm, "transport", "transport_a", fclasses, area)
+    outlines = ({str(i): g for i, g, poly in zip(cand["osm_id"], cand["polygon"],
+                                                 cand["from_polygon"], strict=True) if poly}
+                if "polygon" in cand.columns else {})
     st = dedupe_by_name(cand, within_m=dedupe_m)
+    st["outline"] = pd.Series([next((outlines[i] for i in ids if i in outlines), None)
+                               for ids in st["merged_osm_ids"]], index=st.index, dtype=object)
     st["mode"] = pd.Series([None] * len(st), dtype=object)
     st["mode_distance_m"] = np.nan
     lines = osm.layer("railways")
@@ -204,12 +218,23 @@ def rail_stations(osm: OsmData, area: Area | None = None, *, dedupe_m: float = 3
                                    else None)
         st["mode"] = pd.Series([t if isinstance(t, str) else m
                                 for t, m in zip(tagged, st["mode"])], index=st.index, dtype=object)
+    words = [w.lower() for w in NOT_IN_SERVICE_WORDS]
+
+    def tagged_out(row: Any) -> bool:
+        vals = [row.get(c) for c in ("railway", "station", "construction", "proposed",
+                                     "fclass", "name")]
+        return any(isinstance(v, str) and any(w in v.lower() for w in words) for v in vals)
+
+    st["in_service"] = [not tagged_out(r) and isinstance(m, str)
+                        for r, m in zip(st.to_dict("records"), st["mode"], strict=True)]
     if st.empty:
         return _empty("rail_station", {"mode": "object", "mode_distance_m": "float64",
                                        "fclass": "object", "from_polygon": "bool",
-                                       "merged_osm_ids": "object"})
+                                       "merged_osm_ids": "object", "outline": "object",
+                                       "in_service": "bool"})
     return _finish(st, "rail_station",
-                   ["mode", "mode_distance_m", "fclass", "from_polygon", "merged_osm_ids"])
+                   ["mode", "mode_distance_m", "fclass", "from_polygon", "merged_osm_ids",
+                    "outline", "in_service"])
 
 
 def park_size_class(area_ha: Any, *, classes: Sequence[tuple[str, float, float | None]]

@@ -324,7 +324,8 @@ def test_variants_replace_typed_parameters(toy_ctx):
                {"value": 1, "comparator": ">=", "unit": "share", "year": 2030}),
     ]
     knobs = {"threshold_m": {"threshold_m"}, "population_spread": {"spread"},
-             "stations": {"station_modes"}, "threshold_min": {"threshold_min"},
+             "stations": {"station_modes"}, "station_status": {"include_not_in_service"},
+             "extent": {"extent"}, "threshold_min": {"threshold_min"},
              "fire_engine_speed_kph": {"speed_factor"}, "turnout_min": {"turnout_min"},
              "circuity": {"circuity"}, "denominator": {"denominator"}}
     for claim in claims:

@@ -192,10 +192,18 @@ def test_shared_tongzhou_counts(shared_data_dir):
     area = get_area("tongzhou", data_dir=shared_data_dir)
     osm = load_osm(area, data_dir=shared_data_dir)
     st = F.rail_stations(osm, area)
-    assert len(st) == 36
+    # 36 railway stations + 3 tram stops of the Yizhuang T1 (trams are rail transit, issue 11)
+    assert len(st) == 39
+    assert set(st.loc[st["fclass"] == "tram_stop", "name"]) == {"定海园", "定海园西", "经海一路"}
+    assert set(st.loc[st["mode"] == "tram", "name"]) >= {"定海园", "定海园西", "经海一路"}
     assert {"梨园", "通运门", "群芳", "万盛东"} <= set(st.loc[st["from_polygon"], "name"])
-    # 政务中心东 (a new station) has no railway line mapped within 200 m in this extract
+    # 政务中心东 (a new station) has no railway line mapped within 200 m in this extract: it is
+    # not counted as in service
     assert set(st.loc[st["mode"].isna(), "name"]) == {"政务中心东"}
+    assert set(st.loc[~st["in_service"], "name"]) == {"政务中心东"}
+    # distances go to the outline where a polygon is mapped (polygon-only stations at least)
+    assert st.loc[st["name"] == "梨园", "outline"].iloc[0].geom_type in ("Polygon",
+                                                                         "MultiPolygon")
     assert {"subway", "rail"} <= set(st["mode"].dropna())
     pk = F.parks(osm, area)
     assert len(pk) == 453

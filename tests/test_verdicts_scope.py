@@ -194,3 +194,45 @@ def test_known_unmapped_facilities_are_never_robust(toy_ctx):
     assert r.verdict == "met" and not r.robust
     assert r.completeness["known_unmapped"]["count"] == 4
     assert any("known to miss 4" in n for n in r.notes)
+
+
+# ------------------------------------------------------------------ stations
+
+
+def test_stations_out_of_service_are_a_variant_and_outlines_count(toy_ctx):
+    # 丙 (two points at (8000, 3000) / (8500, 3000)) has no rail line within 200 m: not in
+    # service. Demand 100 m from 丙: covered only in the variant that keeps it.
+    toy_ctx.set_demand([(8000, 3100), (3100, 8000)], [1, 1])
+    claim = _claim("share_within_distance",
+                   {"threshold_m": 500, "facility_kind": "rail_station",
+                    "denominator": "population", "mode": "straight_line"},
+                   {"value": 0.5, "comparator": ">=", "unit": "share", "year": 2030})
+    r = evaluate_claim(toy_ctx, claim)
+    assert r.value == pytest.approx(0.5)                  # only the point near 戊 (tram halt)
+    v = {(s["parameter"], s["value"]): s["measured"] for s in r.sensitivity}
+    assert v[("station_status", "including those not in service")] == pytest.approx(1.0)
+    named = _claim("share_within_distance",
+                   {"threshold_m": 500, "facility_kind": "rail_station",
+                    "denominator": "population", "mode": "straight_line",
+                    "not_in_service_names": ["戊"]},
+                   {"value": 0.5, "comparator": ">=", "unit": "share", "year": 2030})
+    assert evaluate_claim(toy_ctx, named).value == pytest.approx(0.0)
+
+
+def test_station_distance_is_to_its_outline(toy_ctx):
+    from geo.claims.metrics import _station_targets
+    from geo.coverage import straight_line_distance
+
+    st = toy_ctx.facilities("rail_station")
+    with_outline = st[st["outline"].notna()]
+    assert len(with_outline) >= 1
+    targets = _station_targets(with_outline, "straight_line")
+    assert set(targets.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    # a demand point on the outline's edge is 0 m from the station, though its point is inside
+    poly_m = gpd.GeoSeries([with_outline["outline"].iloc[0]], crs=4326).to_crs(32650).iloc[0]
+    edge = shapely.Point(poly_m.exterior.coords[0])
+    cells = gpd.GeoDataFrame({"cell_id": ["e"], "area_m2": [1.0], "population": [1.0]},
+                             geometry=[edge], crs=32650).to_crs(4326)
+    d_outline = straight_line_distance(cells, targets.iloc[:1])[0][0]
+    d_point = straight_line_distance(cells, with_outline.iloc[:1])[0][0]
+    assert d_outline == pytest.approx(0.0, abs=0.5) and d_point > 5.0

@@ -227,7 +227,7 @@ def _extent_variants(p: Any) -> list[Variant]:
 
 def _facility_points(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Canonical point frame for maps (drops extra geometry columns such as ``polygon``)."""
-    cols = [c for c in fac.columns if c != "geometry" and not isinstance(
+    cols = [c for c in fac.columns if c not in ("geometry", "outline") and not isinstance(
         fac[c].dtype, gpd.array.GeometryDtype)]
     return gpd.GeoDataFrame(fac[cols].copy(), geometry=fac.geometry.values, crs=fac.crs)
 
@@ -270,7 +270,29 @@ def _select(ctx: StudyContext, p: Any, *, coverage: bool) -> gpd.GeoDataFrame:
     modes = getattr(p, "station_modes", None)
     if modes is not None and "mode" in fac.columns:
         fac = fac[fac["mode"].isin(list(modes))].reset_index(drop=True)
+    if "in_service" in fac.columns and not getattr(p, "include_not_in_service", False):
+        out = set(getattr(p, "not_in_service_names", None) or ())
+        keep = fac["in_service"].astype(bool) & ~fac["name"].isin(out)
+        fac = fac[keep.to_numpy()].reset_index(drop=True)
     return fac
+
+
+def _station_targets(fac: gpd.GeoDataFrame, method: str) -> gpd.GeoDataFrame:
+    """What distances are measured to: a station's outline (polygon) where OSM maps one, else
+    its point; on a network, points every :data:`OUTLINE_STEP_M` along the outlines."""
+    if "outline" not in fac.columns or not fac["outline"].notna().any():
+        return fac
+    geoms = [o if isinstance(o, shapely.Geometry) else g
+             for o, g in zip(fac["outline"], fac.geometry, strict=True)]
+    shapes = gpd.GeoDataFrame({"facility_id": fac["facility_id"].to_numpy()}, geometry=geoms,
+                              crs=settings.geographic_crs)
+    if method != "network":
+        return shapes
+    poly = shapes.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    parts = [shapes[~poly]]
+    if poly.any():
+        parts.append(_outline_points(shapes[poly]))
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=settings.geographic_crs)
 
 
 def _none_mapped_inside(ctx: StudyContext, p: Any) -> bool:
@@ -329,10 +351,12 @@ class ShareWithinDistanceParams:
     extra_name_pattern: str | None = None
     name_pattern: str | None = None
     extent: str = "area"
+    not_in_service_names: tuple[str, ...] | None = None
     # variant knobs
     spread: str = DEFAULT_SPREAD                      #: how population is spread (geo.demand)
     method: str | None = None                 #: None: by geo.coverage.choose_method
     station_modes: tuple[str, ...] | None = None   #: keep only stations of these modes
+    include_not_in_service: bool = False      #: keep stations not in service (a variant)
 
 
 class ShareWithinDistance(Metric):
@@ -351,7 +375,11 @@ class ShareWithinDistance(Metric):
                           ("walk", "straight_line")),
         },
         optional={"fclasses": _FCLASSES, "extra_name_pattern": _EXTRA_NAME,
-                  "name_pattern": _NAME_PATTERN, "extent": _EXTENT},
+                  "name_pattern": _NAME_PATTERN, "extent": _EXTENT,
+                  "not_in_service_names": Param("list[str]", "stations mapped in OSM but not in "
+                                                "service (cite the source in the notes); "
+                                                "stations tagged as construction / proposed or "
+                                                "with no rail line within 200 m are out anyway")},
     )
 
     @staticmethod
@@ -367,8 +395,8 @@ class ShareWithinDistance(Metric):
         notes: list[str] = []
         method = choose_method(network=self._network(ctx, p), fallback="straight_line",
                                requested=p.method)
-        cost = ctx.nearest_cost(fac, method=method, network_type="walk", weight="length",
-                                reverse=True)
+        cost = ctx.nearest_cost(_station_targets(fac, method), method=method,
+                                network_type="walk", weight="length", reverse=True)
         if method != "network" and p.mode == "walk" and detail:
             notes.append("No walk network is available, so distance is straight-line (the "
                          "official 服务半径 method); walking distance along streets is longer, so "
@@ -409,6 +437,8 @@ class ShareWithinDistance(Metric):
         if p.facility_kind == "rail_station":
             out.append(Variant("stations", "metro and light rail only",
                                dataclasses.replace(p, station_modes=URBAN_RAIL_MODES)))
+            out.append(Variant("station_status", "including those not in service",
+                               dataclasses.replace(p, include_not_in_service=True)))
         return out + _extent_variants(p)
 
     def siting(self, ctx: StudyContext, p: ShareWithinDistanceParams, *,
