@@ -91,7 +91,9 @@ def test_expressway_access_on_network(net_ctx):
 
 
 def test_walk_share_on_network(net_ctx):
-    # station 乙: polygon around (5000, 5000) on the primary; walk 300 m and 700 m along it
+    # station 乙: polygon x 4850-5150 around (5000, 5000) on the primary; distances go to its
+    # outline (issue 11), sampled every 50 m, so (4850, 5000) is a target: walk 150 m and
+    # 550 m along the primary (+ up to ~20 m of snapping the outline point to the graph)
     net_ctx.set_demand([(4700, 5000), (4300, 5000)], [1.0, 1.0])
     claim = _claim("share_within_distance",
                    {"threshold_m": 500, "facility_kind": "rail_station",
@@ -100,7 +102,8 @@ def test_walk_share_on_network(net_ctx):
     r = evaluate_claim(net_ctx, claim)
     assert r.method == "network"
     cost = r.layers.cells["cost_m"].to_numpy()
-    assert cost == pytest.approx([300.0, 700.0], abs=2.0)   # along the primary to 乙
+    assert cost == pytest.approx([150.0, 550.0], abs=25.0)  # to 乙's outline, not its point
+    assert cost[1] - cost[0] == pytest.approx(400.0, abs=2.0)
     assert r.value == pytest.approx(0.5)
     assert any(s["parameter"] == "method" and s["value"] == "straight_line"
                for s in r.sensitivity)

@@ -236,3 +236,20 @@ def test_station_distance_is_to_its_outline(toy_ctx):
     d_outline = straight_line_distance(cells, targets.iloc[:1])[0][0]
     d_point = straight_line_distance(cells, with_outline.iloc[:1])[0][0]
     assert d_outline == pytest.approx(0.0, abs=0.5) and d_point > 5.0
+
+
+def test_expressway_entrances_searched_as_far_as_the_budget_reaches(toy_ctx):
+    from geo.claims.context import DRIVE_GRAPH_MARGIN_M, GRAPH_MARGIN_M
+    from geo.claims.metrics import _reach_m
+
+    # 15 min at 80 km/h = 20 km (was: a fixed 3 km past the border)
+    assert toy_ctx.coverage_reach_m("expressway_entrance", budget_s=900,
+                                    max_speed_kph=80) == pytest.approx(20_000)
+    assert toy_ctx.coverage_reach_m("expressway_entrance", budget_s=60,
+                                    max_speed_kph=80) == pytest.approx(GRAPH_MARGIN_M)
+    c02 = _claim("drive_time_share",
+                 {"threshold_min": 15, "facility_kind": "expressway_entrance",
+                  "speed_profile": "drive", "direction": "to_facility", "denominator": "area"},
+                 {"value": 1.0, "comparator": ">=", "unit": "share", "year": 2030})
+    assert _reach_m(toy_ctx, c02.params) == pytest.approx(15 * 60 * 80 / 3.6)
+    assert _reach_m(toy_ctx, c02.params) <= DRIVE_GRAPH_MARGIN_M

@@ -33,6 +33,10 @@ MAX_CELLS = 300_000
 
 #: Margin (m) around the area's bounding box for road graphs: trips may leave the area.
 GRAPH_MARGIN_M = 3000.0
+#: Margin (m) of the drive graph: as far as a 15-minute drive (C02's budget) reaches at the
+#: drive profile's fastest class (80 km/h): 15 x 60 x 80 / 3.6 = 20 km. Expressway entrances
+#: up to the claim's own reach are searched within it (:meth:`StudyContext.coverage_reach_m`).
+DRIVE_GRAPH_MARGIN_M = 20_000.0
 
 #: Why a network claim cannot use a network, when none is available.
 NO_NETWORK = ("no road network: the data has no roads layer and no OSM PBF/XML was given "
@@ -273,7 +277,8 @@ class StudyContext:
                     G = network.graph_from_roads(self.osm.layers["roads"], network_type,
                                                  to_crs=to_crs)
                 elif self.network_path.name.lower().endswith(".pbf"):
-                    box = list(self.area.bounds(buffer_m=GRAPH_MARGIN_M))
+                    margin = DRIVE_GRAPH_MARGIN_M if network_type == "drive" else GRAPH_MARGIN_M
+                    box = list(self.area.bounds(buffer_m=margin))
                     G = network.graph_from_pbf(self.network_path, network_type,
                                                bounding_box=box, to_crs=to_crs)
                 else:
@@ -403,12 +408,22 @@ class StudyContext:
         return self._cached(key, lambda: self._facilities(kind, fclasses, name_pattern,
                                                        extra_name_pattern, reach_m))
 
-    def coverage_reach_m(self, kind: str) -> float:
-        """How far outside the area facilities still serve it (m): the road graph's margin for
-        expressway entrances, else the margin the OSM layers were read with."""
+    def coverage_reach_m(self, kind: str, *, budget_s: float | None = None,
+                         max_speed_kph: float | None = None) -> float:
+        """How far outside the area facilities still serve it (m).
+
+        Expressway entrances: as far as the time budget can reach, ``budget_s`` x
+        ``max_speed_kph`` (at least the walk graph's margin), capped by the drive graph's
+        margin (:data:`DRIVE_GRAPH_MARGIN_M`), which is the default without a budget. Other
+        kinds: the margin the OSM layers were read with."""
         from geo.sources import READ_BUFFER_M
 
-        return GRAPH_MARGIN_M if kind == "expressway_entrance" else READ_BUFFER_M
+        if kind != "expressway_entrance":
+            return READ_BUFFER_M
+        if budget_s is None or max_speed_kph is None:
+            return DRIVE_GRAPH_MARGIN_M
+        reach = float(budget_s) * float(max_speed_kph) / 3.6
+        return min(max(reach, GRAPH_MARGIN_M), DRIVE_GRAPH_MARGIN_M)
 
     def area_with_margin(self, margin_m: float) -> Area:
         """The area grown by ``margin_m`` metres (the area itself for 0)."""

@@ -257,16 +257,28 @@ def _buffers(fac: gpd.GeoDataFrame, radius_m: float | np.ndarray, label: str
                             crs=settings.metric_crs).to_crs(settings.geographic_crs)
 
 
+def _reach_m(ctx: StudyContext, p: Any) -> float:
+    """How far beyond the border the claim's facilities can serve: for expressway entrances the
+    drive budget at the profile's fastest speed (as far as the budget can reach)."""
+    kind = p.facility_kind
+    if kind == "expressway_entrance" and hasattr(p, "threshold_min"):
+        prof = _profile(p)
+        fastest = max([prof.default_kph, *prof.highway_kph.values()]) * prof.speed_factor
+        budget_s = (float(p.threshold_min) - float(getattr(p, "turnout_min", 0.0))) * 60.0
+        return ctx.coverage_reach_m(kind, budget_s=budget_s, max_speed_kph=fastest)
+    return ctx.coverage_reach_m(kind)
+
+
 def _select(ctx: StudyContext, p: Any, *, coverage: bool) -> gpd.GeoDataFrame:
-    """The claim's facilities; for ``coverage`` also those just outside the area that serve
-    it (:meth:`StudyContext.coverage_reach_m`), for counts only those inside."""
+    """The claim's facilities; for ``coverage`` also those outside the area that serve it
+    (:func:`_reach_m`), for counts only those inside."""
     kind = p.facility_kind
     fclasses = getattr(p, "highway_classes", None) if kind == "expressway_entrance" else \
         getattr(p, "fclasses", None)
     fac = ctx.facilities(kind, fclasses=_tuple(fclasses),
                          name_pattern=getattr(p, "name_pattern", None),
                          extra_name_pattern=getattr(p, "extra_name_pattern", None),
-                         reach_m=ctx.coverage_reach_m(kind) if coverage else 0.0)
+                         reach_m=_reach_m(ctx, p) if coverage else 0.0)
     modes = getattr(p, "station_modes", None)
     if modes is not None and "mode" in fac.columns:
         fac = fac[fac["mode"].isin(list(modes))].reset_index(drop=True)
