@@ -525,6 +525,12 @@ def evaluate(
     datum: Annotated[str | None, typer.Option("--datum", help="Datum of the scenario's "
                      "points when the file does not declare one: wgs84, gcj02 (Amap/Tencent) "
                      "or bd09 (Baidu).")] = None,
+    built_up: Annotated[Path | None, typer.Option("--built-up", help="GeoJSON polygon of the "
+                        "built-up area (e.g. the 155 km² sub-center core); default: OSM landuse, "
+                        "else a density proxy.")] = None,
+    reference: Annotated[Path | None, typer.Option("--reference", help="GeoJSON or CSV of "
+                         "facilities (name, kind, lon/lat; datum in the file or --datum) "
+                         "merged with OSM per claim.")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     # reason for the long parameter list: one parameter per command-line option (typer)
@@ -540,9 +546,13 @@ def evaluate(
 
     the_area = get_area(area, data_dir=_data_dir(data_dir))   # bad input fails before any
     load_claims(claims)                                        # progress line
+    extras: dict[str, Any] = {"built_up": built_up}            # issue 11: extent, reference
+    if reference is not None:
+        from geo.facilities import load_reference
+        extras["reference"] = load_reference(reference, datum=datum)
     with _progress(f"evaluating {the_area.name_en}") as step:
         before, ev, payload = _evaluate_run(the_area, data_dir, network, cell_size_m, claims,
-                                            not no_sensitivity, scenario, datum, step)
+                                            not no_sensitivity, scenario, datum, step, extras)
     if json_path is not None:
         text = json.dumps(payload, ensure_ascii=False, indent=2)
         if str(json_path) == "-":
@@ -559,7 +569,8 @@ def evaluate(
 
 def _evaluate_run(area: Any, data_dir: Path | None, network: Path | None, cell_size_m: float,
                   claims: Path | None, sensitivity: bool, scenario: Path | None,
-                  datum: str | None, step: Callable[[str], None]) -> tuple[Any, Any, dict]:
+                  datum: str | None, step: Callable[[str], None],
+                  extras: dict[str, Any] | None = None) -> tuple[Any, Any, dict]:
     # reason for 9 parameters: the evaluate command's options, passed through unchanged
     """Evaluate (before and after a scenario when one is given): (before, after, JSON payload)."""
     from geo.claims.context import StudyContext
@@ -567,7 +578,7 @@ def _evaluate_run(area: Any, data_dir: Path | None, network: Path | None, cell_s
 
     step("loading data")
     ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
-                       cell_size_m=cell_size_m)
+                       cell_size_m=cell_size_m, **(extras or {}))
     if scenario is None:
         ev = evaluate_area(area, claims_path=claims, context=ctx, sensitivity=sensitivity,
                            progress=step)
@@ -583,7 +594,8 @@ def _evaluate_run(area: Any, data_dir: Path | None, network: Path | None, cell_s
     before = evaluate_area(area, claims_path=claims, context=ctx, sensitivity=sensitivity,
                            progress=lambda cid: step(f"{cid} (before the scenario)"))
     ctx_after = StudyContext(ctx.area, data_dir=ctx.data_dir, network_path=network,
-                             cell_size_m=cell_size_m, scenario=scen, osm=ctx.osm)
+                             cell_size_m=cell_size_m, scenario=scen, osm=ctx.osm,
+                             **(extras or {}))
     ev = evaluate_area(area, claims_path=claims, context=ctx_after, sensitivity=sensitivity,
                        scenario=scen, progress=lambda cid: step(f"{cid} (with the scenario)"))
     return before, ev, compare(before, ev)

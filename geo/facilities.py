@@ -478,3 +478,118 @@ def facilities(osm: OsmData, kind: str, area: Area | None = None, *,
         rx = re.compile(name_pattern)
         out = out[names_matching(out, rx)]
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- reference inventory
+
+#: A reference facility matches an OSM one of the same kind with the same (normalised) name
+#: within this distance (m), or any OSM one within :data:`REFERENCE_NEAR_M`.
+REFERENCE_NAME_M = 1000.0
+REFERENCE_NEAR_M = 150.0
+
+
+def load_reference(path: str | Any, *, datum: str | None = None) -> gpd.GeoDataFrame:
+    """A user's reference inventory of facilities: GeoJSON points or a CSV with ``name``,
+    ``lon``, ``lat`` and ``kind`` (a facility kind, e.g. ``fire_station``) columns.
+
+    The datum (``wgs84``, ``gcj02`` for Amap/Tencent, ``bd09`` for Baidu) comes from the file (a
+    GeoJSON top-level ``"datum"`` member or a CSV ``datum`` column) or from ``datum``; the
+    points are converted to WGS84 (:mod:`geo.coords`). Returns ``kind, name, geometry``.
+    """
+    import json
+    from pathlib import Path
+
+    from geo.coords import convert_gdf, normalize_datum
+    from geo.errors import DataError, DataNotFoundError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"reference file {path} does not exist: pass a GeoJSON or CSV "
+                                "of facilities (--reference FILE)")
+    declared = None
+    try:
+        if path.suffix.lower() == ".csv":
+            df = pd.read_csv(path)
+            missing = {"name", "lon", "lat", "kind"} - set(df.columns)
+            if missing:
+                raise DataError(f"reference file {path} lacks the column(s) {sorted(missing)}: "
+                                "give name, lon, lat, kind (and datum, or --datum)")
+            if "datum" in df.columns and df["datum"].notna().any():
+                found = {normalize_datum(str(d)) for d in df["datum"].dropna()}
+                if len(found) > 1:
+                    raise DataError(f"reference file {path} mixes datums {sorted(found)}: "
+                                    "use one per file")
+                declared = found.pop()
+            gdf = gpd.GeoDataFrame(df[["kind", "name"]].copy(),
+                                   geometry=gpd.points_from_xy(df["lon"], df["lat"]),
+                                   crs=settings.geographic_crs)
+        else:
+            declared = json.loads(path.read_text(encoding="utf-8")).get("datum")
+            gdf = gpd.read_file(path)
+            if "kind" not in gdf.columns or "name" not in gdf.columns:
+                raise DataError(f"reference file {path}: each feature needs 'kind' and 'name' "
+                                "properties")
+            gdf = gdf.set_geometry(gdf.geometry.representative_point())[["kind", "name",
+                                                                         "geometry"]]
+    except (ValueError, OSError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"reference file {path} cannot be read ({exc}): pass a GeoJSON or "
+                        "CSV of facilities") from exc
+    chosen = declared or datum
+    if chosen is None:
+        raise DataError(f"reference file {path} declares no datum: add a 'datum' (wgs84, gcj02 "
+                        "or bd09) to the file or pass --datum")
+    chosen = normalize_datum(str(chosen))
+    if chosen != "wgs84":
+        gdf = convert_gdf(gdf, src=chosen, dst="wgs84")
+    unknown = sorted(set(gdf["kind"].astype(str)) - set(FACILITY_KINDS))
+    if unknown:
+        raise DataError(f"reference file {path}: unknown kind(s) {unknown}; use one of "
+                        f"{', '.join(FACILITY_KINDS)}")
+    gdf.attrs["datum"] = chosen
+    return gdf.reset_index(drop=True)
+
+
+def merge_reference(osm_fac: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, *,
+                    name_m: float = REFERENCE_NAME_M, near_m: float = REFERENCE_NEAR_M
+                    ) -> dict[str, Any]:
+    """Match a reference inventory with OSM facilities of the same kind, one to one: first by
+    normalised name (one containing the other) within ``name_m`` metres, then any facility
+    within ``near_m`` metres; nearest first.
+
+    Returns ``{"both": [{reference, osm, distance_m}], "only_osm": [names],
+    "only_reference": [names], "counts": {...}}``.
+    """
+    ref_xy = shapely.get_coordinates(_to_m(reference.geometry.values)) if len(reference) \
+        else np.zeros((0, 2))
+    osm_xy = shapely.get_coordinates(_to_m(osm_fac.geometry.values)) if len(osm_fac) \
+        else np.zeros((0, 2))
+    ref_key = [_norm_name(n) for n in reference["name"]]
+    osm_key = [_norm_name(n) for n in osm_fac["name"]]
+    d = np.hypot(ref_xy[:, None, 0] - osm_xy[None, :, 0], ref_xy[:, None, 1] - osm_xy[None, :, 1])
+    pairs = []
+    for i in range(len(reference)):
+        for j in range(len(osm_fac)):
+            same = bool(ref_key[i]) and bool(osm_key[j]) and (
+                ref_key[i] in osm_key[j] or osm_key[j] in ref_key[i])
+            if (same and d[i, j] <= name_m) or d[i, j] <= near_m:
+                pairs.append((0 if same else 1, float(d[i, j]), i, j))
+    pairs.sort()
+    used_r: set[int] = set()
+    used_o: set[int] = set()
+    both = []
+    for _, dist, i, j in pairs:
+        if i in used_r or j in used_o:
+            continue
+        used_r.add(i)
+        used_o.add(j)
+        both.append({"reference": str(reference["name"].iloc[i]),
+                     "osm": None if osm_fac["name"].iloc[j] is None else
+                     str(osm_fac["name"].iloc[j]), "distance_m": round(dist, 1)})
+    only_ref = [str(reference["name"].iloc[i]) for i in range(len(reference)) if i not in used_r]
+    only_osm = [None if osm_fac["name"].iloc[j] is None else str(osm_fac["name"].iloc[j])
+                for j in range(len(osm_fac)) if j not in used_o]
+    return {"both": both, "only_osm": only_osm, "only_reference": only_ref,
+            "counts": {"both": len(both), "only_osm": len(only_osm),
+                       "only_reference": len(only_ref)}}

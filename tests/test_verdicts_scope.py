@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from tinydata import make_data_dir
+from tinydata import make_data_dir, pt
 from toyctx import set_demand
 
 from geo.claims.context import StudyContext
@@ -253,3 +253,38 @@ def test_expressway_entrances_searched_as_far_as_the_budget_reaches(toy_ctx):
                  {"value": 1.0, "comparator": ">=", "unit": "share", "year": 2030})
     assert _reach_m(toy_ctx, c02.params) == pytest.approx(15 * 60 * 80 / 3.6)
     assert _reach_m(toy_ctx, c02.params) <= DRIVE_GRAPH_MARGIN_M
+
+
+# ------------------------------------------------------------------ reference inventory
+
+
+def test_reference_inventory_merged_by_name_and_distance(tmp_path, toy_ctx):
+    from geo.coords import wgs84_to_gcj02
+    from geo.facilities import load_reference, merge_reference
+
+    # 梨园消防站 is mapped at (2000, 2000); the reference names it 梨园 and gives GCJ-02
+    # coordinates 40 m off; 新站 is not in OSM; OSM's 觅子店 station is not in the reference
+    fs = toy_ctx.facilities("fire_station")
+    p1 = gpd.GeoSeries([pt(2040, 2000), pt(9000, 9000)], crs=32650).to_crs(4326)
+    lon, lat = wgs84_to_gcj02(p1.x.to_numpy(), p1.y.to_numpy())
+    f = tmp_path / "ref.csv"
+    pd.DataFrame({"name": ["梨园消防站", "新站"], "kind": ["fire_station"] * 2, "lon": lon,
+                  "lat": lat, "datum": ["gcj02"] * 2}).to_csv(f, index=False)
+    ref = load_reference(f)
+    assert ref.attrs["datum"] == "gcj02"
+    out = merge_reference(fs, ref)
+    assert out["counts"] == {"both": 1, "only_osm": 1, "only_reference": 1}
+    assert out["both"][0]["osm"] == "梨园消防站"
+    assert out["both"][0]["distance_m"] == pytest.approx(40, abs=3)   # GCJ-02 undone
+    assert out["only_reference"] == ["新站"]
+
+
+def test_reference_without_datum_is_refused(tmp_path):
+    from geo.errors import DataError
+    from geo.facilities import load_reference
+
+    f = tmp_path / "ref.csv"
+    pd.DataFrame({"name": ["a"], "kind": ["fire_station"], "lon": [116.5],
+                  "lat": [39.8]}).to_csv(f, index=False)
+    with pytest.raises(DataError, match="declares no datum"):
+        load_reference(f)

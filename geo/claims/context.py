@@ -64,12 +64,15 @@ class StudyContext:
     built_up : path, optional
         GeoJSON polygon of the built-up area (e.g. the 155 km² sub-center core); it is then
         the ``built_up`` and ``residential`` extent (:mod:`geo.extent`).
+    reference : GeoDataFrame, optional
+        A reference inventory of facilities (:func:`geo.facilities.load_reference`), merged
+        with OSM per claim (found in both / only in OSM / only in the reference).
     """
 
     def __init__(self, area: Area | str, *, data_dir: str | Path | None = None,
                  network_path: str | Path | None = None, cell_size_m: float = 250.0,
                  scenario: Any = None, osm: OsmData | None = None,
-                 built_up: str | Path | None = None) -> None:
+                 built_up: str | Path | None = None, reference: Any = None) -> None:
         self.data_dir = settings.resolve_data_dir(data_dir)
         self.area = get_area(area, data_dir=self.data_dir)
         self.cell_size_m = float(cell_size_m)
@@ -93,6 +96,7 @@ class StudyContext:
         if self.built_up_path is not None and not self.built_up_path.is_file():
             raise DataNotFoundError(f"built-up file {self.built_up_path} (built_up) does not "
                                     "exist: pass a GeoJSON polygon (--built-up FILE)")
+        self.reference = reference
         self.scenario = scenario
         self.osm = osm if osm is not None else load_osm(self.area, data_dir=self.data_dir)
         self._osm_given = osm is not None

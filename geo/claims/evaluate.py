@@ -128,6 +128,13 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
             completeness = {**(completeness or {}), "extra_facilities": extra}
             if extra.get("not_robust"):
                 base.not_robust.append(extra["not_robust"])
+    ref = _reference_block(ctx, claim)
+    if ref is not None:
+        completeness = {**(completeness or {}), "reference": ref}
+        if ref["counts"]["only_reference"] and overall in (MET, NOT_MET):
+            base.not_robust.append(f"the reference inventory lists "
+                                   f"{ref['counts']['only_reference']} facilities OSM lacks: "
+                                   f"{', '.join(ref['only_reference'][:10])}")
     known = claim.known_unmapped
     if known is not None and overall in (MET, NOT_MET):
         completeness = {**(completeness or {}), "known_unmapped": dict(known)}
@@ -167,6 +174,25 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
                        breakdown=base.breakdown, notes=notes, parameters=params,
                        layers=base.layers, extent=base.extent, verdict_note=note,
                        target_year_pending=bool(pending), completeness=completeness)
+
+
+def _reference_block(ctx: StudyContext, claim: Claim) -> dict[str, Any] | None:
+    """The reference inventory merged with the claim's OSM facilities inside the area
+    (:func:`geo.facilities.merge_reference`), or None without a reference of its kind."""
+    from geo.claims.metrics import _select
+    from geo.facilities import merge_reference
+
+    kind = dict(claim.parameters).get("facility_kind")
+    if ctx.reference is None or kind is None:
+        return None
+    ref = ctx.reference[ctx.reference["kind"] == kind]
+    if len(ref) == 0:
+        return None
+    inside = ref[ref.within(ctx.area.geometry).to_numpy()]
+    out = merge_reference(_select(ctx, claim.params, coverage=False), inside)
+    out["datum"] = ctx.reference.attrs.get("datum")
+    out["outside_area"] = int(len(ref) - len(inside))
+    return out
 
 
 def _parameters(ctx: StudyContext, sensitivity: bool) -> dict[str, Any]:
