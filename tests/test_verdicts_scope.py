@@ -288,3 +288,40 @@ def test_reference_without_datum_is_refused(tmp_path):
                   "lat": [39.8]}).to_csv(f, index=False)
     with pytest.raises(DataError, match="declares no datum"):
         load_reference(f)
+
+
+def test_cli_built_up_and_reference(tmp_path):
+    from conftest import run_cli
+
+    root = make_data_dir(tmp_path / "data")
+    claims = tmp_path / "c.toml"
+    claims.write_text(
+        'schema_version = 1\ndocument_title = "toy"\n[[claims]]\nid = "F1"\ntitle_zh = "消防"\n'
+        'title_en = "fire"\nquote = "消防"\nsource = { document = "toy.txt", line = 1 }\n'
+        'target = { value = 1.0, comparator = ">=", unit = "share", year = 2030 }\n'
+        'binding = "none"\nmetric = "drive_time_share"\n'
+        'parameters = { threshold_min = 5, turnout_min = 1, facility_kind = "fire_station", '
+        'speed_profile = "fire", direction = "from_facility", denominator = "area", '
+        'extent = "built_up" }\n', encoding="utf-8")
+    core = tmp_path / "core.geojson"
+    poly = gpd.GeoSeries([shapely.box(1000, 1000, 3000, 3000)]).translate(460_000, 4_400_000)
+    gpd.GeoDataFrame({"name": ["core"]}, geometry=poly.values, crs=32650).to_crs(4326).to_file(
+        core)
+    ref = tmp_path / "ref.csv"
+    p = gpd.GeoSeries([pt(2000, 2000), pt(9000, 9000)], crs=32650).to_crs(4326)
+    pd.DataFrame({"name": ["梨园消防站", "新站"], "kind": ["fire_station"] * 2,
+                  "lon": p.x, "lat": p.y}).to_csv(ref, index=False)
+    out = tmp_path / "o.json"
+    res = run_cli("evaluate", "--area", "tongzhou", "--data-dir", str(root), "--claims",
+                  str(claims), "--json", str(out), "--cell-size-m", "500", "--built-up",
+                  str(core), "--reference", str(ref), "--datum", "wgs84")
+    assert res.returncode == 0, res.stderr
+    d = json.loads(out.read_text(encoding="utf-8"))
+    assert d["data"]["built_up"]["area_km2"] == pytest.approx(4.0, rel=0.02)
+    assert "core.geojson" in d["data"]["built_up"]["source"]
+    c = d["claims"][0]
+    assert c["measured"]["extent"]["name"] == "built_up"
+    assert c["completeness"]["reference"]["only_reference"] == ["新站"]
+    bad = run_cli("evaluate", "--area", "tongzhou", "--data-dir", str(root), "--claims",
+                  str(claims), "--built-up", str(tmp_path / "none.geojson"))
+    assert bad.returncode == 2 and "built-up file" in bad.stderr
