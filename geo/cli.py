@@ -61,20 +61,70 @@ def _data_dir(option: Path | None) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app and map errors to exit codes.
 
-    Typer's standalone mode already turns usage errors into exit code 2 and Ctrl-C into an
-    "Aborted!" exit 1; the toolkit's own errors (bad input, missing data) become one line on
-    stderr and exit code 2.
+    Usage errors (unknown option, bad value), the toolkit's own errors (bad input, missing
+    data) and operating-system errors on the user's paths (a folder where a file is due, no
+    permission, disk full) become one ``error:`` line on stderr and exit code 2; the traceback
+    only with ``-v``. Ctrl-C exits 130 with what finished and how to resume.
     """
     try:
-        app(args=argv, prog_name="geo")
-    except GeoError as exc:
-        if _state["verbose"]:
-            log.exception("failed")
-        typer.echo(f"error: {exc}", err=True)
+        rc = app(args=argv, prog_name="geo", standalone_mode=False)
+    except _USAGE_ERRORS as exc:
+        hint = f" (see 'geo {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
+            "geo  --help", "geo --help") if exc.ctx is not None else ""
+        typer.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except typer.Abort:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except (GeoError, OSError, RecursionError, UnicodeError) as exc:
+        if _state["verbose"]:
+            log.exception("failed")
+        typer.echo(f"error: {_error_text(exc)}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt as exc:
+        detail = str(exc)
+        typer.echo(f"interrupted: {detail}" if detail else "interrupted", err=True)
+        sys.exit(130)
+    if isinstance(rc, int) and rc != 0:
+        sys.exit(rc)
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Click's UsageError classes: typer >= 0.29 vendors click as ``typer._click``."""
+    found: list[type[BaseException]] = [typer.BadParameter.__mro__[1]]  # UsageError
+    try:
+        import click
+
+        found.append(click.exceptions.UsageError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(found)
+
+
+_USAGE_ERRORS = _usage_errors()
+
+
+def _one_line(text: str, limit: int = 1000) -> str:
+    """``text`` on one line, cut to ``limit`` characters (data names can be huge)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+def _error_text(exc: BaseException) -> str:
+    """One line for an expected failure: the toolkit's message, or for an OS error the path,
+    the problem and a fix."""
+    if isinstance(exc, GeoError):
+        return _one_line(str(exc))
+    if isinstance(exc, RecursionError):
+        return ("an input file is nested too deeply to be read (a broken or hostile JSON, TOML "
+                "or XML file): check the files given on the command line")
+    if isinstance(exc, UnicodeError):
+        return _one_line(f"an input file is not UTF-8 text ({exc}): convert it to UTF-8")
+    assert isinstance(exc, OSError)
+    where = exc.filename if exc.filename is not None else "a file"
+    problem = exc.strerror or str(exc) or type(exc).__name__
+    return _one_line(f"{where}: {problem}: check the path, its permissions and the free "
+                     "space", limit=600)
 
 
 # --------------------------------------------------------------------------- geo data fetch
@@ -114,10 +164,11 @@ def data_fetch(
         TransferSpeedColumn,
     )
 
+    from geo.io import check_output
     from geo.sources.download import fetch_geofabrik
 
     kinds = [k.strip() for k in what.split(",") if k.strip()]
-    target = _fetch_target_dir(data_dir)
+    target = check_output(_fetch_target_dir(data_dir), kind="folder", what="--data-dir")
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
@@ -157,8 +208,10 @@ def claims_extract(
     """Find sentences with measurable targets in PLAN and write claim stubs (TOML) with the
     verbatim quote, line number and a guessed target, for a planner to complete."""
     from geo.claims.extract import extract_to_toml
-    from geo.io import write_text
+    from geo.io import check_output, write_text
 
+    if out is not None:
+        check_output(out, kind="file", what="--out")
     text, n = extract_to_toml(plan)
     if n == 0:
         from geo.errors import EmptyResultError
@@ -291,7 +344,7 @@ def data_summary(
     from rich.table import Table
 
     rel = f" (OSM relation {summary['osm_id']})" if summary["osm_id"] is not None else ""
-    table = Table(title=f"{summary['area_name']}{rel}")
+    table = Table(title=escape(f"{summary['area_name']}{rel}"))
     table.add_column("item")
     table.add_column("value", overflow="fold")
     labels = [("area_km2", "area (km²)"), ("rail_stations", "rail stations"),
@@ -362,11 +415,12 @@ def evaluate(
     """Evaluate the plan's claims for an area: measured value, method, verdict, sensitivity."""
     import json
 
-    from geo import io
+    from geo import io, validate
     from geo.claims.evaluate import evaluate_area
 
-    if cell_size_m <= 0:
-        raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
+    validate.check_number("--cell-size-m", cell_size_m, validate.CELL_SIZE_M)
+    if json_path is not None and str(json_path) != "-":
+        io.check_output(json_path, kind="file", what="--json")
     from geo.claims.context import StudyContext
 
     ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
@@ -402,8 +456,8 @@ def evaluate(
     from rich.table import Table
 
     a = ev.area
-    table = Table(title=f"{a['name']} ({a['name_en']}): plan claims vs OSM "
-                        f"{ev.data.get('osm_data_date') or ''}")
+    table = Table(title=escape(f"{a['name']} ({a['name_en']}): plan claims vs OSM "
+                               f"{ev.data.get('osm_data_date') or ''}"))
     for col in ("id", "claim", "target", "measured", "method", "verdict", "robust"):
         table.add_column(col, overflow="fold")
     before_by_id = {c.claim.id: c for c in before.claims} if before is not None else {}
@@ -480,15 +534,20 @@ def report(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from geo import validate
     from geo.areas import BEIJING_NAMES
     from geo.errors import DataError
     from geo.maps import tile_choice
     from geo.report.batch import area_slug
 
-    if jobs < 1:
-        raise DataError(f"--jobs {jobs}: expected a whole number of processes >= 1")
-    if not cell_size_m > 0:
-        raise DataError(f"--cell-size-m {cell_size_m:g}: expected a cell width > 0 metres")
+    validate.check_number("--jobs", jobs, validate.JOBS)
+    validate.check_number("--cell-size-m", cell_size_m, validate.CELL_SIZE_M)
+    if site_specs:
+        validate.check_number("--site-cell-size-m", site_cell_size_m,
+                              validate.SITE_CELL_SIZE_M)
+    if dask is not None:
+        validate.check_url(dask, what="--dask", schemes=("tcp", "tls", "ws", "wss", "ucx"),
+                  example="tcp://127.0.0.1:8786")
     if not no_maps:
         tile_choice(tiles, tiles_key=tiles_key)
     root = _data_dir(data_dir)
@@ -621,7 +680,7 @@ def site(
     """Propose new facility sites that close a coverage claim's gap (exact MCLP / set cover)."""
     import json
 
-    from geo import io
+    from geo import io, validate
     from geo.claims.context import StudyContext
     from geo.claims.gap import close_gap
     from geo.claims.registry import load_claims
@@ -629,10 +688,15 @@ def site(
 
     if add is not None and add < 1:
         raise typer.BadParameter("must be >= 1", param_hint="--add")
-    if target is not None and not 0 < target <= 1:
-        raise typer.BadParameter("must be a share in (0, 1]", param_hint="--target")
-    if cell_size_m <= 0:
-        raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
+    if target is not None:
+        validate.check_number("--target", target, validate.TARGET_SHARE)
+    if radius_m is not None:
+        validate.check_number("--radius-m", radius_m, validate.RADIUS_M)
+    validate.check_number("--cell-size-m", cell_size_m, validate.CELL_SIZE_M)
+    validate.check_number("--time-limit-s", time_limit_s, validate.TIME_LIMIT_S)
+    outputs = {"--json": json_path, "--geojson": geojson, "--map": map_path}
+    with io.staged_files(outputs):  # checks every output before any work
+        pass
     by_id = {c.id: c for c in load_claims(claims)}
     if claim_id not in by_id:
         raise ClaimSpecError(f"claim {claim_id!r} is not in the claim file; known: "
@@ -642,23 +706,26 @@ def site(
                        cell_size_m=cell_size_m)
     result, model = close_gap(ctx, claim, add=add, target_share=target, radius_m=radius_m,
                               time_limit_s=time_limit_s)
-    if geojson is not None:
-        result.to_geojson(geojson)
-    if json_path is not None:
-        io.write_text(json_path, json.dumps({"model": model, **result.summary()},
-                                            ensure_ascii=False, indent=2) + "\n")
-    if map_path is not None:
-        from geo.maps import save_map, sites_map
+    with io.staged_files(outputs) as tmp:  # all outputs or none
+        if geojson is not None:
+            result.to_geojson(tmp["--geojson"])
+        if json_path is not None:
+            tmp["--json"].write_text(json.dumps({"model": model, **result.summary()},
+                                                ensure_ascii=False, indent=2) + "\n",
+                                     encoding="utf-8")
+        if map_path is not None:
+            from geo.maps import save_map, sites_map
 
-        save_map(sites_map(ctx.area.geometry, ctx.cells("area"), result,
-                           title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
-                                 f"sites"), map_path)
+            save_map(sites_map(ctx.area.geometry, ctx.cells("area"), result,
+                               title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
+                                     f"sites"), tmp["--map"])
     from rich.markup import escape
     from rich.table import Table
 
     console = _console()
-    table = Table(title=f"{claim.id} {claim.title_zh}: proposed sites ({model['method']}, "
-                        f"threshold {model['threshold']:g} {model['unit']})")
+    table = Table(title=escape(f"{claim.id} {claim.title_zh}: proposed sites "
+                               f"({model['method']}, threshold {model['threshold']:g} "
+                               f"{model['unit']})"))
     for col in ("rank", "lon", "lat", "newly covered", "share gained"):
         table.add_column(col, justify="right")
     for _, s in result.sites.iterrows():

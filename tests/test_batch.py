@@ -20,11 +20,10 @@ import pandas as pd
 import pytest
 from test_report import sample_evaluation, visible_text
 
-from geo.errors import DataError
+from geo.errors import DataError, OutputError
+from geo.io import _umask
 from geo.report import batch
 from geo.report.batch import area_slug, run_batch
-from geo.errors import OutputError
-from geo.io import _umask
 
 pytestmark = pytest.mark.timeout(120)
 

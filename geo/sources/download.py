@@ -37,6 +37,7 @@ from typing import Any
 from geo import settings
 from geo.errors import DataError, DataNotFoundError, OfflineError, UnknownAreaError
 from geo.io import check_output, default_permissions
+from geo.validate import check_url
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def region_for_area(area: str) -> str:
 def geofabrik_urls(area: str, *, url_base: str = GEOFABRIK_BASE,
                    what: Iterable[str] = ("pbf", "shp")) -> dict[str, str]:
     """URLs of the Geofabrik files for ``area``, keyed by kind ("pbf", "shp")."""
-    check_url(url_base, what="url_base")
+    check_url(url_base, what="url_base", example=GEOFABRIK_BASE)
     region = REGIONS[region_for_area(area)]
     out = {}
     what = list(what)
@@ -131,22 +132,6 @@ def geofabrik_urls(area: str, *, url_base: str = GEOFABRIK_BASE,
 
 
 # --------------------------------------------------------------------------- HTTP
-
-def check_url(url: str, *, what: str = "url") -> str:
-    """``url`` if it is an http(s) URL with a host; else DataError naming ``what``."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise DataError(f"{what} {url[:100]!r} is not a URL ({exc}): give e.g. "
-                        f"{GEOFABRIK_BASE}") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(
-            c.isspace() for c in url):
-        raise DataError(f"{what} {url[:100]!r} is not an http(s) URL with a host: give e.g. "
-                        f"{GEOFABRIK_BASE}")
-    return url
-
 
 def _offline_hint(url: str) -> str:
     return (f"use the offline data bundle instead (--data-dir DIR or GEO_DATA_DIR), or download "
