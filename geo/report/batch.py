@@ -387,12 +387,15 @@ def _run_processes(tasks: list[DistrictTask], jobs: int,
         # cancel queued work at once: workers would otherwise go on with queued districts
         # (a worker records Ctrl-C as one task's result and takes the next); there is no
         # public terminate before Python 3.14
-        procs = list(getattr(pool, "_processes", {}).values())
+        procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + 2  # a worker hit by the same Ctrl-C cleans its staging
         for proc in procs:
-            proc.terminate()
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
         for proc in procs:
-            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
         raise
     pool.shutdown(wait=True)
 
