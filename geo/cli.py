@@ -155,6 +155,7 @@ def data_fetch(
     """Download Geofabrik's extract covering AREA (PBF and free shapefiles) into the data
     directory, with resume, size and MD5 checks."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -177,7 +178,7 @@ def data_fetch(
 
         def progress(label: str, done: int, total: int | None) -> None:
             if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
+                tasks[label] = bar.add_task(escape(label), total=total)
             bar.update(tasks[label], completed=done, total=total)
 
         result = fetch_geofabrik(area, data_dir=target, url_base=url_base, what=kinds,
@@ -532,6 +533,7 @@ def report(
     """Write the HTML report (claims, maps, charts, tables, JSON, GeoParquet) for an area, or
     for every Beijing district with --area beijing; print where index.html is."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from geo import validate
@@ -570,7 +572,7 @@ def report(
 
             def progress(res, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total,
-                           description=f"{res.name} {res.status}")
+                           description=escape(f"{res.name} {res.status}"))
 
             summary = run_batch(None, out_dir, jobs=jobs, force=force, dask_address=dask,
                                 progress=progress, data_dir=root, claims_path=claims,
@@ -602,10 +604,10 @@ def report(
     n_claims = len(load_claims(claims))
     with Progress(*columns, console=console, transient=True,
                   disable=not console.is_terminal) as bar:
-        task = bar.add_task(f"{the_area.name_en} claims", total=n_claims + 1)
+        task = bar.add_task(escape(f"{the_area.name_en} claims"), total=n_claims + 1)
 
         def step(claim_id: str) -> None:
-            bar.update(task, advance=1, description=f"{the_area.name_en} {claim_id}")
+            bar.update(task, advance=1, description=escape(f"{the_area.name_en} {claim_id}"))
 
         bar.update(task, advance=-1)
         ev = evaluate_area(the_area, data_dir=root, claims_path=claims, network_path=network,
@@ -619,7 +621,7 @@ def report(
             sctx = StudyContext(the_area, data_dir=root, network_path=network,
                                 cell_size_m=site_cell_size_m)
             for claim, n in wanted_sites:
-                bar.update(task, description=f"siting {claim.id} (+{n})")
+                bar.update(task, description=escape(f"siting {claim.id} (+{n})"))
                 res, model = close_gap(sctx, claim, add=n)
                 sitings.append((res, model, sctx.cells("area")))
         bar.update(task, completed=n_claims, description="writing report")
