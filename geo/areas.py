@@ -214,11 +214,12 @@ def districts(*, data_dir: str | Path | None = None) -> list[Area]:
 #: Longest area name or path accepted (longer is refused before any file system call).
 MAX_AREA_NAME_CHARS = 1000
 #: A study area must be at least this large (1 ha) and at most this large (about three times
-#: Beijing); the metric CRS is only accurate near its zone.
+#: Beijing), measured on the ellipsoid.
 MIN_AREA_KM2 = 0.01
 MAX_AREA_KM2 = 50_000.0
-#: Margin (degrees) around the metric CRS's area of use within which an area may lie.
-CRS_MARGIN_DEG = 3.0
+#: ... and span at most this many degrees either way (the geodesic area of a polygon around
+#: the poles or the whole world is degenerate).
+MAX_SPAN_DEG = 10.0
 #: Largest GeoJSON area file read (a district boundary is a few MB).
 MAX_GEOJSON_BYTES = 200_000_000
 
@@ -234,24 +235,21 @@ def _looks_like_file(name: str) -> bool:
 
 def check_study_area(area: Area, *, source: str) -> Area:
     """Refuse (one-line error naming ``source``) an area that cannot be measured honestly:
-    non-finite or empty geometry, smaller than ``MIN_AREA_KM2`` or larger than
-    ``MAX_AREA_KM2``, or outside the metric CRS's zone (``settings.metric_crs``)."""
-    from pyproj import CRS
+    empty geometry, non-finite (NaN/inf) coordinates, or a geodesic size (WGS84 ellipsoid, so
+    independent of any projection) below ``MIN_AREA_KM2`` or above ``MAX_AREA_KM2`` (a
+    whole-world polygon)."""
+    from pyproj import Geod
 
     geom = area.geometry
     if geom is None or geom.is_empty or not np.isfinite(np.asarray(geom.bounds, float)).all():
         raise DataError(f"area {source}: the geometry is empty or has non-finite (NaN/inf) "
                         "coordinates: fix the polygon")
-    use = CRS.from_user_input(settings.metric_crs).area_of_use
-    if use is not None:
-        w, s_, e, n = (use.west - CRS_MARGIN_DEG, use.south - CRS_MARGIN_DEG,
-                       use.east + CRS_MARGIN_DEG, use.north + CRS_MARGIN_DEG)
-        minx, miny, maxx, maxy = geom.bounds
-        if minx < w or maxx > e or miny < s_ or maxy > n:
-            raise CRSError(f"area {source} spans lon {minx:.2f}..{maxx:.2f}, lat {miny:.2f}.."
-                           f"{maxy:.2f}, outside the zone of the metric CRS {settings.metric_crs}"
-                           f" (lon {w:.0f}..{e:.0f}): give a polygon in or near Beijing")
-    km2 = area.area_km2
+    minx, miny, maxx, maxy = geom.bounds
+    if maxx - minx > MAX_SPAN_DEG or maxy - miny > MAX_SPAN_DEG:
+        raise DataError(f"area {source} spans {maxx - minx:.1f}° of longitude and "
+                        f"{maxy - miny:.1f}° of latitude (limit {MAX_SPAN_DEG:g}°): give the "
+                        "polygon of a district or a neighbourhood, not a country or the world")
+    km2 = abs(Geod(ellps="WGS84").geometry_area_perimeter(geom)[0]) / 1e6
     if not MIN_AREA_KM2 <= km2 <= MAX_AREA_KM2:
         raise DataError(f"area {source} covers {km2:,.4g} km²: expected {MIN_AREA_KM2:g} to "
                         f"{MAX_AREA_KM2:,.0f} km² (a district or a neighbourhood); check the "

@@ -697,8 +697,7 @@ def site(
     validate.check_number("--cell-size-m", cell_size_m, validate.CELL_SIZE_M)
     validate.check_number("--time-limit-s", time_limit_s, validate.TIME_LIMIT_S)
     outputs = {"--json": json_path, "--geojson": geojson, "--map": map_path}
-    with io.staged_files(outputs):  # checks every output before any work
-        pass
+    io.check_outputs(outputs)  # before any work
     by_id = {c.id: c for c in load_claims(claims)}
     if claim_id not in by_id:
         raise ClaimSpecError(f"claim {claim_id!r} is not in the claim file; known: "

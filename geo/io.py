@@ -108,6 +108,21 @@ def check_output(path: str | os.PathLike[str], *, kind: str = "file", what: str 
     return p
 
 
+def check_outputs(paths: dict[str, str | os.PathLike[str] | None]) -> dict[str, Path]:
+    """:func:`check_output` for several output files (label -> path, ``None`` = not asked
+    for), and no two the same file; return the asked-for ones as Paths."""
+    targets = {k: Path(v) for k, v in paths.items() if v is not None}
+    seen: dict[Path, str] = {}
+    for label, target in targets.items():
+        check_output(target, kind="file", what=label)
+        key = target.absolute()
+        if key in seen:
+            raise OutputError(f"{label} and {seen[key]} are the same file {target}: give each "
+                              "output its own name")
+        seen[key] = label
+    return targets
+
+
 def _tmp_beside(target: Path) -> Path:
     """A fresh hidden name beside ``target`` that keeps its suffix (writers pick formats by it)."""
     return target.with_name(f".{target.stem[:80]}.{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
@@ -122,16 +137,7 @@ def staged_files(paths: dict[str, str | os.PathLike[str] | None]) -> Iterator[di
     completes are they renamed onto the targets. On any exception every temporary file is
     removed and no target is touched.
     """
-    targets = {k: Path(v) for k, v in paths.items() if v is not None}
-    for label, target in targets.items():
-        check_output(target, kind="file", what=label)
-    seen: dict[Path, str] = {}
-    for label, target in targets.items():
-        key = target.absolute()
-        if key in seen:
-            raise OutputError(f"{label} and {seen[key]} are the same file {target}: give each "
-                              "output its own name")
-        seen[key] = label
+    targets = check_outputs(paths)
     tmps = {k: _tmp_beside(t) for k, t in targets.items()}
     try:
         for t in targets.values():

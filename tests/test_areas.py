@@ -215,7 +215,7 @@ def test_dbf_and_shx_record_counts_must_agree(tmp_path):
 
 
 @pytest.mark.parametrize("coords, match", [
-    ([[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]], "outside the zone"),
+    ([[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]], "spans 360.0°"),
     ([[116.5, 39.8], [116.5 + 1e-7, 39.8], [116.5 + 1e-7, 39.8 + 1e-7], [116.5, 39.8]],
      "covers"),
 ])
