@@ -67,7 +67,8 @@ log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 VERDICT_LABELS = {v: verdict_words(v) for v in ("met", "not_met", "inconclusive")}
-_COMPARATOR_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "~": "about {v}", "eliminate": "no gaps left ({v})"}
+_COMPARATOR_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "~": "about {v}", "eliminate": "no gaps left ({v})",
+                    "measure": "no number: a measurement"}
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 _FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")
 #: Layer frames written as GeoParquet, by attribute of ClaimLayers.
