@@ -73,6 +73,12 @@ def sample_evaluation(*, name: str = "测试区", name_en: str = "Testville",
     """A small evaluation with the four headline claims (met / not met / inconclusive) and one
     claim without layers; ``drop`` leaves claims out."""
     claims = {c.id: c for c in load_claims()}
+    # the fixture exercises every verdict kind on discrete synthetic shares: it judges C01 by
+    # ">=" (the claim file's two-sided "~" band, 27-31 %, holds no synthetic share) and C03 by
+    # "eliminate" (the claim file now reports C03 as a measurement, issue 11)
+    for cid, comp in (("C01", ">="), ("C03", "eliminate")):
+        claims[cid] = dataclasses.replace(claims[cid], target=dataclasses.replace(
+            claims[cid].target, comparator=comp))
     _area, fac, cells, sa = synthetic()
     dist = cells["distance_m"].to_numpy()
 
