@@ -13,6 +13,13 @@ A metric (:class:`Metric`) has
 - presentation attributes (``lower_is_better``, ``measured_label``) and, for coverage metrics,
   :meth:`Metric.siting` (the cost model ``geo site`` uses, the same as the evaluation's).
 
+Issue 11 (additive): a coverage metric counts its weights only inside the claim's ``extent``
+parameter (``area`` / ``built_up`` / ``residential``, :func:`_weights` and
+:meth:`StudyContext.extent`), reports it in :attr:`Measure.extent` and offers the whole-area
+reading as a variant (:func:`_extent_variants`); a count of mapped facilities sets
+:attr:`Measure.lower_bound` (below the target: inconclusive); named searches fill
+:attr:`Measure.completeness`. A new metric that sets none of these behaves as before.
+
 Adding a metric: write its class here and list it in :data:`METRIC_CLASSES`; claim files can
 then name it. Coverage costs come from :meth:`StudyContext.nearest_cost` (which calls
 :mod:`geo.coverage`), and the method follows :func:`geo.coverage.choose_method`.
