@@ -113,7 +113,8 @@ def test_summary_shared_tongzhou(shared_data_dir):
     assert list(out)[: len(KEYS)] == KEYS
     assert out["area_name"] == "通州区" and out["osm_id"] == 2988902
     assert out["area_km2"] == pytest.approx(905.3, abs=0.1) and out["crs"] == "EPSG:32650"
-    assert (out["rail_stations"], out["parks"], out["fire_stations"]) == (39, 453, 7)   # 36 stations + 3 T1 tram stops
+    # 36 railway stations + 3 T1 tram stops (trams are rail transit)
+    assert (out["rail_stations"], out["parks"], out["fire_stations"]) == (39, 453, 7)
     assert out["population"] == pytest.approx(1.28e6, rel=0.01)
     assert out["osm_data_date"].startswith("2026-06-07")
     assert {"roads", "buildings_a", "landuse_a"} <= set(out["layers_missing"])
