@@ -156,9 +156,10 @@ def sensitivity_frame(result: Any) -> Any:
     return df
 
 
-def plot_sensitivity(result: Any, *, ax: Any = None, about_tolerance: float | None = None) -> Any:
+def plot_sensitivity(result: Any, *, ax: Any = None, about_tolerance: Any = None) -> Any:
     """Dot plot of the measured value under each sensitivity variant, coloured by verdict,
-    with the target (and, for '~' targets, the lowest value still judged 'about')."""
+    with the target (and, for '~' targets when ``about_tolerance`` is given, the two-sided
+    band judged 'about': ``geo.claims.verdict.about_band``)."""
     import matplotlib.pyplot as plt
 
     r = result
@@ -180,8 +181,13 @@ def plot_sensitivity(result: Any, *, ax: Any = None, about_tolerance: float | No
     tv = float(t.value) * scale
     ax.axvline(tv, color="#333333", ls="--", lw=1.2, label=f"target {target_text(r.claim)}")
     if t.comparator == "~" and about_tolerance:
-        ax.axvline(tv * (1 - about_tolerance), color="#999999", ls=":", lw=1.2,
-                   label=f"lowest value judged 'about' (-{100 * about_tolerance:g} %)")
+        from geo.claims.verdict import about_band  # two-sided band per unit (issue 11)
+
+        low, high = about_band(float(t.value), t.unit)
+        for edge in (low, high):
+            ax.axvline(edge * scale, color="#999999", ls=":", lw=1.2)
+        ax.axvspan(low * scale, high * scale, color="#999999", alpha=0.12,
+                   label=f"judged 'about' ({low * scale:.3g}-{high * scale:.3g})")
     ax.set_yticks(y)
     ax.set_yticklabels(df["variant"])
     ax.set_xlabel(f"{r.claim.id} measured ({'% of ' + str(r.denominator) if share else r.unit})")
