@@ -117,10 +117,16 @@ class RoadNetwork:
             self._weights[key] = w
         return w
 
-    def weight(self, weight: str | np.ndarray = "length") -> tuple[str, np.ndarray]:
+    def weight(self, weight: str | SpeedProfile | np.ndarray = "length"
+               ) -> tuple[str, np.ndarray]:
         """``(key, per-edge array)`` for a weight: ``"length"`` (metres), ``"travel_time"``
         (seconds, drive profile), ``"travel_time:<profile>"`` (seconds, a profile name or TOML
-        path) or an explicit array of edge costs (validated, not cached)."""
+        path), a loaded :class:`~geo.network.SpeedProfile` (seconds; cached per profile) or an
+        explicit array of edge costs (validated, not cached)."""
+        if isinstance(weight, SpeedProfile):
+            prof = weight
+            return (f"travel_time:{prof.name}:{prof.path}:{prof.speed_factor}",
+                    self.travel_time_s(prof))
         if isinstance(weight, str):
             if weight in ("length", "length_m"):
                 return "length", self.length_m
