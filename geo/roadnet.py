@@ -247,7 +247,6 @@ class RoadNetwork:
         direction when it exists), ``frac`` (0-1 along that edge from its tail, by shape
         length), ``dist_m`` (off-network leg), ``on_network`` (``dist_m <= max_snap_m``).
         """
-        import shapely
 
         x, y = np.asarray(x, float), np.asarray(y, float)
         # the demand cells are snapped once per facility set and claim: remember the last few
