@@ -128,20 +128,70 @@ def cli_words(message: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app and map errors to exit codes.
 
-    Typer's standalone mode already turns usage errors into exit code 2 and Ctrl-C into an
-    "Aborted!" exit 1; the toolkit's own errors (bad input, missing data) become one line on
-    stderr and exit code 2.
+    Usage errors (unknown option, bad value), the toolkit's own errors (bad input, missing
+    data) and operating-system errors on the user's paths (a folder where a file is due, no
+    permission, disk full) become one ``error:`` line on stderr and exit code 2; the traceback
+    only with ``-v``. Ctrl-C exits 130 with what finished and how to resume.
     """
     try:
-        app(args=argv, prog_name="geo")
-    except GeoError as exc:
-        if _state["verbose"]:
-            log.exception("failed")
-        typer.echo(f"error: {cli_words(str(exc))}", err=True)
+        rc = app(args=argv, prog_name="geo", standalone_mode=False)
+    except _USAGE_ERRORS as exc:
+        hint = f" (see 'geo {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
+            "geo  --help", "geo --help") if exc.ctx is not None else ""
+        typer.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except typer.Abort:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except (GeoError, OSError, RecursionError, UnicodeError) as exc:
+        if _state["verbose"]:
+            log.exception("failed")
+        typer.echo(f"error: {_error_text(exc)}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt as exc:
+        detail = str(exc)
+        typer.echo(f"interrupted: {detail}" if detail else "interrupted", err=True)
+        sys.exit(130)
+    if isinstance(rc, int) and rc != 0:
+        sys.exit(rc)
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Click's UsageError classes: typer >= 0.29 vendors click as ``typer._click``."""
+    found: list[type[BaseException]] = [typer.BadParameter.__mro__[1]]  # UsageError
+    try:
+        import click
+
+        found.append(click.exceptions.UsageError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(found)
+
+
+_USAGE_ERRORS = _usage_errors()
+
+
+def _one_line(text: str, limit: int = 1000) -> str:
+    """``text`` on one line, cut to ``limit`` characters (data names can be huge)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+def _error_text(exc: BaseException) -> str:
+    """One line for an expected failure: the toolkit's message (Python argument names turned
+    into flags), or for an OS error the path, the problem and a fix."""
+    if isinstance(exc, GeoError):
+        return _one_line(cli_words(str(exc)))
+    if isinstance(exc, RecursionError):
+        return ("an input file is nested too deeply to be read (a broken or hostile JSON, TOML "
+                "or XML file): check the files given on the command line")
+    if isinstance(exc, UnicodeError):
+        return _one_line(f"an input file is not UTF-8 text ({exc}): convert it to UTF-8")
+    assert isinstance(exc, OSError)
+    where = exc.filename if exc.filename is not None else "a file"
+    problem = exc.strerror or str(exc) or type(exc).__name__
+    return _one_line(f"{where}: {problem}: check the path, its permissions and the free "
+                     "space", limit=600)
 
 
 @contextmanager
@@ -152,6 +202,7 @@ def _progress(label: str, total: int | None = None) -> Iterator[Callable[[str], 
     with the seconds elapsed; ``--quiet`` shows nothing.
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -171,11 +222,12 @@ def _progress(label: str, total: int | None = None) -> Iterator[Callable[[str], 
                    (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn()))
         with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task(label, total=total)
+            task = bar.add_task(escape(label), total=total)
             first = [True]
 
             def step(desc: str) -> None:
-                bar.update(task, advance=0 if first[0] else 1, description=f"{label}: {desc}")
+                bar.update(task, advance=0 if first[0] else 1,
+                           description=escape(f"{label}: {desc}"))
                 first[0] = False
 
             yield step
@@ -214,6 +266,7 @@ def data_fetch(
     """Download Geofabrik's extract covering AREA (PBF and free shapefiles) into the data
     directory, with resume, size and MD5 checks."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -223,10 +276,11 @@ def data_fetch(
         TransferSpeedColumn,
     )
 
+    from geo.io import check_output
     from geo.sources.download import fetch_geofabrik
 
     kinds = [k.strip() for k in what.split(",") if k.strip()]
-    target = _fetch_target_dir(data_dir)
+    target = check_output(_fetch_target_dir(data_dir), kind="folder", what="--data-dir")
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
@@ -235,7 +289,7 @@ def data_fetch(
 
         def progress(label: str, done: int, total: int | None) -> None:
             if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
+                tasks[label] = bar.add_task(escape(label), total=total)
             bar.update(tasks[label], completed=done, total=total)
 
         result = fetch_geofabrik(area, data_dir=target, url_base=url_base, what=kinds,
@@ -266,8 +320,10 @@ def claims_extract(
     """Find sentences with measurable targets in PLAN and write claim stubs (TOML) with the
     verbatim quote, line number and a guessed target, for a planner to complete."""
     from geo.claims.extract import extract_to_toml
-    from geo.io import write_text
+    from geo.io import check_output, write_text
 
+    if out is not None:
+        check_output(out, kind="file", what="--out")
     text, n = extract_to_toml(plan)
     if n == 0:
         from geo.errors import EmptyResultError
@@ -406,7 +462,7 @@ def data_summary(
     from rich.table import Table
 
     rel = f" (OSM relation {summary['osm_id']})" if summary["osm_id"] is not None else ""
-    table = Table(title=f"{summary['area_name']}{rel}")
+    table = Table(title=escape(f"{summary['area_name']}{rel}"))
     table.add_column("item")
     table.add_column("value", overflow="fold")
     labels = [("area_km2", "area (km²)"), ("rail_stations", "rail stations"),
@@ -530,10 +586,11 @@ def evaluate(
     """Evaluate the plan's claims for an area: measured value, method, verdict, sensitivity."""
     import json
 
-    from geo import io
+    from geo import io, validate
 
-    if cell_size_m <= 0:
-        raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
+    validate.check_number("--cell-size-m", cell_size_m, validate.CELL_SIZE_M)
+    if json_path is not None and str(json_path) != "-":
+        io.check_output(json_path, kind="file", what="--json")
     from geo.areas import get_area
     from geo.claims.registry import load_claims
 
@@ -597,8 +654,8 @@ def _print_evaluation(console: Any, ev: Any, before: Any = None) -> None:
     from geo.format import fmt_value, method_words, verdict_words
 
     a = ev.area
-    table = Table(title=f"{a['name']} ({a['name_en']}): plan claims vs OSM "
-                        f"{ev.data.get('osm_data_date') or ''}")
+    table = Table(title=escape(f"{a['name']} ({a['name_en']}): plan claims vs OSM "
+                               f"{ev.data.get('osm_data_date') or ''}"))
     for col in ("id", "claim", "target", "measured", "method", "verdict", "robust"):
         table.add_column(col, overflow="fold")
     before_by_id = {c.claim.id: c for c in before.claims} if before is not None else {}
@@ -674,15 +731,20 @@ def report(
     # reason for the long parameter list: one parameter per command-line option (typer)
     """Write the HTML report (claims, maps, charts, tables, JSON, GeoParquet) for an area, or
     for every Beijing district with --area beijing; print where index.html is."""
+    from geo import validate
     from geo.areas import BEIJING_NAMES
     from geo.errors import DataError
     from geo.report.batch import area_slug
     from geo.report.options import ReportOptions
 
-    if jobs < 1:
-        raise DataError(f"--jobs {jobs}: expected a whole number of processes >= 1")
-    if not cell_size_m > 0:
-        raise DataError(f"--cell-size-m {cell_size_m:g}: expected a cell width > 0 metres")
+    validate.check_number("--jobs", jobs, validate.JOBS)
+    validate.check_number("--cell-size-m", cell_size_m, validate.CELL_SIZE_M)
+    if site_specs and site_cell_size_m is not None:
+        validate.check_number("--site-cell-size-m", site_cell_size_m,
+                              validate.SITE_CELL_SIZE_M)
+    if dask is not None:
+        validate.check_url(dask, what="--dask", schemes=("tcp", "tls", "ws", "wss", "ucx"),
+                           example="tcp://127.0.0.1:8786")
     opts = ReportOptions(data_dir=_data_dir(data_dir), claims_path=claims,
                          network_path=network, cell_size_m=cell_size_m,
                          sensitivity=not no_sensitivity, tiles=tiles, tiles_key=tiles_key,
@@ -836,7 +898,7 @@ def site(
     """Propose new facility sites that close a coverage claim's gap (exact MCLP / set cover)."""
     import json
 
-    from geo import io
+    from geo import io, validate
     from geo.claims.context import StudyContext
     from geo.claims.gap import close_gap
     from geo.claims.registry import load_claims
@@ -844,10 +906,14 @@ def site(
 
     if add is not None and add < 1:
         raise typer.BadParameter("must be >= 1", param_hint="--add")
-    if target is not None and not 0 < target <= 1:
-        raise typer.BadParameter("must be a share in (0, 1]", param_hint="--target")
-    if cell_size_m <= 0:
-        raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
+    if target is not None:
+        validate.check_number("--target", target, validate.TARGET_SHARE)
+    if radius_m is not None:
+        validate.check_number("--radius-m", radius_m, validate.RADIUS_M)
+    validate.check_number("--cell-size-m", cell_size_m, validate.CELL_SIZE_M)
+    validate.check_number("--time-limit-s", time_limit_s, validate.TIME_LIMIT_S)
+    outputs = {"--json": json_path, "--geojson": geojson, "--map": map_path}
+    io.check_outputs(outputs)  # before any work
     by_id = {c.id: c for c in load_claims(claims)}
     if claim_id not in by_id:
         raise ClaimSpecError(f"claim {claim_id!r} is not in the claim file; known: "
@@ -862,19 +928,22 @@ def site(
                                   time_limit_s=time_limit_s)
         step("naming streets/towns")
         towns = _towns_or_none(ctx)
-    if geojson is not None:
-        result.to_geojson(geojson)
-    if json_path is not None:
-        io.write_text(json_path, json.dumps({"model": model,
-                                             "population_source": ctx.population_source(),
-                                             **result.summary()},
-                                            ensure_ascii=False, indent=2) + "\n")
-    if map_path is not None:
-        from geo.maps import save_map, sites_map
+    with io.staged_files(outputs) as tmp:  # all outputs or none
+        if geojson is not None:
+            result.to_geojson(tmp["--geojson"])
+        if json_path is not None:
+            tmp["--json"].write_text(json.dumps({"model": model,
+                                                 "population_source": ctx.population_source(),
+                                                 **result.summary()},
+                                                ensure_ascii=False, indent=2) + "\n",
+                                     encoding="utf-8")
+        if map_path is not None:
+            from geo.maps import save_map, sites_map
 
-        save_map(sites_map(ctx.area.geometry, ctx.cells(), result,
-                           title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
-                                 f"sites", existing=_claim_facilities(ctx, claim)), map_path)
+            save_map(sites_map(ctx.area.geometry, ctx.cells(), result,
+                               title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
+                                     f"sites", existing=_claim_facilities(ctx, claim)),
+                     tmp["--map"])
     _print_sites(claim, result, model, towns, ctx.population_source())
 
 
@@ -908,8 +977,8 @@ def _print_sites(claim: Any, result: Any, model: dict[str, Any], towns: Any,
     from geo.report.sites import SITE_COLUMNS, model_words, site_rows, sites_headline
 
     console = _console()
-    table = Table(title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed sites "
-                        f"({model_words(model)})")
+    table = Table(title=escape(f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
+                               f"sites ({model_words(model)})"))
     for col in SITE_COLUMNS:
         table.add_column(col, justify="left" if col == "street / town" else "right")
     for row in site_rows(result, towns):

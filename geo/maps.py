@@ -689,7 +689,7 @@ def sites_map(area_geometry: Any, cells: gpd.GeoDataFrame, result: Any, *, title
               + " &nbsp; " + _swatch(BLIND_COLOR, "blind spot (still uncovered)"),
               "newly covered by proposed site: " + " &nbsp; ".join(
                   _swatch(site_color(r), str(int(r))) for r in sorted(sites["rank"])))
-    subtitle = [(f"{result.n_sites} proposed sites: covered {fmt_share(result.share_before)} "
+    subtitle = [(f"{len(result.sites)} proposed sites: covered {fmt_share(result.share_before)} "
                  f"-> {fmt_share(result.share_after)}")]
     style = CellStyle(covered_column="covered", fill_column="fill", legend_html=legend)
     return claim_map(area_geometry, points, title=title, subtitle=subtitle, cells=cells,

@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 from test_report import sample_evaluation, visible_text
 
-from geo.errors import DataError
+from geo.errors import DataError, OutputError
+from geo.io import _umask
 from geo.report import batch
 from geo.report.batch import area_slug, run_batch
-from geo.report.html import _umask
 from geo.report.options import ReportOptions
 
 pytestmark = pytest.mark.timeout(120)
@@ -116,7 +116,7 @@ def test_serial_batch_reuse_force_and_failure(tmp_path):
     forced = run_batch(["通州区"], out, ReportOptions(maps=False), evaluate=fake_evaluate, force=True)
     assert forced.districts[0].status == "ok"
     assert (out / "tongzhou" / "claims.json").stat().st_mtime_ns != stamp
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != ".geo-report"]
 
 
 def test_ctrl_c_leaves_complete_districts_only(tmp_path):
@@ -136,9 +136,44 @@ def test_bad_arguments(tmp_path):
         run_batch(["Tongzhou"], tmp_path / "a", ReportOptions(tiles="baidu"), evaluate=fake_evaluate)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
-    with pytest.raises(DataError, match="not a geo batch report"):
+    with pytest.raises(OutputError, match="geo did not write"):
         run_batch(["Tongzhou"], tmp_path / "mine", evaluate=fake_evaluate)
     assert not (tmp_path / "a").exists()
+
+
+def test_a_users_folder_with_summary_json_is_never_taken_for_a_batch(tmp_path):
+    from geo.io import folder_files
+
+    mine = tmp_path / "d"
+    mine.mkdir()
+    (mine / "summary.json").write_text("{}")
+    (mine / "index.html").write_text("my page")
+    with pytest.raises(OutputError, match="geo did not write"):
+        run_batch(["Tongzhou"], mine, evaluate=fake_evaluate, maps=False)
+    assert (mine / "index.html").read_text() == "my page"
+    assert folder_files(mine) == ["index.html", "summary.json"]
+
+
+def test_a_file_added_deep_inside_a_batch_blocks_the_next_run(tmp_path):
+    out = tmp_path / "beijing"
+    run_batch(["Tongzhou"], out, evaluate=fake_evaluate, maps=False)
+    mine = out / "tongzhou" / "tables" / "my-notes.txt"
+    mine.write_text("keep")
+    with pytest.raises(OutputError, match="geo did not write"):
+        run_batch(["Tongzhou"], out, evaluate=fake_evaluate, maps=False, force=True)
+    assert mine.read_text() == "keep"
+    mine.unlink()
+    assert run_batch(["Tongzhou"], out, ReportOptions(maps=False), evaluate=fake_evaluate,
+                     force=True).districts[0].status == "ok"
+
+
+def test_tiles_key_is_never_written_into_markers(tmp_path):
+    out = tmp_path / "beijing"
+    secret = "SECRETKEY0123456789"
+    run_batch(["Tongzhou"], out, ReportOptions(maps=False, tiles="tianditu", tiles_key=secret),
+              evaluate=fake_evaluate)
+    for f in out.rglob(".geo-report"):
+        assert secret not in f.read_text(), f
 
 
 def test_parallel_processes_match_serial(tmp_path):
@@ -198,11 +233,17 @@ def test_sigint_to_parallel_batch(tmp_path):
             assert time.monotonic() < deadline, "batch did not start"
             time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGINT)
+        t_int = time.monotonic()
         _, err = proc.communicate(timeout=60)
+        stop_s = time.monotonic() - t_int
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    assert proc.returncode != 0 and "BatchInterrupted" in err
+    # the message says what finished and how to resume; queued districts do not run on
+    assert "1 of 3 districts finished (tongzhou)" in err
+    assert "run the same command again to resume" in err
+    assert stop_s < 20, f"took {stop_s:.1f} s to stop"
     # the finished district is complete; nothing else, nothing half-written, no summary
     assert sorted(p.name for p in out.iterdir()) == ["tongzhou"]
 

@@ -175,7 +175,7 @@ def test_report_files(report):
         "layers/C04_facilities.parquet"])
     # nothing hidden left beside the report; ordinary permissions (not the temp dir's 0700)
     assert [p.name for p in out.parent.iterdir()] == ["testville"]
-    umask = rhtml._umask()
+    umask = __import__("geo.io").io._umask()
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask
     assert (out / "index.html").stat().st_mode & 0o777 == 0o666 & ~umask
     assert json.loads((out / "claims.json").read_text(encoding="utf-8")) == ev.to_dict()

@@ -29,8 +29,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geo.errors import DataError
+from geo.errors import DataError, OutputError
 from geo.format import fmt_value, verdict_words
+from geo.io import check_output, is_empty_folder, is_toolkit_folder, write_marker
 from geo.report.html import render
 from geo.report.options import ReportOptions
 
@@ -133,20 +134,37 @@ def _claims_digest(contract: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+_STAGING_RE = re.compile(r"^\..+\.(tmp-|old-)[A-Za-z0-9_]+$")
+
+
+def _district_or_staging(path: Path) -> bool:
+    """A batch's sub-folder that may be replaced: a district report (its own manifest lists
+    every file in it) or a staging folder an interrupted run left behind."""
+    return bool(_STAGING_RE.match(path.name)) or is_toolkit_folder(path)
+
+
 def check_batch_dir(out_dir: str | os.PathLike[str]) -> Path:
-    """``out_dir`` as a Path if a batch may write there: new, empty, a previous batch
-    (``summary.json``) or only district reports (an interrupted batch); else DataError."""
-    out = Path(out_dir)
-    if not out.exists():
+    """``out_dir`` as a Path if a batch may write there: new, empty, a previous batch (its
+    ``.geo-report`` manifest lists every top-level file) or only district reports (an
+    interrupted batch), where every sub-folder is a district report whose own manifest lists
+    every file in it. Anything else (a user's ``summary.json`` or a file added in ``tables/``)
+    is refused with :class:`~geo.errors.OutputError`."""
+    out = check_output(out_dir, kind="folder", what="batch report folder")
+    if not out.exists() or is_empty_folder(out):
         return out
-    if not out.is_dir():
-        raise DataError(f"out_dir {out} is a file: expected a folder for the batch report")
-    entries = [p for p in out.iterdir() if not p.name.startswith(".")]
-    if (out / "summary.json").is_file() or all(
-            p.is_dir() and (p / "claims.json").is_file() for p in entries):
+    allow = (lambda d: d.parent == out and _district_or_staging(d))
+    if is_toolkit_folder(out, allow_dirs=allow):
         return out
-    raise DataError(f"out_dir {out} exists and is not a geo batch report (no summary.json): "
-                    f"choose a new or empty folder, e.g. {out / 'beijing'}")
+    entries = list(out.iterdir())
+    if entries and all(p.is_dir() and not p.is_symlink() and allow(p) for p in entries):
+        return out
+    raise OutputError(f"batch report folder {out} is not a geo batch report: it holds files "
+                      f"geo did not write (none listed in a .geo-report manifest): choose a new or empty folder, e.g. "
+                      f"{out / 'beijing'}")
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch; the message says what finished and how to resume."""
 
 
 def _complete(folder: Path) -> bool:
@@ -284,24 +302,32 @@ def run_batch(
         if progress is not None:
             progress(res, len(results), len(tasks))
 
-    if dask_address:
-        executor = f"dask {dask_address}"
-        _run_dask(tasks, dask_address, _done)
-    elif jobs > 1 and len(tasks) > 1:
-        executor = f"{min(jobs, len(tasks))} processes"
-        _run_processes(tasks, min(jobs, len(tasks)), _done)
-    else:
-        executor = "serial"
-        for task in tasks:
-            _done(run_district(task))
+    try:
+        if dask_address:
+            executor = f"dask {dask_address}"
+            _run_dask(tasks, dask_address, _done)
+        elif jobs > 1 and len(tasks) > 1:
+            executor = f"{min(jobs, len(tasks))} processes"
+            _run_processes(tasks, min(jobs, len(tasks)), _done)
+        else:
+            executor = "serial"
+            for task in tasks:
+                _done(run_district(task))
+    except KeyboardInterrupt as exc:
+        finished = [r.slug for r in results.values() if r.status in (OK, REUSED)]
+        raise BatchInterrupted(
+            f"{len(finished)} of {len(tasks)} districts finished"
+            f"{' (' + ', '.join(finished) + ')' if finished else ''}; queued ones were "
+            f"cancelled; run the same command again to resume (finished districts are "
+            f"reused)") from exc
 
     summary = BatchSummary(out, [results[t.slug] for t in tasks], time.perf_counter() - t0,
                            jobs, executor)
-    from geo.report.html import default_permissions
-
-    default_permissions(write_json(out / "summary.json", summary.to_dict()))
-    default_permissions(write_text(out / "summary.csv", summary_csv(summary)))
-    default_permissions(write_text(out / "index.html", batch_index_html(summary, title=title)))
+    write_json(out / "summary.json", summary.to_dict())
+    write_text(out / "summary.csv", summary_csv(summary))
+    write_text(out / "index.html", batch_index_html(summary, title=title))
+    write_marker(out, {"written_by": "geo report --area beijing (this folder may be replaced "
+                                     "by the next batch)"})
     log.info("batch %s: %d ok, %d reused, %d failed in %.1f s", out, summary.count(OK),
              summary.count(REUSED), summary.count(FAILED), summary.wall_time_s)
     return summary
@@ -347,7 +373,18 @@ def _run_processes(tasks: list[DistrictTask], jobs: int,
                     res = _failed(task, exc, t0)
                 done(res)
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # cancel queued work at once: workers would otherwise go on with queued districts
+        # (a worker records Ctrl-C as one task's result and takes the next); there is no
+        # public terminate before Python 3.14
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + 2  # a worker hit by the same Ctrl-C cleans its staging
+        for proc in procs:
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
         raise
     pool.shutdown(wait=True)
 

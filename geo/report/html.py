@@ -13,8 +13,9 @@ Layout written by :func:`write_report`::
 
 The whole folder is built in a hidden temporary folder beside ``out_dir`` and renamed into
 place at the end, so an interrupted run (Ctrl-C, a crash) leaves the previous report or none,
-never half of one. An existing ``out_dir`` is replaced only when it is empty or holds a previous
-report (``claims.json``); anything else is refused.
+never half of one (``geo.io.staged_dir``). An existing ``out_dir`` is replaced only when it is
+empty or a previous report whose ``.geo-report`` marker lists, as a manifest, every file in it at
+every depth; anything else (a user's file in ``tables/`` included) is refused.
 
 Every string that comes from data (claim titles, quotes, notes, township and facility names) is
 HTML-escaped: the Jinja environment autoescapes, and the maps escape their own labels. Output is
@@ -24,22 +25,18 @@ element ids are renumbered in order of appearance).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
 import re
-import shutil
-import tempfile
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geo.claims.metrics import REGISTRY
-from geo.errors import DataError, GeoError
+from geo.errors import GeoError, OutputError
 from geo.format import (
     fmt_value,
     key_words,
@@ -47,6 +44,14 @@ from geo.format import (
     param_words,
     prose,
     verdict_words,
+)
+from geo.io import (
+    check_output,
+    default_permissions,  # noqa: F401  (re-exported: report callers use it)
+    is_empty_folder,
+    is_toolkit_folder,
+    staged_dir,
+    write_marker,
 )
 from geo.report.charts import sensitivity_svg, svg_data_uri
 from geo.report.options import ReportOptions
@@ -511,75 +516,15 @@ def claim_map_html(r: ClaimResult, area_geometry: Any,
 # --------------------------------------------------------------------------- the report
 
 def check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
-    """``out_dir`` as a Path if a report may be written there (new, empty, or a previous
-    report); :class:`~geo.errors.DataError` otherwise, so nobody's folder is replaced."""
-    out = Path(out_dir).resolve()
-    if not _is_replaceable(out):
-        raise DataError(f"out_dir {out} exists and is not a geo report (no .geo-report marker, "
-                        f"or files a report does not write): choose a new or empty folder, e.g. "
-                        f"{out / 'report'}")
+    """``out_dir`` as a Path if a report may be written there: new, empty, or a previous report
+    whose ``.geo-report`` manifest lists every file in it at every depth; otherwise
+    :class:`~geo.errors.OutputError`, so nobody's folder or file is replaced."""
+    out = check_output(out_dir, kind="folder", what="report folder").resolve()
+    if out.exists() and not is_empty_folder(out) and not is_toolkit_folder(out):
+        raise OutputError(f"report folder {out} is not a geo report: it holds files geo did not "
+                          f"write (none listed in a .geo-report manifest): choose a new or empty folder, "
+                          f"e.g. {out / 'report'}")
     return out
-
-
-#: What a geo report folder may hold; a folder with anything else is never replaced.
-REPORT_ENTRIES = frozenset({"index.html", "claims.json", "maps", "tables", "layers", "sites",
-                            ".geo-report"})
-
-
-def _is_replaceable(out_dir: Path) -> bool:
-    """Empty, or a previous report: it carries the ``.geo-report`` marker and nothing that a
-    report does not write (so a user's folder holding a stray claims.json is never swapped)."""
-    if not out_dir.exists():
-        return True
-    if not out_dir.is_dir():
-        return False
-    names = {p.name for p in out_dir.iterdir()}
-    return not names or (".geo-report" in names and names <= REPORT_ENTRIES)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def default_permissions(path: str | os.PathLike[str]) -> Path:
-    """Give ``path`` the permissions a plain ``open``/``mkdir`` would (per the umask):
-    temporary files and folders are created private (0600/0700), reports are meant to be
-    shared or served."""
-    p = Path(path)
-    os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~_umask())
-    return p
-
-
-@contextlib.contextmanager
-def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield an empty hidden folder beside ``out_dir``; on success it replaces ``out_dir``.
-
-    On any exception (Ctrl-C included) the staging folder is removed and ``out_dir`` is left as
-    it was. The swap is two renames; if interrupted between them the old folder is put back.
-    """
-    target = Path(out_dir).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        yield tmp
-        default_permissions(tmp)
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(target, old)
-        try:
-            os.replace(tmp, target)
-        except BaseException:
-            if old is not None and not target.exists():
-                os.replace(old, target)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _existing_facilities(evaluation: AreaEvaluation, claim_id: str) -> Any:
@@ -704,11 +649,8 @@ def write_report(
 
 def _write_data_files(evaluation: AreaEvaluation, tmp: Path, map_hrefs: dict[str, str],
                       settings_fingerprint: dict[str, Any] | None) -> None:
-    """The report marker, ``claims.json`` (the JSON contract) and the CSV tables."""
-    (tmp / ".geo-report").write_text(json.dumps(
-        {"written_by": "geo report (this folder may be replaced as a whole by the next "
-                       "report)", "settings": settings_fingerprint or {}},
-        ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+    """``claims.json`` (the JSON contract), the CSV tables, and last the report marker with
+    the manifest of every file written (``geo.io.write_marker``)."""
     (tmp / "claims.json").write_text(
         json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2, allow_nan=False)
         + "\n", encoding="utf-8")
@@ -717,6 +659,9 @@ def _write_data_files(evaluation: AreaEvaluation, tmp: Path, map_hrefs: dict[str
     claims_table(evaluation, map_hrefs).to_csv(tables / "claims.csv", index=False)
     sensitivity_table(evaluation).to_csv(tables / "sensitivity.csv", index=False)
     breakdown_table(evaluation).to_csv(tables / "breakdown.csv", index=False)
+    write_marker(tmp, {"written_by": "geo report (this folder may be replaced as a whole "
+                                     "by the next report)",
+                       "settings": settings_fingerprint or {}})
 
 
 def _cells_text(evaluation: AreaEvaluation) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -66,5 +67,7 @@ class ReportOptions:
         """The settings as JSON-ready text values (paths as strings; no API key), compared
         before a batch reuses an existing report."""
         d = asdict(self)
-        d["tiles_key"] = bool(self.tiles_key)
+        # a secret: only a digest goes into markers (a changed key is still noticed)
+        d["tiles_key"] = ("sha256:" + hashlib.sha256(self.tiles_key.encode()).hexdigest()[:16]
+                          if self.tiles_key else None)
         return {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in d.items()}
