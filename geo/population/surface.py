@@ -43,6 +43,7 @@ import shapely
 from geo import settings
 from geo.areas import Area, get_area
 from geo.errors import DataError, DataNotFoundError
+from geo.memo import Memo, geometry_key
 from geo.population import ancillary, weights
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,8 @@ def _load_ancillary(units: gpd.GeoDataFrame, osm: Any, data_dir: Any) -> ancilla
     return ancillary.from_osm(osm)
 
 
+#: Cell x unit pieces already cut in this process (see :func:`_split_units`).
+_PIECES = Memo(2)
 #: Feature matrices already measured in this process (see :func:`_measured`), newest last.
 _MEASURED: dict[str, tuple[np.ndarray, ...]] = {}
 _MEASURED_MAX = 4
@@ -281,7 +284,9 @@ def _split_units(area: Area, cells: gpd.GeoDataFrame, units: gpd.GeoDataFrame, m
     units = units[hit].reset_index(drop=True)
     ugeom = np.asarray(units.geometry.values)
     inside = np.where(shapely.contains(geom, ugeom), ugeom, shapely.intersection(ugeom, geom))
-    ci, ti, pgeom = _pieces(np.asarray(cells.geometry.values), ugeom)
+    cgeom = np.asarray(cells.geometry.values)
+    # the census and WorldPop readings cut the same cells by the same township shapes
+    ci, ti, pgeom = _PIECES.get(geometry_key(cgeom, ugeom), lambda: _pieces(cgeom, ugeom))
     if method == "dasymetric":
         X_u, X_in, X_p = _measured(units, osm, data_dir, (ugeom, inside, pgeom))
     else:  # plain area in the habitable_km2 column (nothing excluded)
