@@ -306,3 +306,24 @@ def test_pbf_arrays_give_the_networkx_path_costs_on_helsinki(tmp_path, helsinki_
         assert np.array_equal(np.isfinite(a), np.isfinite(b)) and np.isfinite(a).sum() > 25
         fin = np.isfinite(a)
         assert a[fin] == pytest.approx(b[fin], rel=2e-3, abs=0.5)
+
+
+def test_siting_on_a_pbf_network_matches_the_xml_network(tmp_path):
+    """geo site on a PBF: the arrays are converted to networkx for siting, and the sites and
+    coverage equal those of the same roads read from XML."""
+    from geo.claims.gap import close_gap
+
+    fire = {"threshold_min": 5, "facility_kind": "fire_station", "speed_profile": "fire",
+            "direction": "from_facility", "turnout_min": 1}
+    out = {}
+    for fmt in FORMATS:
+        ctx = _net_ctx(tmp_path / fmt, [], ramp=True, fmt=fmt)
+        # the link's foot (5 km, 5 km) reaches x = 4 km in 1 + 2 min; the way ends lie on
+        # the area's border, which the PBF's rounded coordinates may leave by 2 mm
+        set_demand(ctx, [(1000, 5000), (4000, 5000), (9000, 5000)], [1.0, 5.0, 1.0])
+        result, model = close_gap(ctx, _claim("drive_time_share", fire, SHARE_1), add=1)
+        out[fmt] = (result.n_sites, round(result.share_before, 6),
+                    round(result.share_after, 6), model["method"], model["candidate_source"])
+    assert out["osm"] == out["pbf"]
+    assert out["pbf"][0] == 1 and out["pbf"][2] == pytest.approx(5 / 7, abs=1e-6)
+    assert out["pbf"][3:] == ("network", "network nodes")
