@@ -361,6 +361,8 @@ def expressway_entrances(G: Any, area: Area | None = None, *,
         log.warning("no road network available: expressway entrances cannot be found "
                     "(give an OSM PBF/XML file, a Geofabrik roads layer or use Overpass)")
         return _empty("expressway_entrance", extra)
+    if type(G).__name__ == "RoadNetwork":   # geo.roadnet's arrays (read from a PBF)
+        return _entrances_from_arrays(G, area, link_classes, expressway_classes, extra)
     links, major = set(link_classes), set(expressway_classes)
     rows = []
     for n, data in G.nodes(data=True):
@@ -385,6 +387,31 @@ def expressway_entrances(G: Any, area: Area | None = None, *,
     if not rows:
         return _empty("expressway_entrance", extra)
     gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs).to_crs(settings.geographic_crs)
+    if area is not None:
+        gdf = gdf[gdf.within(area.geometry)]
+        if gdf.empty:
+            return _empty("expressway_entrance", extra)
+    return _finish(gdf, "expressway_entrance", ["node", "reason", "onto_link"])
+
+
+def _entrances_from_arrays(net: Any, area: Area | None, link_classes: Iterable[str],
+                           expressway_classes: Iterable[str],
+                           extra: dict[str, str]) -> gpd.GeoDataFrame:
+    """:func:`expressway_entrances` on a :class:`geo.roadnet.RoadNetwork` (same rules, by
+    :func:`geo.roadnet.expressway_entrances`; nodes carry no name there)."""
+    from geo.roadnet import expressway_entrances as array_entrances
+
+    found = array_entrances(net, link_classes=tuple(link_classes),
+                            expressway_classes=tuple(expressway_classes))
+    if not len(found["node"]):
+        return _empty("expressway_entrance", extra)
+    ids = net.node_id[found["node"]]
+    gdf = gpd.GeoDataFrame(
+        {"node": ids.tolist(), "osm_id": [str(i) for i in ids],
+         "name": [None] * len(ids), "reason": found["reason"].astype(object),
+         "onto_link": found["onto_link"].astype(bool)},
+        geometry=shapely.points(net.x[found["node"]], net.y[found["node"]]),
+        crs=net.crs).to_crs(settings.geographic_crs)
     if area is not None:
         gdf = gdf[gdf.within(area.geometry)]
         if gdf.empty:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from geo import settings
 from geo.errors import CRSError, DataError, EmptyResultError
+from geo.memo import Memo, geometry_key
 
 if TYPE_CHECKING:
     import folium
@@ -178,35 +179,82 @@ def _as_gdf(obj: Any, what: str) -> gpd.GeoDataFrame:
     return gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
 
 
+#: Per-process memos: a district's claim maps redraw the same demand cells (issue 12).
+_LIGHT = Memo(8)
+_MAPPINGS = Memo(4)
+_UNIONS = Memo(4)
+
+
 def _light(gdf: gpd.GeoDataFrame, *, simplify_m: float, datum: str) -> gpd.GeoDataFrame:
-    """Simplify (in metres, non-points only), convert to the tile datum, round coordinates."""
+    """Simplify (in metres, non-points only), convert to the tile datum, round coordinates
+    (the geometry work is remembered per shapes, simplification and datum)."""
+    out = gdf.copy()
+    if len(out):
+        series = out.geometry
+        geoms = _LIGHT.get(geometry_key(series.values, simplify_m, datum),
+                           lambda: _light_geoms(series, simplify_m=simplify_m, datum=datum))
+        out[out.geometry.name] = geoms
+    return out
+
+
+def _light_geoms(series: gpd.GeoSeries, *, simplify_m: float, datum: str) -> Any:
+    import geopandas as gpd
     import numpy as np
     import shapely
 
-    out = gdf.copy()
-    if simplify_m > 0 and len(out):
+    out = gpd.GeoDataFrame(geometry=series.reset_index(drop=True), crs=series.crs)
+    if simplify_m > 0:
         not_point = ~out.geometry.geom_type.isin(["Point", "MultiPoint"])
         if not_point.any():
             metric = out.loc[not_point].geometry.to_crs(settings.metric_crs)
             simple = metric.simplify(simplify_m, preserve_topology=True)
             out.loc[not_point, out.geometry.name] = simple.to_crs(settings.geographic_crs)
-    if datum != "wgs84" and len(out):
+    if datum != "wgs84":
         from geo.coords import convert_gdf
 
         out = convert_gdf(out, src="wgs84", dst=datum)
     geoms = shapely.transform(np.asarray(out.geometry.values, dtype=object),
                               lambda xy: np.round(xy, COORD_DECIMALS))
-    out[out.geometry.name] = geoms
-    return out
+    geoms.flags.writeable = False
+    return geoms
+
+
+def _metric_union(gdf: gpd.GeoDataFrame) -> Any:
+    """Union of ``gdf``'s shapes in the metric CRS, each grown by 1 cm (closing the hairline
+    gaps rounding leaves between neighbouring cells); remembered per shapes."""
+    def union() -> Any:
+        metric = gdf.geometry.to_crs(settings.metric_crs)
+        return metric.buffer(0.01).union_all()
+
+    return _UNIONS.get(geometry_key(gdf.geometry.values), union)
 
 
 def _dissolve(gdf: gpd.GeoDataFrame, *, simplify_m: float, datum: str) -> gpd.GeoDataFrame:
     """One (multi)polygon: the union of ``gdf``'s geometries, prepared for display."""
     import geopandas as gpd
 
-    metric = gdf.geometry.to_crs(settings.metric_crs)
-    # a 1 cm buffer closes the hairline gaps rounding leaves between neighbouring cells
-    union = metric.buffer(0.01).union_all()
+    merged = gpd.GeoDataFrame(geometry=[_metric_union(gdf)], crs=settings.metric_crs).to_crs(
+        settings.geographic_crs)
+    return _light(merged, simplify_m=simplify_m, datum=datum)
+
+
+def _dissolve_part(cells: gpd.GeoDataFrame, mask: Any, *, simplify_m: float,
+                   datum: str) -> gpd.GeoDataFrame:
+    """:func:`_dissolve` of ``cells[mask]`` for non-overlapping cells. The larger part is the
+    union of all cells (one per grid, shared by every claim map of a district) minus the
+    smaller part's union, instead of a union of tens of thousands of cells per map."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    mask = np.asarray(mask, dtype=bool)
+    if 2 * mask.sum() <= len(mask) or mask.all():
+        return _dissolve(cells.loc[mask], simplify_m=simplify_m, datum=datum)
+    rest = _metric_union(cells.loc[~mask])
+    part = shapely.difference(_metric_union(cells), rest)
+    # drop the slivers a difference can leave along the shared border (< 1 m²)
+    pieces = [g for g in shapely.get_parts(part) if g.area >= 1.0]
+    union = shapely.multipolygons(pieces) if len(pieces) != 1 else pieces[0]
     merged = gpd.GeoDataFrame(geometry=[union], crs=settings.metric_crs).to_crs(
         settings.geographic_crs)
     return _light(merged, simplify_m=simplify_m, datum=datum)
@@ -428,6 +476,9 @@ class _Draw:
     def dissolve(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return _dissolve(gdf, simplify_m=self.simplify_m, datum=self.datum)
 
+    def dissolve_part(self, gdf: gpd.GeoDataFrame, mask: Any) -> gpd.GeoDataFrame:
+        return _dissolve_part(gdf, mask, simplify_m=self.simplify_m, datum=self.datum)
+
 
 def _base_map(area: gpd.GeoDataFrame, choice: TileChoice, *, n_features: int) -> folium.Map:
     """The map fitted to the area: tiles, attribution, scale bar, the district boundary."""
@@ -533,12 +584,22 @@ _CELL_LABELS = {"cell": "cell", "cost": "cost to nearest", "pop": "population",
                 "township": "township"}
 
 
+def _cell_mappings(cg: gpd.GeoDataFrame) -> list[dict]:
+    """GeoJSON geometry of every display cell (remembered per shapes: each claim map of a
+    district draws the same cells)."""
+    from shapely.geometry import mapping
+
+    return _MAPPINGS.get(geometry_key(cg.geometry.values),
+                         lambda: [mapping(g) for g in cg.geometry.values])
+
+
 def _cell_layer(m: folium.Map, cg: gpd.GeoDataFrame, source: gpd.GeoDataFrame, mask: Any,
                 name: str, colours: _CellColours, outline: str | None, draw: _Draw,
                 fill_column: str | None = None) -> None:
     # reason for 9 parameters: one layer of the cells; the arguments are what it draws
     """One toggleable layer of the cells selected by ``mask`` (outlined when ``outline``)."""
     import folium
+    import numpy as np
 
     sub = cg.loc[mask]
     fill = outline or "#756bb1"
@@ -550,8 +611,12 @@ def _cell_layer(m: folium.Map, cg: gpd.GeoDataFrame, source: gpd.GeoDataFrame, m
                                                                  strict=True) if k]
     props = _cell_props(sub, texts)
     group = folium.FeatureGroup(name=name)
+    shapes = _cell_mappings(cg)
     gj = folium.GeoJson(
-        _features(sub, props),
+        {"type": "FeatureCollection",
+         "features": [{"type": "Feature", "id": i, "properties": p, "geometry": shapes[j]}
+                      for i, (j, p) in enumerate(zip(np.flatnonzero(mask), props,
+                                                     strict=True))]},
         style_function=lambda f: {"fillColor": fills[f["id"]], "fillOpacity": 0.6,
                                   "color": fills[f["id"]], "weight": 0.5},
     )
@@ -562,7 +627,7 @@ def _cell_layer(m: folium.Map, cg: gpd.GeoDataFrame, source: gpd.GeoDataFrame, m
     if outline is not None:
         # the outline of the group, dissolved: readable at district zoom where per-cell
         # outlines would cover the cost colours
-        merged = draw.dissolve(source.loc[mask])
+        merged = draw.dissolve_part(source, mask)
         folium.GeoJson(_features(merged), interactive=False,
                        style_function=lambda f: {"color": outline, "weight": 2,
                                                  "fill": False}).add_to(group)

@@ -90,6 +90,7 @@ class RoadNetwork:
     _csr: dict[tuple[str, bool], Any] = field(default_factory=dict, repr=False)
     _tree: Any = field(default=None, repr=False)
     _order: Any = field(default=None, repr=False)
+    _snaps: dict[tuple[str, float], dict] = field(default_factory=dict, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -117,10 +118,16 @@ class RoadNetwork:
             self._weights[key] = w
         return w
 
-    def weight(self, weight: str | np.ndarray = "length") -> tuple[str, np.ndarray]:
+    def weight(self, weight: str | SpeedProfile | np.ndarray = "length"
+               ) -> tuple[str, np.ndarray]:
         """``(key, per-edge array)`` for a weight: ``"length"`` (metres), ``"travel_time"``
         (seconds, drive profile), ``"travel_time:<profile>"`` (seconds, a profile name or TOML
-        path) or an explicit array of edge costs (validated, not cached)."""
+        path), a loaded :class:`~geo.network.SpeedProfile` (seconds; cached per profile) or an
+        explicit array of edge costs (validated, not cached)."""
+        if isinstance(weight, SpeedProfile):
+            prof = weight
+            return (f"travel_time:{prof.name}:{prof.path}:{prof.speed_factor}",
+                    self.travel_time_s(prof))
         if isinstance(weight, str):
             if weight in ("length", "length_m"):
                 return "length", self.length_m
@@ -240,6 +247,21 @@ class RoadNetwork:
         direction when it exists), ``frac`` (0-1 along that edge from its tail, by shape
         length), ``dist_m`` (off-network leg), ``on_network`` (``dist_m <= max_snap_m``).
         """
+
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        # the demand cells are snapped once per facility set and claim: remember the last few
+        key = (hashlib.sha1(x.tobytes() + b"|" + y.tobytes()).hexdigest(), float(max_snap_m))
+        hit = self._snaps.pop(key, None)
+        if hit is None:
+            hit = self._snap(x, y, max_snap_m=max_snap_m)
+            for a in hit.values():
+                a.flags.writeable = False
+        self._snaps[key] = hit
+        while len(self._snaps) > 8:
+            self._snaps.pop(next(iter(self._snaps)))
+        return hit
+
+    def _snap(self, x: np.ndarray, y: np.ndarray, *, max_snap_m: float) -> dict:
         import shapely
 
         if self._tree is None:

@@ -261,17 +261,24 @@ class StudyContext:
         return None
 
     def graph(self, network_type: str, profile: str | None = None) -> Any:
-        """Projected walk or drive graph (with ``travel_time`` for ``profile``), or None.
+        """The walk or drive network, or None without one.
 
-        The graph covers the area's bounding box plus 3 km, so trips may leave the area.
+        From an OSM PBF: a :class:`geo.roadnet.RoadNetwork` (arrays read with pyosmium, only
+        the ways touching the area's bounding box plus 3 km, walk and drive in one pass, cached
+        on disk); travel times are its ``travel_time:<profile>`` weights, so ``profile`` is
+        ignored. From an OSM XML file or a Geofabrik roads layer: a projected networkx graph
+        (with ``travel_time`` for ``profile``). Either way trips may leave the area by 3 km.
         """
         def load() -> Any:
             from geo import network
 
             if self.network_source() is None:
                 return None
+            base = self.graph(network_type, None) if profile is not None else None
             if profile is not None:
-                G = self.graph(network_type, None).copy()
+                if _is_roadnet(base):
+                    return base
+                G = base.copy()
                 network.clear_cache(G)
                 return network.add_speeds(G, profile)
             to_crs = None  # the local UTM zone (EPSG:32650 in Beijing): geo.network.metric_crs_for
@@ -281,15 +288,12 @@ class StudyContext:
                     G = network.graph_from_roads(self.osm.layers["roads"], network_type,
                                                  to_crs=to_crs)
                 elif self.network_path.name.lower().endswith(".pbf"):
-                    margin = DRIVE_GRAPH_MARGIN_M if network_type == "drive" else GRAPH_MARGIN_M
-                    box = list(self.area.bounds(buffer_m=margin))
-                    G = network.graph_from_pbf(self.network_path, network_type,
-                                               bounding_box=box, to_crs=to_crs)
+                    G = self._road_network(network_type)
                 else:
                     G = network.graph_from_xml(self.network_path, network_type, to_crs=to_crs)
             except GeoError:
                 raise
-            except Exception as exc:  # parser errors of pyrosm / osmnx / expat
+            except Exception as exc:  # parser errors of pyosmium / osmnx / expat
                 first = (str(exc).splitlines() or [""])[0][:200]
                 raise DataError(f"{source} cannot be read as an OSM road network "
                                 f"({type(exc).__name__}: {first}): pass an OSM .pbf or "
@@ -299,13 +303,41 @@ class StudyContext:
 
         return self._cached(("graph", network_type, profile), load)
 
+    def _road_network(self, network_type: str) -> Any:
+        """The walk or drive :class:`geo.roadnet.RoadNetwork` from the PBF, read over the area's
+        bounding box plus its margin (drive: as far as the longest drive budget reaches, so
+        expressway entrances beyond the border count; walk: ``GRAPH_MARGIN_M``); cached on
+        disk by ``geo.roadnet``."""
+        def load() -> Any:
+            from geo.roadnet import road_networks_from_pbf
+
+            margin = DRIVE_GRAPH_MARGIN_M if network_type == "drive" else GRAPH_MARGIN_M
+            box = tuple(self.area.bounds(buffer_m=margin))
+            return road_networks_from_pbf(self.network_path, (network_type,),
+                                          bbox=box)[network_type]
+
+        return self._cached(("road-network", network_type), load)
+
+    def networkx_graph(self, network_type: str) -> Any:
+        """The network as a projected osmnx-style networkx graph (converted from the arrays
+        when it was read from a PBF), or None: for the networkx-based siting code."""
+        def load() -> Any:
+            G = self.graph(network_type)
+            return G.to_networkx() if _is_roadnet(G) else G
+
+        return self._cached(("graph-nx", network_type), load)
+
     def _check_network_extent(self, G: Any, network_type: str, source: str | None) -> None:
         """Refuse a network that misses the area; note one that covers only part of it."""
         import shapely
 
-        xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float)
+        if _is_roadnet(G):
+            xy, crs = np.column_stack([G.x, G.y]), G.crs
+        else:
+            xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float)
+            crs = G.graph["crs"]
         area_m = gpd.GeoSeries([self.area.geometry], crs=settings.geographic_crs).to_crs(
-            G.graph["crs"]).iloc[0]
+            crs).iloc[0]
         if len(xy) == 0:
             share = 0.0
         else:
@@ -324,12 +356,13 @@ class StudyContext:
             self.network_notes.append(note)
 
     def graph_with_speeds(self, profile: Any) -> Any:
-        """The drive graph with ``travel_time`` (s) from a :class:`geo.network.SpeedProfile`
-        (speed factor included), or None without a network."""
+        """The drive network as a networkx graph with ``travel_time`` (s) from a
+        :class:`geo.network.SpeedProfile` (speed factor included), or None without a network
+        (siting; measuring uses the arrays' weights without copying the graph)."""
         def load() -> Any:
             from geo import network
 
-            G = self.graph("drive")
+            G = self.networkx_graph("drive")
             if G is None:
                 return None
             H = G.copy()
@@ -385,14 +418,41 @@ class StudyContext:
         if method != "network":
             raise DataError(f"method must be 'network', 'straight_line' or 'approximation', "
                             f"got {method!r}")
-        G = self.graph_with_speeds(profile) if profile is not None else self.graph(network_type)
+        G = self.graph(network_type)
         if G is None:
             raise DataError(f"method='network' needs a {network_type} network, and this context "
                             "has none: give StudyContext a network_path (OSM PBF/XML with roads)")
         key = ("net", fp, network_type, None if profile is None else
-               (profile.name, profile.speed_factor), weight, reverse)
+               (profile.name, profile.path, profile.speed_factor), weight, reverse)
+        if _is_roadnet(G):
+            return self._cached(key, lambda: self._roadnet_cost(G, fac, profile, weight,
+                                                                reverse))
+        if profile is not None:
+            G = self.graph_with_speeds(profile)
         return self._cached(key, lambda: nearest_network_cost(
             G, self.cells("area"), fac, weight=weight, reverse=reverse))
+
+    def _roadnet_cost(self, net: Any, fac: gpd.GeoDataFrame, profile: Any, weight: str,
+                      reverse: bool) -> np.ndarray:
+        """:meth:`nearest_cost` on a RoadNetwork: travel times of ``profile`` at speed factor 1
+        are one cached weight; a speed variant divides them by its factor (``speed_scale``),
+        so no graph is copied and the search arrays are shared."""
+        import dataclasses
+
+        from geo.coverage.result import demand_points
+        from geo.snapping import point_costs
+
+        scale = 1.0
+        w: Any = weight
+        if weight != "length":
+            if profile is None:
+                from geo.network import load_profile
+
+                profile = load_profile("drive")
+            w, scale = dataclasses.replace(profile, speed_factor=1.0), profile.speed_factor
+        r = point_costs(net, fac, demand_points(self.cells("area")), weight=w,
+                        reverse=reverse, speed_scale=scale)
+        return r["cost"].to_numpy(dtype=float)
 
     # ------------------------------------------------------------------ facilities
 
@@ -472,3 +532,10 @@ class StudyContext:
         return {"name": a.name, "name_en": a.name_en, "osm_id": a.osm_id,
                 "area_km2": round(float(a.area_km2), 3), "crs": settings.metric_crs,
                 "cell_size_m": self.cell_size_m}
+
+
+def _is_roadnet(G: Any) -> bool:
+    """True for the array network of :mod:`geo.roadnet` (read from a PBF)."""
+    from geo.roadnet import RoadNetwork
+
+    return isinstance(G, RoadNetwork)

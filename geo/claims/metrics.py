@@ -337,6 +337,16 @@ def _weight_column(denominator: str, extent: str = "area") -> str:
     return "area_m2" if denominator == "area" else "population"
 
 
+def _reached_cells(ctx: StudyContext, covered: np.ndarray, cutoff: float,
+                   unit: str) -> gpd.GeoDataFrame:
+    """The network service area for maps: the union of the demand cells the search reached
+    within ``cutoff`` (``unit``), not a buffer of every reached street (issue 12: that took
+    minutes and gigabytes on a town's network)."""
+    from geo.coverage.service_area import service_area_from_cells
+
+    return service_area_from_cells(ctx.cells("area"), covered, cutoff=cutoff, unit=unit)
+
+
 def _walk_pairs(G: Any) -> Callable[..., Any]:
     from geo.coverage import network_costs
 
@@ -434,8 +444,7 @@ class ShareWithinDistance(Metric):
                            f"{threshold:g} m; {len(pop)} cells of {ctx.cell_size_m:g} m.")
             m.breakdown = _breakdown(ctx, pop, covered, "population")
             if method == "network":
-                from geo.coverage import service_areas
-                sa = service_areas(ctx.graph("walk"), fac, cutoff=threshold, by_facility=False)
+                sa = _reached_cells(ctx, covered, threshold, "m")
             else:
                 sa = _buffers(fac, threshold, f"within {threshold:g} m")
             m.layers = ClaimLayers(cells=_cells_layer(ctx, cost, covered, "cost_m", weights=pop),
@@ -465,7 +474,7 @@ class ShareWithinDistance(Metric):
                radius_m: float | None = None) -> SitingModel:
         from geo.coverage import straight_line_costs
 
-        G = ctx.graph("walk") if p.mode == "walk" else None
+        G = ctx.networkx_graph("walk") if p.mode == "walk" else None
         return SitingModel(
             cost_fn=_walk_pairs(G) if G is not None else straight_line_costs,
             threshold=float(p.threshold_m), unit="m", network_type="walk",
@@ -596,10 +605,7 @@ class DriveTimeShare(Metric):
         cost_min = cost_s / 60.0 + turnout
         sa = None
         if method == "network":
-            from geo.coverage import service_areas
-            sa = service_areas(ctx.graph_with_speeds(prof), fac, cutoff=budget_s,
-                               weight="travel_time", reverse=(p.direction == "to_facility"),
-                               by_facility=False)
+            sa = _reached_cells(ctx, covered, budget_s, "s")
         elif budget_s > 0:
             radius = budget_s * (prof.default_kph * prof.speed_factor / 3.6) / float(p.circuity)
             sa = _buffers(fac, radius, f"within {threshold_min:g} min (approximation)")
@@ -853,7 +859,7 @@ class ParkBlindSpots(Metric):
         if radius_m is None:
             radius_m = float(min(t.radius_m for t in p.tiers))
         radius = float(radius_m)
-        G = ctx.graph("walk") if p.mode == "walk" else None
+        G = ctx.networkx_graph("walk") if p.mode == "walk" else None
         tiers = [t for t in p.tiers if float(t.radius_m) >= radius] or list(p.tiers)
         return SitingModel(
             cost_fn=_walk_pairs(G) if G is not None else straight_line_costs,

@@ -156,7 +156,13 @@ def service_area_from_cells(cells: Any, covered: Any, *, cutoff: float, unit: st
     if len(geoms) == 0:
         return gpd.GeoDataFrame(columns=cols, geometry="geometry",
                                 crs=settings.geographic_crs)
-    poly = shapely.coverage_union_all(np.asarray(geoms, dtype=object))
+    geoms = np.asarray(geoms, dtype=object)
+    try:
+        poly = shapely.coverage_union_all(geoms)
+    except shapely.errors.GEOSException:
+        # cells clipped to an outline may not share vertices exactly ("incorrectly noded");
+        # the general union is slower but takes them
+        poly = shapely.union_all(geoms)
     out = gpd.GeoDataFrame([{"facility": facility, "cutoff": float(cutoff), "unit": unit,
                              "n_cells": int(mask.sum()), "area_km2": float(poly.area) / 1e6,
                              "geometry": poly}], columns=cols, geometry="geometry",
