@@ -200,7 +200,8 @@ def claims_check(
     items = load_claims(claims)
     for c in items:
         t = c.target
-        typer.echo(f"{c.id}\t{c.metric}\t{t.comparator} {t.value:g} {t.unit} ({t.year})\t"
+        value = "" if t.value is None else f" {t.value:g}"
+        typer.echo(f"{c.id}\t{c.metric}\t{t.comparator}{value} {t.unit} ({t.year})\t"
                    f"{c.source.document}:{c.source.line}\t{c.title_en}")
     seed_dir = seeds if seeds is not None else settings.PROJECT_ROOT.parent / "shared" / "seeds"
     if seeds is None and not seed_dir.is_dir():
@@ -474,8 +475,9 @@ def evaluate(
     before_by_id = {c.claim.id: c for c in before.claims} if before is not None else {}
     for c in ev.claims:
         t = c.claim.target
-        target = (f"{t.comparator} {_fmt_measured(t.value, t.unit)}" if t.comparator != "eliminate"
-                  else "no gaps")
+        target = ("no gaps" if t.comparator == "eliminate" else "measurement"
+                  if t.comparator == "measure" else
+                  f"{t.comparator} {_fmt_measured(t.value, t.unit)}")
         measured = _fmt_measured(c.value, c.unit)
         if c.claim.id in before_by_id:
             measured = f"{_fmt_measured(before_by_id[c.claim.id].value, c.unit)} -> {measured}"

@@ -378,12 +378,23 @@ KIND_FCLASSES: dict[str, tuple[str, ...]] = {
     "clinic": ("clinic", "doctors"),
     "elderly_care": ("nursing_home",),
     "museum": ("museum",),
+    # issue 15
+    "charging_station": ("charging_station",),
+    "culture": ("library", "arts_centre", "community_centre", "theatre", "museum"),
+    "emergency_shelter": ("assembly_point",),
+    "health_centre": ("clinic", "doctors", "hospital"),
+}
+
+#: Kinds read from the ``transport`` / ``transport_a`` layers: kind -> fclasses.
+TRANSPORT_KIND_FCLASSES: dict[str, tuple[str, ...]] = {
+    "bus_stop": ("bus_stop", "bus_station"),
 }
 
 #: Every facility kind :func:`facilities` can build (claim files and scenarios name these).
 FACILITY_KINDS: tuple[str, ...] = (
     "rail_station", "park", "school", "kindergarten", "convenience", "hospital", "clinic",
     "elderly_care", "fire_station", "expressway_entrance", "museum",
+    "bus_stop", "charging_station", "culture", "emergency_shelter", "health_centre",
 )
 
 
@@ -434,6 +445,11 @@ def facilities(osm: OsmData, kind: str, area: Area | None = None, *,
                                        expressway_classes=tuple(fclasses) + links)
         if len(out):  # an entrance is where a car can get ON: not the foot of an exit
             out = out[(out["reason"] == "motorway_junction") | out["onto_link"]]
+    elif kind in TRANSPORT_KIND_FCLASSES:
+        cls = tuple(fclasses) if fclasses else TRANSPORT_KIND_FCLASSES[kind]
+        cand = _candidates(osm, "transport", "transport_a", cls, area)
+        out = _finish(cand, kind, ["fclass", "from_polygon"]) if len(cand) else \
+            _empty(kind, {"fclass": "object", "from_polygon": "bool"})
     elif kind in KIND_FCLASSES:
         out = pois(osm, area, tuple(fclasses) if fclasses else KIND_FCLASSES[kind])
         out["kind"] = kind

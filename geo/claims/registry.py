@@ -62,7 +62,9 @@ _FILE_KEYS_REQUIRED = ("schema_version", "document_title", "claims")
 _FILE_KEYS_OPTIONAL = ("document_note", "plan_period")
 _CLAIM_KEYS_REQUIRED = ("id", "title_zh", "title_en", "quote", "source", "target", "binding",
                         "metric", "parameters")
-_CLAIM_KEYS_OPTIONAL = ("notes", "scope", "headline")
+_CLAIM_KEYS_OPTIONAL = ("notes", "scope", "headline", "theme")
+#: Report themes (issue 15), in the report's order.
+THEMES = ("transport", "green space", "safety", "public services")
 _SOURCE_KEYS = ("document", "line")
 _TARGET_KEYS = ("value", "comparator", "unit", "year")
 _TIER_KEYS = ("min_area_ha", "radius_m")
@@ -103,7 +105,7 @@ class Target:
     """What the plan promises: ``value`` in ``unit`` (shares are fractions), compared with
     ``comparator`` (``>=``, ``<=``, ``~`` about, ``eliminate`` no gaps), by ``year``."""
 
-    value: float | int
+    value: float | int | None   #: None for comparator "measure" (the plan gives no number)
     comparator: str
     unit: str
     year: int
@@ -128,6 +130,8 @@ class Claim:
     scope: str | None = None
     #: Shown as a headline card at the top of the report (claim file: ``headline = true``).
     headline: bool = False
+    #: Report theme (:data:`THEMES`), or None (the report then files it under "other").
+    theme: str | None = None
 
     @property
     def params(self) -> Any:
@@ -149,6 +153,7 @@ class Claim:
             "parameters": _thaw(self.parameters),
             "notes": list(self.notes),
             "scope": self.scope,
+            "theme": self.theme,
         }
 
 
@@ -221,6 +226,13 @@ def _check_param(name: str, spec: Param, value: Any, where: str) -> None:
 
 
 def _check_target(target: Mapping[str, Any], metric: MetricSpec, where: str) -> None:
+    if target.get("comparator") == "measure":   # no number in the plan: value may be left out
+        _check_keys(target, ("comparator", "unit", "year"), ("value",), where=where,
+                    what="target.")
+        if target.get("value") is not None:
+            raise ClaimSpecError(f"{where}: comparator 'measure' means the plan states no number; "
+                                 "leave target.value out")
+        target = {**target, "value": 0}
     _check_keys(target, _TARGET_KEYS, (), where=where, what="target.")
     value, comparator, unit, year = (target[k] for k in _TARGET_KEYS)
     if not isinstance(unit, str) or not unit.strip():
@@ -303,14 +315,18 @@ def _claim_from_record(rec: Any, index: int, path: Path) -> Claim:
     if not isinstance(headline, bool):
         raise ClaimSpecError(f"{where}: key 'headline' should be true or false, got "
                              f"{headline!r}")
+    theme = rec.get("theme")
+    if theme is not None and theme not in THEMES:
+        raise ClaimSpecError(f"{where}: theme {theme!r} is not one of "
+                             f"{', '.join(repr(t) for t in THEMES)}")
     t = rec["target"]
-    value = t["value"]
+    value = t.get("value")
     return Claim(
         id=cid, title_zh=rec["title_zh"], title_en=rec["title_en"], quote=rec["quote"],
         source=Source(src["document"], src["line"]),
         target=Target(value, t["comparator"], t["unit"], t["year"]),
         binding=rec["binding"], metric=rec["metric"], parameters=_freeze(params),
-        notes=tuple(notes), scope=scope, headline=headline,
+        notes=tuple(notes), scope=scope, headline=headline, theme=theme,
     )
 
 

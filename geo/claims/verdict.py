@@ -7,6 +7,9 @@ Comparators (from the claim file's ``target.comparator``):
 ``~``
     "about" the target: met when the measured value reaches the target less a relative
     tolerance (default 5 %); a plan that says "about 29 %" is met by 28 % and by 40 %.
+``measure``
+    the plan states no number (issue 15): the claim is reported as a measurement and never
+    gets met / not met (``inconclusive``; the evaluation says why).
 ``eliminate``
     "no gaps left": met only when the measured gap (blind-spot share, count of uncovered
     places) is zero, up to ``eliminate_tolerance`` (default 0: any remaining blind spot counts).
@@ -20,10 +23,12 @@ import math
 from collections.abc import Iterable
 
 MET, NOT_MET, INCONCLUSIVE = "met", "not_met", "inconclusive"
-COMPARATORS = (">=", "<=", "~", "eliminate")
+COMPARATORS = (">=", "<=", "~", "eliminate", "measure")
+#: Comparator of a claim without a number: a measurement, not a pass/fail.
+MEASURE = "measure"
 
 
-def verdict(value: float | None, target_value: float, comparator: str, *,
+def verdict(value: float | None, target_value: float | None, comparator: str, *,
             about_tolerance: float = 0.05, eliminate_tolerance: float = 0.0) -> str:
     """``"met"``, ``"not_met"`` or ``"inconclusive"`` for one measured value.
 
@@ -31,6 +36,8 @@ def verdict(value: float | None, target_value: float, comparator: str, *,
     absolute, in the measured value's unit.
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
+        return INCONCLUSIVE
+    if comparator == "measure":
         return INCONCLUSIVE
     if comparator == ">=":
         return MET if value >= target_value else NOT_MET

@@ -52,7 +52,8 @@ log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 VERDICT_LABELS = {"met": "met", "not_met": "not met", "inconclusive": "inconclusive"}
-_COMPARATOR_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "~": "about {v}", "eliminate": "no gaps left ({v})"}
+_COMPARATOR_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "~": "about {v}", "eliminate": "no gaps left ({v})",
+                    "measure": "no number (a measurement)"}
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 _FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")
 #: Layer frames written as GeoParquet, by attribute of ClaimLayers.
@@ -224,7 +225,8 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
     chart_uri = None
     if charts and r.sensitivity:
         svg = sensitivity_svg(r.sensitivity, title=f"{c.id} {c.title_zh}", unit=r.unit,
-                              target=float(c.target.value), base_value=_finite(r.value))
+                              target=None if c.target.value is None else float(c.target.value),
+                              base_value=_finite(r.value))
         chart_uri = svg_data_uri(svg) if svg else None
     cols, rows = _breakdown_table(r)
     return {
