@@ -42,6 +42,7 @@ from geo.claims.metrics import (
     OSM_COMPLETENESS,
     THRESHOLD_STEP,
     DriveTimeShare,
+    DriveTimeShareParams,
     Measure,
     Metric,
     Variant,
@@ -195,6 +196,7 @@ class WayLengthParams:
     near_water_pattern: str | None = None
     near_m: float = 100.0
     network_type: str = "walk"
+    necessary_only: bool = False
 
 
 def _water(ctx: StudyContext, rx: re.Pattern[str]) -> Any:
@@ -252,6 +254,10 @@ class WayLength(Metric):
             "near_m": Param("number", "distance to the water, metres (default 100)"),
             "network_type": Param("str", "graph the ways come from when there is no roads "
                                          "layer (default walk)", ("walk", "drive")),
+            "necessary_only": Param("bool", "the ways measured are more than the claim's "
+                                            "(e.g. all greenways for new or upgraded ones): "
+                                            "below the target is not met, at or above it "
+                                            "inconclusive"),
         },
     )
 
@@ -261,7 +267,7 @@ class WayLength(Metric):
             return Measure(None, "km", reason=got)
         by_name, what = got
         m = Measure(float(by_name.sum()), "km", "clip_length", what,
-                    not_robust=[OSM_COMPLETENESS])
+                    not_robust=[OSM_COMPLETENESS], necessary_only=bool(p.necessary_only))
         if detail:
             m.notes.append(f"Ways: {what}; each street once (not once per direction).")
             m.breakdown = [{"name": str(k), "measured": round(float(v), 3)}
@@ -307,7 +313,10 @@ class RoadDensity(Metric):
         by_name, what = got
         area_km2 = float(ctx.area.area_km2)
         m = Measure(float(by_name.sum()) / area_km2, "km_per_km2", "clip_length",
-                    f"{area_km2:.1f} km² ({ctx.area.name})", not_robust=[OSM_COMPLETENESS])
+                    f"{area_km2:.1f} km² ({ctx.area.name})",
+                    not_robust=[OSM_COMPLETENESS, "measured over the whole area; the plan's "
+                                "figure is for the 城区 (urban district), whose boundary the "
+                                "plan does not give"])
         if detail:
             m.notes.append(f"{float(by_name.sum()):.1f} km of {what} over {area_km2:.1f} km².")
         return m
@@ -426,14 +435,26 @@ class OdTimeShare(Metric):
 # ---------------------------------------------------------------------------- drive time
 
 
+@dataclass(frozen=True)
+class NetworkDriveTimeShareParams(DriveTimeShareParams):
+    """:class:`DriveTimeShareParams` plus the name filters of the facility query."""
+
+    name_pattern: str | None = None
+    extra_name_pattern: str | None = None
+
+
 class NetworkDriveTimeShare(DriveTimeShare):
     """The drive-time share on the road network only: without one the claim is inconclusive
     (no straight-line approximation), for claims whose reading depends on the streets."""
 
     key = "network_drive_time_share"
+    Params = NetworkDriveTimeShareParams
     spec = dataclasses.replace(DriveTimeShare.spec,
                                doc=DriveTimeShare.spec.doc + "; on the road network only "
-                                   "(inconclusive without one)")
+                                   "(inconclusive without one)",
+                               optional={**DriveTimeShare.spec.optional,
+                                         "name_pattern": _NAME_PATTERN,
+                                         "extra_name_pattern": _EXTRA_NAME})
 
     def evaluate(self, ctx: StudyContext, p: Any, *, detail: bool) -> Measure:
         if ctx.graph("drive") is None:
