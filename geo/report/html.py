@@ -129,6 +129,24 @@ def _number_text(value: Any) -> str:
     return str(value)
 
 
+#: Report groups in order (issue 15): headline claims first, then the claim file's themes.
+THEME_ORDER = ("headline", "transport", "green space", "safety", "public services", "other")
+
+
+def theme_group(claim: Any) -> str:
+    """The report group of a claim: ``headline`` for headline claims, else its ``theme``
+    (``other`` when it has none)."""
+    if getattr(claim, "headline", False):
+        return "headline"
+    theme = getattr(claim, "theme", None)
+    return theme if theme in THEME_ORDER else "other"
+
+
+def by_theme(results: Sequence[ClaimResult]) -> list[ClaimResult]:
+    """Results ordered by :data:`THEME_ORDER`, keeping the claim file's order within a group."""
+    return sorted(results, key=lambda r: THEME_ORDER.index(theme_group(r.claim)))
+
+
 def target_text(claim: Any) -> str:
     """The plan's target in words: "about 29.0 % by 2030", "≥ 100.0 % by 2030"."""
     t = claim.target
@@ -232,6 +250,7 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
     return {
         "present": True,
         "id": c.id, "title_zh": c.title_zh, "title_en": c.title_en, "quote": c.quote,
+        "theme": theme_group(c),
         "source_text": f"{c.source.document}, line {c.source.line}", "binding": c.binding,
         "target_text": target_text(c),
         "measured_text": format_value(_finite(r.value), r.unit) + (
@@ -625,7 +644,7 @@ def write_report(
         views = [claim_view(r, map_href=map_hrefs.get(r.claim.id),
                             map_missing=missing.get(r.claim.id),
                             layer_files=layer_files.get(r.claim.id, ()), charts=charts)
-                 for r in evaluation.claims]
+                 for r in by_theme(evaluation.claims)]
         by_id = {v["id"]: v for v in views}
         headline = [by_id[r.claim.id] for r in evaluation.claims if r.claim.headline]
         page = render("index.html.j2", area_title=area_title(evaluation.area),
