@@ -1044,7 +1044,7 @@ METRIC_CLASSES: tuple[type[Metric], ...] = (
     PerCapitaArea, NetworkLength,
 )
 
-from geo.claims.metrics_more import MORE_METRIC_CLASSES  # noqa: E402 (issue 15's metrics)
+from geo.claims.metrics_more import MORE_METRIC_CLASSES  # issue 15 metrics (sibling module)
 
 #: metric key -> metric object.
 REGISTRY: Mapping[str, Metric] = MappingProxyType(

@@ -314,9 +314,9 @@ class RoadDensity(Metric):
         area_km2 = float(ctx.area.area_km2)
         m = Measure(float(by_name.sum()) / area_km2, "km_per_km2", "clip_length",
                     f"{area_km2:.1f} km² ({ctx.area.name})",
-                    not_robust=[OSM_COMPLETENESS, "measured over the whole area; the plan's "
+                    not_robust=[OSM_COMPLETENESS, ("measured over the whole area; the plan's "
                                 "figure is for the 城区 (urban district), whose boundary the "
-                                "plan does not give"])
+                                "plan does not give")])
         if detail:
             m.notes.append(f"{float(by_name.sum()):.1f} km of {what} over {area_km2:.1f} km².")
         return m
@@ -411,8 +411,8 @@ class OdTimeShare(Metric):
                              pts, limit=limit, weight="travel_time", reverse=True)
         m = Measure(od_share(cost, pop[orig], dest_w[dest], limit), "share", "network",
                     f"residents x {p.destinations} over {len(orig)} x {len(dest)} cells",
-                    not_robust=["free-flow speeds: congestion is not modelled, so real "
-                                "commutes take longer"])
+                    not_robust=[("free-flow speeds: congestion is not modelled, so real "
+                                "commutes take longer")])
         if detail:
             kept = float(pop[orig].sum()) / max(float(pop.sum()), 1e-9)
             m.notes.append(f"Drive times on the road network ({ctx.network_source()}, "
