@@ -7,15 +7,29 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    ?= out
 
-.PHONY: report test install lint clean
+.PHONY: report test install lint lab notebooks clean
 
-$(STAMP): pyproject.toml constraints.txt geo/assets/package.json geo/assets/package-lock.json
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+# Quiet set-up: one line per step; the full pip/npm output goes to $(LOG), and a failing step's
+# whole output is printed (then its exit status stops make).
+LOG    := $(VENV)/install.log
+STEP    = run_step() { printf '%s\n' "$$1"; shift; echo "== $$*" >>$(LOG); \
+	      "$$@" >$(LOG).step 2>&1; status=$$?; cat $(LOG).step >>$(LOG); \
+	      if [ $$status -ne 0 ]; then cat $(LOG).step; rm -f $(LOG).step; \
+	        echo "failed (exit $$status): $$*; full log: $(LOG)"; exit $$status; fi; \
+	      rm -f $(LOG).step; }; run_step
+
+$(STAMP): pyproject.toml constraints.txt setup.py geo/assets/package.json geo/assets/package-lock.json
+	@test -x $(PY) || { echo "[1/4] creating the virtual environment $(VENV)"; \
+	  $(PYTHON) -m venv $(VENV) || exit $$?; }
+	@: > $(LOG)
+	@$(STEP) "[2/4] updating pip (log: $(LOG))" $(PY) -m pip install --upgrade pip
+	@$(STEP) "[3/4] installing geo and its pinned dependencies" \
+	  $(PY) -m pip install -c constraints.txt -e '.[test]'
 	@# Leaflet & co. for offline, self-contained maps (geo/map_assets.py); never committed.
-	npm ci --prefix geo/assets --no-audit --no-fund
-	touch $(STAMP)
+	@$(STEP) "[4/4] installing the map assets (npm ci --prefix geo/assets)" \
+	  npm ci --prefix geo/assets --no-audit --no-fund
+	@touch $(STAMP)
+	@echo "set-up done"
 
 install: $(STAMP)
 
@@ -28,7 +42,11 @@ test: lint
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check geo tests bench notebooks
+	$(PY) -m ruff check geo tests bench notebooks setup.py
+
+# The notebooks in JupyterLab, on the project's environment (its kernel imports this checkout).
+lab notebooks: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -234,3 +234,142 @@ def cdn_urls(page: str) -> list[str]:
     """The http(s) URLs of scripts and stylesheets a page still loads (empty when inlined)."""
     return [m.group("url") for m in (*_SCRIPT_TAG.finditer(page), *_LINK_TAG.finditer(page))
             if m.group("url").startswith(("http:", "https:", "//"))]
+
+
+# --------------------------------------------------------------------------- finishing a page
+
+#: CSS added to every map page: controls that fit a phone (360 px) as well as a desktop.
+RESPONSIVE_CSS = """
+#geo-map-title.leaflet-control { position: static !important; left: auto !important;
+  top: auto !important; max-width: min(420px, calc(100vw - 90px)) !important;
+  box-sizing: border-box; overflow-wrap: anywhere; }
+#geo-map-title .geo-map-head { cursor: pointer; }
+#geo-map-title .geo-map-head::after { content: " \\25BE"; font-weight: normal; color: #555; }
+#geo-map-title.geo-collapsed .geo-map-head::after { content: " \\25B8"; }
+#geo-map-title.geo-collapsed > div:not(.geo-map-head) { display: none; }
+.legend.leaflet-control { background: rgba(255,255,255,0.92); padding: 4px 6px;
+  border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.3); box-sizing: border-box;
+  width: min(470px, calc(100vw - 20px)); }
+.legend.leaflet-control svg { display: block; width: 100%; height: auto; }
+.geo-legend-caption { font: 12px sans-serif; white-space: normal; overflow-wrap: anywhere; }
+.leaflet-control-layers-expanded { max-height: 60vh; overflow-y: auto; }
+@media (max-width: 700px) {
+  .leaflet-control-attribution { font-size: 9px; }
+}
+"""
+
+#: JavaScript added to every map page (runs after folium's script, on window load): the title
+#: box becomes a Leaflet control in the top-left corner (so it stacks under the zoom buttons
+#: instead of floating over other controls) that collapses to its headline on a click; the
+#: colour bar's caption leaves the fixed-width SVG (it wraps instead of being cut) and the SVG
+#: scales to the box; the layer control opens and closes on a click. Below 700 px wide the title
+#: box and the layer control start collapsed and the colour bar moves to the bottom-right corner.
+RESPONSIVE_JS = """
+(function () {
+  function setup() {
+    var narrow = window.innerWidth < 700;
+    var mapDiv = document.querySelector('.folium-map');
+    if (!mapDiv) { return; }
+    var corner = function (pos) { return mapDiv.querySelector('.leaflet-' + pos[0] + '.leaflet-' + pos[1]); };
+    var stop = function (el) {
+      if (window.L && L.DomEvent) { L.DomEvent.disableClickPropagation(el); L.DomEvent.disableScrollPropagation(el); }
+    };
+    var title = document.getElementById('geo-map-title');
+    var tl = corner(['top', 'left']);
+    if (title && tl) {
+      title.classList.add('leaflet-control');
+      tl.appendChild(title);
+      stop(title);
+      var head = title.firstElementChild;
+      if (head && title.children.length > 1) {
+        head.classList.add('geo-map-head');
+        head.setAttribute('role', 'button');
+        head.setAttribute('title', 'show or hide the legend');
+        head.addEventListener('click', function () { title.classList.toggle('geo-collapsed'); });
+        if (narrow) { title.classList.add('geo-collapsed'); }
+      }
+    }
+    mapDiv.querySelectorAll('.legend.leaflet-control').forEach(function (lg) {
+      var svg = lg.querySelector('svg');
+      if (!svg) { return; }
+      var cap = svg.querySelector('text.caption');
+      if (cap) {
+        var div = document.createElement('div');
+        div.className = 'geo-legend-caption';
+        div.textContent = cap.textContent;
+        cap.parentNode.removeChild(cap);
+        lg.insertBefore(div, svg);
+      }
+      var w = svg.getAttribute('width'), h = svg.getAttribute('height');
+      if (w && h && !svg.getAttribute('viewBox')) {
+        svg.setAttribute('viewBox', '0 0 ' + w + ' ' + h);
+        svg.style.maxWidth = w + 'px';
+        svg.removeAttribute('width'); svg.removeAttribute('height');
+      }
+      if (narrow) {
+        var br = corner(['bottom', 'right']);
+        if (br) { br.insertBefore(lg, br.firstChild); }
+        var sc = mapDiv.querySelector('.leaflet-control-scale');
+        if (sc) {  // lift the colour bar above the scale bar of the bottom-left corner
+          var a = lg.getBoundingClientRect(), b = sc.getBoundingClientRect();
+          var gap = a.bottom - (b.top - 4);
+          if (gap > 0 && a.left < b.right) {
+            lg.style.marginBottom = ((parseFloat(getComputedStyle(lg).marginBottom) || 0) + gap) + 'px';
+          }
+        }
+      }
+    });
+    mapDiv.querySelectorAll('.leaflet-control-layers').forEach(function (lc) {
+      var link = lc.querySelector('.leaflet-control-layers-toggle');
+      if (!link) { return; }
+      var open = 'leaflet-control-layers-expanded', wasOpen = false;
+      if (narrow) { lc.classList.remove(open); }
+      // Leaflet opens the control on focus (before the click): remember the state at press
+      link.addEventListener('mousedown', function () { wasOpen = lc.classList.contains(open); });
+      link.addEventListener('click', function (e) {
+        e.preventDefault();
+        if (wasOpen) { lc.classList.remove(open); } else { lc.classList.add(open); }
+        wasOpen = lc.classList.contains(open);
+      });
+      var map = window[mapDiv.id];
+      if (narrow && map && map.on) {  // a tap on the map closes the list again
+        map.on('click', function () { lc.classList.remove(open); });
+      }
+    });
+  }
+  if (document.readyState === 'complete') { setup(); } else { window.addEventListener('load', setup); }
+})();
+"""
+
+_cdn_warned = False
+
+
+def assets_installed(root: Path | None = None) -> bool:
+    """True if the npm map assets are present (in the checkout or inside the installed wheel)."""
+    path = (ASSETS_DIR / "node_modules") if root is None else root
+    return (path / "leaflet" / "dist" / "leaflet.js").is_file()
+
+
+def finish_page(page: str, *, cdn: bool = False) -> str:
+    """A rendered folium page made ready to save: assets inlined and responsive controls added.
+
+    With ``cdn=False`` the libraries are inlined from ``geo/assets/node_modules`` (the checkout's
+    ``npm ci``, or the copy a built wheel ships). When they are not installed the page keeps
+    folium's CDN links instead and one warning per process says so (the map then needs the
+    internet to draw); it is never written without a map. ``cdn=True`` keeps the links silently.
+    """
+    global _cdn_warned
+    if not cdn and not assets_installed():
+        if not _cdn_warned:
+            log.warning("offline map assets not installed (%s): maps link Leaflet & co. from "
+                        "public CDNs and need the internet to draw; to make them self-contained "
+                        "%s", ASSETS_DIR / "node_modules",
+                        INSTALL_HINT.replace(", or save the map with cdn=True / --cdn", ""))
+            _cdn_warned = True
+        cdn = True
+    if not cdn:
+        page = inline_assets(page)
+    extra = (f"<style>/* geo: responsive map controls */{_safe_style(RESPONSIVE_CSS)}</style>\n"
+             f"<script>/* geo: responsive map controls */{_safe_script(RESPONSIVE_JS)}</script>\n")
+    idx = page.lower().rfind("</body>")
+    return page + extra if idx < 0 else page[:idx] + extra + page[idx:]

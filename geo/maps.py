@@ -307,6 +307,8 @@ def claim_map(
     simplify_m: float = SIMPLIFY_M,
     cost_max: float | None = None,
     cost_classes: int = 8,
+    cell_fill_column: str | None = None,
+    legend_html: Sequence[str] = (),
 ) -> folium.Map:
     """Build the Folium map of one claim.
 
@@ -347,6 +349,12 @@ def claim_map(
         Upper end of the colour scale in the legend's unit (default: the largest finite cost).
     cost_classes
         Number of colour classes in the legend.
+    cell_fill_column
+        Column of ``cells`` holding each cell's fill colour (hex) for categorical maps; it
+        replaces the cost colours (give the legend with ``legend_html``).
+    legend_html
+        Extra legend lines for the title box, as trusted HTML (built by this module, e.g. with
+        swatches; never data names).
 
     Returns
     -------
@@ -377,7 +385,7 @@ def claim_map(
     _attribution(m)
     m.fit_bounds([[float(y0), float(x0)], [float(y1), float(x1)]])
 
-    lines = [html.escape(line) for line in subtitle]
+    lines = [html.escape(line) for line in subtitle] + list(legend_html)
     if datum != "wgs84":
         lines.append(f"Data converted WGS84 &rarr; {datum.upper()} to match {choice.label} tiles")
 
@@ -408,7 +416,7 @@ def claim_map(
     if cells is not None and len(cells):
         cells_src = _as_gdf(cells, "cells")
         cg = _light(cells_src, simplify_m=simplify_m, datum=datum)
-        for col in (cost_column, covered_column):
+        for col in (cost_column, covered_column, cell_fill_column):
             if col is not None and col not in cg.columns:
                 raise DataError(f"cells: no column {col!r}; columns are "
                                 f"{', '.join(map(str, cg.columns))}")
@@ -427,8 +435,10 @@ def claim_map(
             mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
             cmap = bcm.StepColormap([ramp.rgb_hex_str(v) for v in mids], index=edges,
                                     vmin=vmin, vmax=vmax)
-            cmap.caption = (f"{cost_label or 'Cost to the nearest facility'} ({unit_word}); "
-                            "grey = unreachable")
+            cmap.caption = (f"{cost_label or 'Cost to the nearest facility'} ({unit_word}), "
+                            "lower is better")
+            if not finite.all():  # only where some cell has no finite cost
+                cmap.caption += "; grey = unreachable"
             cmap.add_to(m)
 
             def colour(v: float) -> str:
@@ -455,6 +465,8 @@ def claim_map(
             texts = None if cost_text is None else [t for t, k in zip(cost_text, mask,
                                                                        strict=True) if k]
             fills = [colour(v) if cost_column is not None else default_fill for v in costs]
+            if cell_fill_column is not None:
+                fills = [str(f) for f in sub[cell_fill_column]]
             props_rows: list[dict[str, Any]] = []
             ids = sub[id_col].tolist() if id_col else None
             pops = sub["population"].astype(float).tolist() if "population" in extra else None
@@ -548,28 +560,56 @@ def claim_map(
 _COMPACT_JSON = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
 
 
+#: Colours of the proposed sites by rank (colour-blind-safe, no red or green: those mark blind
+#: spots and covered cells); ranks beyond the list reuse it in turn.
+#: Nor the blue and purple of the facility markers (KIND_COLORS[0:2]).
+SITE_COLORS = ("#e69f00", "#cc79a7", "#17becf", "#bcbd22", "#8c564b", "#f0e442", "#fdbf6f",
+               "#7f7f7f", "#a6cee3")
+COVERED_BEFORE_COLOR = "#d9d9d9"
+
+
+def site_color(rank: int) -> str:
+    """Colour of the proposed site of ``rank`` (1 = best) and of the cells it newly covers."""
+    return SITE_COLORS[(int(rank) - 1) % len(SITE_COLORS)]
+
+
 def sites_map(area_geometry: Any, cells: gpd.GeoDataFrame, result: Any, *, title: str,
-              tiles: str = "osm", tiles_key: str | None = None) -> folium.Map:
+              tiles: str = "osm", tiles_key: str | None = None,
+              existing: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Map of proposed sites (a :class:`geo.siting.SitingResult`) over the demand cells.
 
-    Cells are coloured by the rank of the proposed site that newly covers them (0: covered
-    before or still uncovered); covered (after the new sites) and blind spots are layers.
+    Cells are drawn by category, with a categorical legend: covered before (grey), newly
+    covered by proposed site k (site k's colour, also the colour of its marker), and blind spots
+    still uncovered (red). ``existing`` facilities (columns as for :func:`claim_map`'s
+    ``facilities``) are drawn as markers beside the proposed sites.
     """
+    import pandas as pd
+
     cells = cells.copy()
     status = result.demand_status
     cells["covered"] = status["covered_after"].to_numpy()
-    cells["new_site_rank"] = status["new_site_rank"].to_numpy()
+    ranks = status["new_site_rank"].fillna(0).astype(int).to_numpy()
+    before = status["covered_before"].fillna(False).astype(bool).to_numpy()
+    cells["fill"] = [site_color(k) if k > 0 else (COVERED_BEFORE_COLOR if b else BLIND_COLOR)
+                     for k, b in zip(ranks, before, strict=True)]
     sites = result.sites.copy()
     sites["kind"] = "proposed site"
     sites["name"] = [f"proposed site {r}" for r in sites["rank"]]
     sites["facility_id"] = sites["site_id"].astype(str)
     sites["osm_id"] = ""
-    subtitle = [(f"covered {result.share_before:.1%} -> {result.share_after:.1%}; "
-                 "cell colour = rank of the new site that covers it")]
-    return claim_map(area_geometry, sites, title=title, subtitle=subtitle, cells=cells,
-                     cost_column="new_site_rank", cost_unit="rank", covered_column="covered",
-                     cost_label="Rank of the proposed site that newly covers the cell "
-                                "(0: covered before, or still not)",
+    markers = sites[["facility_id", "kind", "name", "osm_id", "geometry"]]
+    if existing is not None and len(existing):
+        old = existing[["facility_id", "kind", "name", "osm_id", "geometry"]].copy()
+        old["kind"] = [f"existing {k}" for k in old["kind"].astype(str)]
+        markers = pd.concat([old.to_crs(markers.crs) if old.crs != markers.crs else old,
+                             markers], ignore_index=True)
+    legend = [_swatch(COVERED_BEFORE_COLOR, "covered before")
+              + " &nbsp; " + _swatch(BLIND_COLOR, "blind spot (still uncovered)"),
+              "newly covered by proposed site: " + " &nbsp; ".join(
+                  _swatch(site_color(r), str(int(r))) for r in sorted(sites["rank"]))]
+    subtitle = [f"covered {result.share_before:.1%} -> {result.share_after:.1%}"]
+    return claim_map(area_geometry, markers, title=title, subtitle=subtitle, cells=cells,
+                     covered_column="covered", cell_fill_column="fill", legend_html=legend,
                      tiles=tiles, tiles_key=tiles_key)
 
 
@@ -581,7 +621,7 @@ def map_html(m: folium.Map, *, cdn: bool = False) -> str:
     """
     import folium
 
-    from geo.map_assets import inline_assets
+    from geo.map_assets import finish_page
 
     env = folium.GeoJson._template.environment
     saved = env.policies["json.dumps_kwargs"]
@@ -590,7 +630,7 @@ def map_html(m: folium.Map, *, cdn: bool = False) -> str:
         page = m.get_root().render()
     finally:
         env.policies["json.dumps_kwargs"] = saved
-    return page if cdn else inline_assets(page)
+    return finish_page(page, cdn=cdn)
 
 
 def save_map(m: folium.Map, path: str | os.PathLike[str], *, cdn: bool = False) -> Path:

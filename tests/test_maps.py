@@ -262,7 +262,22 @@ def test_save_map_is_atomic(frames, tmp_path, monkeypatch):
 def test_missing_node_modules_says_how_to_install(frames, tmp_path, monkeypatch):
     monkeypatch.setattr(map_assets, "ASSETS_DIR", tmp_path)
     with pytest.raises(DataNotFoundError, match="make install.*npm ci --prefix geo/assets"):
-        maps.map_html(build(frames))
+        map_assets.inline_assets(build(frames).get_root().render())
+
+
+def test_missing_node_modules_falls_back_to_cdn_with_one_warning(frames, tmp_path, monkeypatch,
+                                                                caplog):
+    monkeypatch.setattr(map_assets, "ASSETS_DIR", tmp_path)
+    monkeypatch.setattr(map_assets, "_cdn_warned", False)
+    with caplog.at_level("WARNING", logger="geo.map_assets"):
+        first = maps.map_html(build(frames))
+        second = maps.map_html(build(frames))
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert "CDN" in warnings[0].getMessage() and "npm ci" in warnings[0].getMessage()
+    for page in (first, second):  # a map all the same, linking its libraries
+        assert "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js" in page
+        assert "geo: responsive map controls" in page
     assert maps.map_html(build(frames), cdn=True)  # --cdn still works
 
 
@@ -331,3 +346,46 @@ def test_seconds_are_converted_to_minutes_not_multiplied():
                               cost_column="cost_s", cost_unit="s", covered_column="covered"))
     assert '"cost":"2.0 min"' in page and '"cost":"10.0 min"' in page
     assert '"cost":"7200.0 min"' not in page
+
+
+def test_sites_map_categorical_cells_and_existing_markers(frames):
+    from types import SimpleNamespace
+
+    import folium
+    import pandas as pd
+
+    area, fac, cells, _ = frames
+    before = cells["covered"].to_numpy()
+    # hand-made siting: uncovered cells of the first column -> site 1, of the last -> site 2
+    col = np.array([int(c[1:]) % 6 for c in cells["cell_id"]])
+    rank = np.where(~before & (col == 0), 1, np.where(~before & (col == 5), 2, 0))
+    status = pd.DataFrame({"covered_before": before, "covered_after": before | (rank > 0),
+                           "new_site_rank": rank, "weight": 1.0})
+    sites = gpd.GeoDataFrame({"site_id": ["s1", "s2"], "rank": [1, 2]},
+                             geometry=list(cells.geometry.representative_point().iloc[[0, 5]]),
+                             crs=4326)
+    result = SimpleNamespace(demand_status=status, sites=sites, share_before=before.mean(),
+                             share_after=float((before | (rank > 0)).mean()))
+    m = maps.sites_map(area, cells, result, title="C04 sites", existing=fac)
+    expected = {cid: (maps.site_color(k) if k else maps.COVERED_BEFORE_COLOR if b
+                      else maps.BLIND_COLOR)
+                for cid, k, b in zip(cells["cell_id"], rank, before, strict=True)}
+    # hand check of the categories: blind spots red, distinct from covered-before and sites
+    assert len(set(expected.values())) == 4
+    assert maps.BLIND_COLOR not in {maps.COVERED_BEFORE_COLOR, *maps.SITE_COLORS}
+    seen = {}
+    for child in m._children.values():
+        if isinstance(child, folium.FeatureGroup):
+            gj = next(c for c in child._children.values() if isinstance(c, folium.GeoJson))
+            for f in gj.data["features"]:
+                seen[f["properties"]["cell"]] = gj.style_function(f)["fillColor"]
+    assert seen == expected
+    page = decoded(maps.map_html(m))
+    assert "d3.scale" not in page  # no continuous colour bar for a categorical rank
+    assert "blind spot (still uncovered)" in page and "newly covered by proposed site" in page
+    layers = geojson_layers(m)
+    (fac_layer,) = [v for k, v in layers.items() if k.startswith("Facilities")]
+    kinds = [f["properties"]["kind"] for f in fac_layer["features"]]
+    assert kinds.count("proposed site") == 2
+    assert sorted(k for k in kinds if k.startswith("existing")) == [
+        "existing park", "existing park", "existing rail"]

@@ -351,6 +351,69 @@ def test_sensitivity_chart_svg():
     assert charts.sensitivity_svg(sens[2:], title="x", unit="share") is None
 
 
+def _drawn_figure(monkeypatch, **kwargs):
+    """Draw a sensitivity chart and keep its matplotlib figure open (caught at plt.close)."""
+    import matplotlib.pyplot as plt
+
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)
+    assert charts.sensitivity_svg(**kwargs) is not None
+    monkeypatch.undo()
+    (fig,) = kept
+    fig.canvas.draw()
+    return fig
+
+
+def _boxes_overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize(("unit", "target", "comparator", "metric"), [
+    ("share", 0.0, "eliminate", "park_blind_spots"),  # C03: a 0 % target, lower is better
+    ("count", 6, ">=", "facility_count"),  # C42-like: whole numbers
+])
+def test_chart_target_visible_and_legend_off_the_bars(monkeypatch, unit, target, comparator,
+                                                      metric):
+    sens = [{"parameter": "radius_m", "value": v, "measured": m, "verdict": vd}
+            for v, m, vd in [(300, 0.62 if unit == "share" else 4, "not_met"),
+                             (500, 0.56 if unit == "share" else 5, "not_met"),
+                             (800, 0.41 if unit == "share" else 6, "met")]]
+    fig = _drawn_figure(monkeypatch, sensitivity=sens, title="C03 公园绿地服务半径消盲",
+                        unit=unit, target=target, base_value=sens[1]["measured"],
+                        metric=metric, comparator=comparator)
+    import matplotlib.pyplot as plt
+
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    bars = [p.get_window_extent(renderer) for p in ax.patches]
+    texts = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(bars) == 3
+    for box in bars + texts:  # the legend covers no bar and no label
+        assert not _boxes_overlap(legend, box), (legend, box)
+    # the target line lies inside the plot, clear of the left edge, even at 0
+    x0, x1 = ax.get_xlim()
+    assert x0 < target * (100 if unit == "share" else 1) < x1
+    label = ax.get_xlabel()
+    assert label == charts.axis_label(unit, metric=metric, comparator=comparator)
+    if unit == "count":
+        ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert ticks and all(t.replace(",", "").lstrip("-").isdigit() for t in ticks), ticks
+        values = [t.get_text() for t in ax.texts]
+        assert {"4", "5", "6"} <= set(values) and not any(".0" in v for v in values), values
+    plt.close(fig)
+
+
+def test_axis_label_says_what_and_which_way():
+    assert charts.axis_label("share", metric="park_blind_spots", comparator="eliminate") == (
+        "share of residents in blind spots (%), lower is better")
+    assert charts.axis_label("count", metric="facility_count", comparator=">=") == (
+        "number of facilities, higher is better")
+    assert charts.axis_label("km", comparator="~") == (
+        "measured value (km), closer to the target is better")
+    assert charts.axis_label(None) == "measured value"
+
+
 def test_cjk_font_fallback_warns(monkeypatch, caplog):
     from matplotlib import font_manager
 

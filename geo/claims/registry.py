@@ -52,8 +52,13 @@ from geo.errors import ClaimSpecError, DataNotFoundError
 
 log = logging.getLogger(__name__)
 
-#: The packaged claim file of the Tongzhou 2026-2030 plan.
-DEFAULT_CLAIMS_FILE = settings.PROJECT_ROOT / "data" / "claims" / "tongzhou-2026-2030.toml"
+#: The packaged claim file of the Tongzhou 2026-2030 plan: ``data/claims/`` of the checkout, or
+#: the copy an installed wheel ships as ``geo/data/claims/`` (setup.py's build step).
+DEFAULT_CLAIMS_FILE = next(
+    (p for p in (settings.PROJECT_ROOT / "data" / "claims" / "tongzhou-2026-2030.toml",
+                 Path(__file__).resolve().parent.parent / "data" / "claims"
+                 / "tongzhou-2026-2030.toml") if p.is_file()),
+    settings.PROJECT_ROOT / "data" / "claims" / "tongzhou-2026-2030.toml")
 
 SCHEMA_VERSION = 1
 BINDINGS = ("约束性", "预期性", "none")

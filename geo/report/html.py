@@ -244,7 +244,8 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
     if charts and r.sensitivity:
         svg = sensitivity_svg(r.sensitivity, title=f"{c.id} {c.title_zh}", unit=r.unit,
                               target=None if c.target.value is None else float(c.target.value),
-                              base_value=_finite(r.value))
+                              base_value=_finite(r.value),
+                              metric=c.metric, comparator=c.target.comparator)
         chart_uri = svg_data_uri(svg) if svg else None
     cols, rows = _breakdown_table(r)
     return {
@@ -524,8 +525,18 @@ def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _existing_facilities(evaluation: AreaEvaluation, model: dict[str, Any]) -> Any:
+    """The facilities the evaluation drew for the siting's claim (markers on the sites map)."""
+    try:
+        layers = evaluation.claim(str(model["claim"])).layers
+    except KeyError:
+        return None
+    return None if layers is None else layers.facilities
+
+
 def _siting_view(result: Any, model: dict[str, Any], cells: Any, tmp: Path, geometry: Any, *,
-                 maps: bool, tiles: str, tiles_key: str | None, cdn: bool) -> dict[str, Any]:
+                 maps: bool, tiles: str, tiles_key: str | None, cdn: bool,
+                 existing: Any = None) -> dict[str, Any]:
     """Write one siting's GeoJSON (and map) into the staged report; return its template view."""
     cid = str(model["claim"])
     slug = claim_slug(cid)
@@ -536,7 +547,7 @@ def _siting_view(result: Any, model: dict[str, Any], cells: Any, tmp: Path, geom
         from geo.maps import map_html, sites_map
 
         m = sites_map(geometry, cells, result, title=f"{cid}: {result.n_sites} proposed sites",
-                      tiles=tiles, tiles_key=tiles_key)
+                      tiles=tiles, tiles_key=tiles_key, existing=existing)
         (tmp / "maps").mkdir(exist_ok=True)
         (tmp / "maps" / f"{slug}_sites.html").write_text(stable_ids(map_html(m, cdn=cdn)),
                                                           encoding="utf-8")
@@ -639,7 +650,8 @@ def write_report(
                     map_hrefs[cid] = f"maps/{slug}.html"
 
         siting_views = [_siting_view(res, model, cells, tmp, geometry, maps=maps,
-                                     tiles=tiles, tiles_key=tiles_key, cdn=cdn)
+                                     tiles=tiles, tiles_key=tiles_key, cdn=cdn,
+                                     existing=_existing_facilities(evaluation, model))
                         for res, model, cells in sitings]
         views = [claim_view(r, map_href=map_hrefs.get(r.claim.id),
                             map_missing=missing.get(r.claim.id),
