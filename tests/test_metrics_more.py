@@ -13,7 +13,7 @@ import pytest
 import shapely
 from scipy.sparse import csr_array
 from test_evaluate import _claim
-from tinydata import make_data_dir
+from tinydata import make_data_dir, pt
 from toyctx import set_demand
 
 from geo.claims.context import StudyContext
@@ -243,3 +243,29 @@ def test_ambulance_reach_on_helsinki_equals_drive_time_share(hki):
     assert net.method == ref.method == "network"
     assert net.value == pytest.approx(ref.value) and 0 < net.value <= 1
     assert "method" not in {s["parameter"] for s in net.sensitivity}
+
+
+def test_way_length_near_named_water_by_hand(toy_ctx):
+    """北运河 along y = 5 km; a footway 60 m from it (2 km inside the area) counts, one 500 m
+    away and a primary road beside the river do not; roads come from a roads layer."""
+    def lines(rows):
+        return gpd.GeoDataFrame(
+            [{"osm_id": str(i), "fclass": f, "name": n} for i, (f, n, _) in enumerate(rows)],
+            geometry=[shapely.LineString([pt(x, y) for x, y in xy]) for _, _, xy in rows],
+            crs="EPSG:32650").to_crs("EPSG:4326")
+
+    toy_ctx.osm.layers["waterways"] = lines([("river", "北运河", [(0, 5000), (10_000, 5000)])])
+    toy_ctx.osm.layers["roads"] = lines([
+        ("footway", "滨河步道", [(1000, 5060), (3000, 5060)]),
+        ("footway", "远处小路", [(0, 5500), (1000, 5500)]),
+        ("primary", "滨河路", [(0, 5020), (10_000, 5020)]),
+    ])
+    claim = _claim("way_length", {"highway_classes": ["footway"], "near_water_pattern": "运河",
+                                  "near_m": 100},
+                   {"value": 80, "comparator": ">=", "unit": "km", "year": 2030})
+    r = evaluate_claim(toy_ctx, claim)
+    assert r.value == pytest.approx(2.0, rel=1e-3)
+    assert r.verdict == "not_met"
+    assert r.breakdown == [{"name": "滨河步道", "measured": pytest.approx(2.0, rel=1e-3)}]
+    var = {s["value"]: s["measured"] for s in r.sensitivity}
+    assert var[50.0] == pytest.approx(0.0) and var[200.0] == pytest.approx(2.0, rel=1e-3)

@@ -199,11 +199,31 @@ class WayLengthParams:
     necessary_only: bool = False
 
 
+def _water_layers(ctx: StudyContext) -> dict[str, gpd.GeoDataFrame]:
+    """The area's ``waterways`` and ``water_a`` layers: from the context's OSM data when it
+    has them, else read once from the data directory (the claims' default layers leave them
+    out); empty when neither has them."""
+    def load() -> dict[str, gpd.GeoDataFrame]:
+        from geo.errors import GeoError
+        from geo.sources import load_osm
+
+        have = {k: ctx.osm.layer(k) for k in ("waterways", "water_a") if k in ctx.osm.layers}
+        if have:
+            return have
+        try:
+            osm = load_osm(ctx.area, data_dir=ctx.data_dir, layers=["waterways", "water_a"])
+        except GeoError as exc:
+            log.info("no water layers for %s: %s", ctx.area.name, exc)
+            return {}
+        return {k: osm.layer(k) for k in ("waterways", "water_a")}
+
+    return ctx._cached("water_layers", load)
+
+
 def _water(ctx: StudyContext, rx: re.Pattern[str]) -> Any:
     """Union (metric CRS) of waterways and water polygons whose name matches, or None."""
     geoms = []
-    for layer in ("waterways", "water_a"):
-        g = ctx.osm.layer(layer)
+    for g in _water_layers(ctx).values():
         if len(g):
             g = g[names_matching(g, rx)]
             geoms.extend(g.to_crs(settings.metric_crs).geometry.values)
