@@ -285,12 +285,15 @@ def fire_stations(osm: OsmData, area: Area | None = None, *, dedupe_m: float = 3
     return _finish(st, "fire_station", ["small", "from_polygon", "merged_osm_ids"])
 
 
-def pois(osm: OsmData, area: Area | None = None, fclasses: Iterable[str] = ()
-         ) -> gpd.GeoDataFrame:
+def pois(osm: OsmData, area: Area | None = None, fclasses: Iterable[str] = (), *,
+         name_rx: re.Pattern[str] | None = None) -> gpd.GeoDataFrame:
     """Other points of interest (school, kindergarten, hospital, clinic, convenience, ...):
     ``pois`` points plus ``pois_a`` representative points with the given fclasses, inside the
-    area, not deduplicated. ``kind`` is the fclass."""
+    area, not deduplicated; only those whose name matches ``name_rx`` when given. ``kind`` is
+    the fclass."""
     cand = _candidates(osm, "pois", "pois_a", fclasses, area)
+    if name_rx is not None and not cand.empty:   # before the per-class frames: much cheaper
+        cand = cand[names_matching(cand, name_rx)].reset_index(drop=True)
     if cand.empty:
         return _empty("poi", {"fclass": "object", "from_polygon": "bool"})
     frames = [_finish(g, str(fc), ["fclass", "from_polygon"]) for fc, g in cand.groupby("fclass")]
@@ -458,8 +461,7 @@ def facilities(osm: OsmData, kind: str, area: Area | None = None, *,
                        f"{', '.join(FACILITY_KINDS)}")
     if extra_name_pattern:
         rx = re.compile(extra_name_pattern)
-        extra = pois(osm, area, _all_poi_classes(osm))
-        extra = extra[names_matching(extra, rx)]
+        extra = pois(osm, area, _all_poi_classes(osm), name_rx=rx)
         extra = extra[~extra["osm_id"].isin(out["osm_id"])]
         if len(extra):
             extra = extra.assign(kind=kind)

@@ -269,3 +269,28 @@ def test_way_length_near_named_water_by_hand(toy_ctx):
     assert r.breakdown == [{"name": "滨河步道", "measured": pytest.approx(2.0, rel=1e-3)}]
     var = {s["value"]: s["measured"] for s in r.sensitivity}
     assert var[50.0] == pytest.approx(0.0) and var[200.0] == pytest.approx(2.0, rel=1e-3)
+
+
+NETWORK_METRICS = ("od_time_share", "road_density", "way_length", "network_drive_time_share")
+
+
+def test_claim_file_network_claims_run_on_helsinki(hki):
+    """Every network claim of the packaged file, with its own parameters, on a real network
+    file: measured on the network, or inconclusive for a reason other than a missing network
+    (no jobs layer, no water named 运河, no 绿道 in Helsinki)."""
+    from geo.claims.registry import load_claims
+
+    _demand_at_nodes(hki)
+    claims = [c for c in load_claims() if c.metric in NETWORK_METRICS]
+    assert {"C18", "C19", "C20", "C34", "C35", "C61"} <= {c.id for c in claims}
+    for c in claims:
+        r = evaluate_claim(hki, c, sensitivity=False)
+        if r.value is None:
+            assert r.verdict == "inconclusive", c.id
+            assert "road network" not in r.notes[0], (c.id, r.notes[0])
+        else:
+            assert r.method in ("network", "clip_length"), (c.id, r.method)
+    by_id = {c.id: evaluate_claim(hki, c, sensitivity=False) for c in claims}
+    assert by_id["C18"].value is not None and 0 < by_id["C18"].value <= 1
+    assert by_id["C20"].value is not None and by_id["C20"].value > 0
+    assert "jobs layer" in by_id["C19"].notes[0]
