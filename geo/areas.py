@@ -30,6 +30,7 @@ from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -131,12 +132,20 @@ def _read_admin(path: str, mtime: float) -> gpd.GeoDataFrame:
 
     if Path(path).stat().st_size == 0:
         raise DataError(f"shapefile {path} is empty (0 bytes): re-download the Geofabrik extract")
+    from geo.sources.geofabrik import check_shapefile
+
+    n_records = check_shapefile(path)
     try:
         gdf = pyogrio.read_dataframe(path, use_arrow=False)
     except Exception as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"shapefile {path} cannot be read ({msg}): re-download the Geofabrik "
                         "extract") from exc
+    bad = int((gdf.geometry.isna() | gdf.geometry.is_empty).sum())
+    if len(gdf) != n_records or bad:
+        raise DataError(f"shapefile {path}: {len(gdf) - bad:,} usable boundaries of the "
+                        f"{n_records:,} records its attribute table holds (truncated or "
+                        "damaged): re-download the Geofabrik extract")
     for col in ("osm_id", "fclass", "name"):
         if col not in gdf.columns:
             raise DataError(f"shapefile {path} lacks column {col!r}: expected a Geofabrik "
@@ -202,8 +211,50 @@ def districts(*, data_dir: str | Path | None = None) -> list[Area]:
     return list(_districts_cached(str(path), path.stat().st_mtime))
 
 
+#: Longest area name or path accepted (longer is refused before any file system call).
+MAX_AREA_NAME_CHARS = 1000
+#: A study area must be at least this large (1 ha) and at most this large (about three times
+#: Beijing), measured on the ellipsoid.
+MIN_AREA_KM2 = 0.01
+MAX_AREA_KM2 = 50_000.0
+#: ... and span at most this many degrees either way (the geodesic area of a polygon around
+#: the poles or the whole world is degenerate).
+MAX_SPAN_DEG = 10.0
+#: Largest GeoJSON area file read (a district boundary is a few MB).
+MAX_GEOJSON_BYTES = 200_000_000
+
+
 def _looks_like_file(name: str) -> bool:
-    return name.lower().endswith((".geojson", ".json")) or Path(name).is_file()
+    if name.lower().endswith((".geojson", ".json")):
+        return True
+    try:
+        return Path(name).is_file()
+    except (OSError, ValueError):  # a name too long for a path, or with a NUL byte
+        return False
+
+
+def check_study_area(area: Area, *, source: str) -> Area:
+    """Refuse (one-line error naming ``source``) an area that cannot be measured honestly:
+    empty geometry, non-finite (NaN/inf) coordinates, or a geodesic size (WGS84 ellipsoid, so
+    independent of any projection) below ``MIN_AREA_KM2`` or above ``MAX_AREA_KM2`` (a
+    whole-world polygon)."""
+    from pyproj import Geod
+
+    geom = area.geometry
+    if geom is None or geom.is_empty or not np.isfinite(np.asarray(geom.bounds, float)).all():
+        raise DataError(f"area {source}: the geometry is empty or has non-finite (NaN/inf) "
+                        "coordinates: fix the polygon")
+    minx, miny, maxx, maxy = geom.bounds
+    if maxx - minx > MAX_SPAN_DEG or maxy - miny > MAX_SPAN_DEG:
+        raise DataError(f"area {source} spans {maxx - minx:.1f}° of longitude and "
+                        f"{maxy - miny:.1f}° of latitude (limit {MAX_SPAN_DEG:g}°): give the "
+                        "polygon of a district or a neighbourhood, not a country or the world")
+    km2 = abs(Geod(ellps="WGS84").geometry_area_perimeter(geom)[0]) / 1e6
+    if not MIN_AREA_KM2 <= km2 <= MAX_AREA_KM2:
+        raise DataError(f"area {source} covers {km2:,.4g} km²: expected {MIN_AREA_KM2:g} to "
+                        f"{MAX_AREA_KM2:,.0f} km² (a district or a neighbourhood); check the "
+                        "polygon")
+    return area
 
 
 def get_area(name: str | Path | Area, *, data_dir: str | Path | None = None) -> Area:
@@ -229,6 +280,12 @@ def get_area(name: str | Path | Area, *, data_dir: str | Path | None = None) -> 
     """
     if isinstance(name, Area):
         return name
+    if len(str(name)) > MAX_AREA_NAME_CHARS:
+        raise UnknownAreaError(f"area name of {len(str(name)):,} characters: expected a Beijing "
+                               "district name, 'beijing' or a GeoJSON file path")
+    if "\0" in str(name):
+        raise UnknownAreaError(f"area name {str(name)[:60]!r} contains a NUL byte: expected a "
+                               "district name or a GeoJSON file path")
     if isinstance(name, Path) or _looks_like_file(str(name)):
         return area_from_geojson(name)
     text = str(name).strip()
@@ -257,18 +314,39 @@ def get_area(name: str | Path | Area, *, data_dir: str | Path | None = None) -> 
 def _declared_crs(path: Path) -> tuple[str | None, str | None]:
     """The CRS a GeoJSON file declares in its (pre-RFC 7946) ``crs`` member and the Chinese
     datum in its ``datum`` member ("wgs84", "gcj02", "bd09"), each None when absent."""
+    if path.stat().st_size > MAX_GEOJSON_BYTES:
+        raise DataError(f"GeoJSON file {path} is {path.stat().st_size:,} bytes (limit "
+                        f"{MAX_GEOJSON_BYTES:,}): simplify the polygon")
     try:
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)
+    except RecursionError as exc:
+        raise DataError(f"GeoJSON file {path} is nested too deeply to be a GeoJSON polygon: "
+                        "give a FeatureCollection, Feature or Polygon") from exc
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"GeoJSON file {path} cannot be parsed ({exc}): expected a GeoJSON "
-                        "FeatureCollection, Feature or Polygon") from exc
-    crs = doc.get("crs") if isinstance(doc, dict) else None
-    datum = doc.get("datum") if isinstance(doc, dict) else None
-    if isinstance(crs, dict):
-        props = crs.get("properties") or {}
-        return props.get("name") or props.get("href"), datum
-    return None, datum
+        msg = str(exc).splitlines()[0][:200]
+        raise DataError(f"GeoJSON file {path} cannot be parsed ({msg}): expected a GeoJSON "
+                        "FeatureCollection, Feature or Polygon in UTF-8") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("type"), str):
+        raise DataError(f"GeoJSON file {path} is not a GeoJSON object (no 'type'): expected a "
+                        "FeatureCollection, Feature or Polygon")
+    crs = doc.get("crs")
+    datum = doc.get("datum")
+    if datum is not None and not isinstance(datum, str):
+        raise DataError(f"GeoJSON file {path}: 'datum' must be a string (wgs84, gcj02, bd09), "
+                        f"not {type(datum).__name__}")
+    if crs is None:
+        return None, datum
+    props = crs.get("properties") if isinstance(crs, dict) else None
+    if not isinstance(props, dict):
+        raise CRSError(f"GeoJSON file {path}: 'crs' must be an object with 'properties': "
+                       '{"name": ...}; got ' + f"{json.dumps(crs)[:80]}: fix it or drop the "
+                       "'crs' member (RFC 7946 GeoJSON is WGS84)")
+    name = props.get("name") or props.get("href")
+    if not isinstance(name, str):
+        raise CRSError(f"GeoJSON file {path}: crs.properties.name must be a string such as "
+                       "'EPSG:4326'")
+    return name, datum
 
 
 def _is_degrees(bounds: tuple[float, float, float, float]) -> bool:
@@ -288,7 +366,9 @@ def area_from_geojson(path: str | Path, *, name: str | None = None) -> Area:
 
     path = Path(path)
     if not path.is_file():
-        raise DataNotFoundError(f"GeoJSON file {path} does not exist")
+        what = "is not a file" if path.exists() else "does not exist"
+        raise DataNotFoundError(f"GeoJSON file {path} {what}: give the path of a polygon file "
+                                "or a district name")
     declared, datum = _declared_crs(path)
     try:
         gdf = gpd.read_file(path)
@@ -331,8 +411,8 @@ def area_from_geojson(path: str | Path, *, name: str | None = None) -> Area:
     label = name
     if label is None and "name" in gdf.columns and gdf["name"].notna().any():
         label = str(gdf["name"].dropna().iloc[0])
-    label = label or path.stem
-    return Area(label, label, None, geom)
+    label = (label or path.stem)[:200]
+    return check_study_area(Area(label, label, None, geom), source=str(path))
 
 
 def townships(area: Area | str, *, data_dir: str | Path | None = None,

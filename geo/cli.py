@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from geo import settings
 from geo.errors import GeoError
+from geo.report.options import DEFAULT_CELL_SIZE_M
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +32,47 @@ app = typer.Typer(
 data_app = typer.Typer(help="Inspect and download the data the checks run on.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-_state = {"verbose": False}
+_state = {"verbose": False, "quiet": False}
+
+#: One default demand cell width (m) for every command, so evaluate, report and site give the
+#: same number for the same claim.
+CELL_SIZE_M = DEFAULT_CELL_SIZE_M
+
+_original_display_type = typer.core.TyperOption.display_type_rich
+
+
+def _flag_display_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    # reason: typer 0.29 prints a "<bool>" metavar after on/off flags, which take no value
+    return None if self.is_flag else _original_display_type(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_display_type  # type: ignore[method-assign]
+
+
+class _Once(logging.Filter):
+    """Let each distinct warning through once; remember what was shown (``seen``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            if msg in self.seen:
+                return False
+            self.seen.add(msg)
+        return True
+
+
+_ONCE = _Once()
+
+
+class _Plain(logging.Formatter):
+    """"warning: message" for a person; the logger name and level only with -v."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 DataDirOption = Annotated[
     Path | None,
@@ -39,14 +84,23 @@ DataDirOption = Annotated[
 def _root(
     data_dir: DataDirOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress; show tracebacks.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines or bars "
+                                        "(warnings and errors still show).")] = False,
     offline: Annotated[bool, typer.Option("--offline", help="Never touch the network.")] = False,
 ) -> None:
     _state["verbose"] = verbose
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _state["quiet"] = quiet and not verbose
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s") if verbose
+                         else _Plain())
+    handler.addFilter(_ONCE)
+    _ONCE.seen.clear()
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "geo_cli", False)]:
+        root.removeHandler(old)
+    handler.geo_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
     if data_dir is not None:
         settings.data_dir = data_dir
     if offline:
@@ -74,20 +128,114 @@ def cli_words(message: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app and map errors to exit codes.
 
-    Typer's standalone mode already turns usage errors into exit code 2 and Ctrl-C into an
-    "Aborted!" exit 1; the toolkit's own errors (bad input, missing data) become one line on
-    stderr and exit code 2.
+    Usage errors (unknown option, bad value), the toolkit's own errors (bad input, missing
+    data) and operating-system errors on the user's paths (a folder where a file is due, no
+    permission, disk full) become one ``error:`` line on stderr and exit code 2; the traceback
+    only with ``-v``. Ctrl-C exits 130 with what finished and how to resume.
     """
     try:
-        app(args=argv, prog_name="geo")
-    except GeoError as exc:
-        if _state["verbose"]:
-            log.exception("failed")
-        typer.echo(f"error: {cli_words(str(exc))}", err=True)
+        rc = app(args=argv, prog_name="geo", standalone_mode=False)
+    except _USAGE_ERRORS as exc:
+        hint = f" (see 'geo {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
+            "geo  --help", "geo --help") if exc.ctx is not None else ""
+        typer.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except typer.Abort:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except (GeoError, OSError, RecursionError, UnicodeError) as exc:
+        if _state["verbose"]:
+            log.exception("failed")
+        typer.echo(f"error: {_error_text(exc)}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt as exc:
+        detail = str(exc)
+        typer.echo(f"interrupted: {detail}" if detail else "interrupted", err=True)
+        sys.exit(130)
+    if isinstance(rc, int) and rc != 0:
+        sys.exit(rc)
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Click's UsageError classes: typer >= 0.29 vendors click as ``typer._click``."""
+    found: list[type[BaseException]] = [typer.BadParameter.__mro__[1]]  # UsageError
+    try:
+        import click
+
+        found.append(click.exceptions.UsageError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(found)
+
+
+_USAGE_ERRORS = _usage_errors()
+
+
+def _one_line(text: str, limit: int = 1000) -> str:
+    """``text`` on one line, cut to ``limit`` characters (data names can be huge)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
+def _error_text(exc: BaseException) -> str:
+    """One line for an expected failure: the toolkit's message (Python argument names turned
+    into flags), or for an OS error the path, the problem and a fix."""
+    if isinstance(exc, GeoError):
+        return _one_line(cli_words(str(exc)))
+    if isinstance(exc, RecursionError):
+        return ("an input file is nested too deeply to be read (a broken or hostile JSON, TOML "
+                "or XML file): check the files given on the command line")
+    if isinstance(exc, UnicodeError):
+        return _one_line(f"an input file is not UTF-8 text ({exc}): convert it to UTF-8")
+    assert isinstance(exc, OSError)
+    where = exc.filename if exc.filename is not None else "a file"
+    problem = exc.strerror or str(exc) or type(exc).__name__
+    return _one_line(f"{where}: {problem}: check the path, its permissions and the free "
+                     "space", limit=600)
+
+
+@contextmanager
+def _progress(label: str, total: int | None = None) -> Iterator[Callable[[str], None]]:
+    """Progress of one command on stderr; yields ``step(description)`` to call per step.
+
+    A terminal gets a rich bar (cleared at the end); piped stderr gets one plain line per step
+    with the seconds elapsed; ``--quiet`` shows nothing.
+    """
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = Console(stderr=True)
+    t0 = time.perf_counter()
+    if _state["quiet"]:
+        yield lambda _desc: None
+    elif console.is_terminal:
+        columns = ((SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+                   if total is None else
+                   (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn()))
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(escape(label), total=total)
+            first = [True]
+
+            def step(desc: str) -> None:
+                bar.update(task, advance=0 if first[0] else 1,
+                           description=escape(f"{label}: {desc}"))
+                first[0] = False
+
+            yield step
+    else:
+        def step(desc: str) -> None:
+            typer.echo(f"[{time.perf_counter() - t0:5.1f} s] {label}: {desc}", err=True)
+
+        yield step
 
 
 # --------------------------------------------------------------------------- geo data fetch
@@ -118,6 +266,7 @@ def data_fetch(
     """Download Geofabrik's extract covering AREA (PBF and free shapefiles) into the data
     directory, with resume, size and MD5 checks."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -127,19 +276,20 @@ def data_fetch(
         TransferSpeedColumn,
     )
 
+    from geo.io import check_output
     from geo.sources.download import fetch_geofabrik
 
     kinds = [k.strip() for k in what.split(",") if k.strip()]
-    target = _fetch_target_dir(data_dir)
+    target = check_output(_fetch_target_dir(data_dir), kind="folder", what="--data-dir")
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
-                  disable=not console.is_terminal) as bar:
+                  disable=not console.is_terminal or _state["quiet"]) as bar:
         tasks: dict[str, int] = {}
 
         def progress(label: str, done: int, total: int | None) -> None:
             if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
+                tasks[label] = bar.add_task(escape(label), total=total)
             bar.update(tasks[label], completed=done, total=total)
 
         result = fetch_geofabrik(area, data_dir=target, url_base=url_base, what=kinds,
@@ -170,8 +320,10 @@ def claims_extract(
     """Find sentences with measurable targets in PLAN and write claim stubs (TOML) with the
     verbatim quote, line number and a guessed target, for a planner to complete."""
     from geo.claims.extract import extract_to_toml
-    from geo.io import write_text
+    from geo.io import check_output, write_text
 
+    if out is not None:
+        check_output(out, kind="file", what="--out")
     text, n = extract_to_toml(plan)
     if n == 0:
         from geo.errors import EmptyResultError
@@ -245,7 +397,7 @@ def data_summary_dict(area_name: str, *, data_dir: Path | None = None,
     if "roads" in osm.layers_missing and osm.path is not None and osm.path.is_dir():
         entrances = None
         notes.append("expressway_entrances: no road network in the data (layer 'roads' "
-                     "missing); give a PBF/XML file (--osm) or a Geofabrik roads layer")
+                     "missing); give a PBF/XML file (--network) or a Geofabrik roads layer")
     else:
         from geo.network import graph_from_osm
 
@@ -291,13 +443,19 @@ def data_summary(
                                       "(tongzhou / 通州区), beijing, or a GeoJSON polygon file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     data_dir: DataDirOption = None,
-    osm: Annotated[Path | None, typer.Option("--osm", help="Read OSM from this PBF/XML file "
-                                                "or Geofabrik folder instead.")] = None,
+    network: Annotated[Path | None, typer.Option("--network", help="Read OSM (with roads) "
+                       "from this PBF/XML file or Geofabrik folder instead.")] = None,
+    osm: Annotated[Path | None, typer.Option("--osm", hidden=True,
+                                             help="Old name of --network.")] = None,
 ) -> None:
     """Summarise the data for an area: size, facilities, population, OSM date, missing layers."""
     import json
 
-    summary = data_summary_dict(area, data_dir=data_dir, osm_path=osm)
+    from geo.errors import DataError
+
+    if network is not None and osm is not None and network != osm:
+        raise DataError("--network and --osm (its old name) name different files: give one")
+    summary = data_summary_dict(area, data_dir=data_dir, osm_path=network or osm)
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         return
@@ -305,7 +463,7 @@ def data_summary(
     from rich.table import Table
 
     rel = f" (OSM relation {summary['osm_id']})" if summary["osm_id"] is not None else ""
-    table = Table(title=f"{summary['area_name']}{rel}")
+    table = Table(title=escape(f"{summary['area_name']}{rel}"))
     table.add_column("item")
     table.add_column("value", overflow="fold")
     labels = [("area_km2", "area (km²)"), ("rail_stations", "rail stations"),
@@ -344,12 +502,14 @@ def _console() -> Any:
 _VERDICT_STYLE = {"met": "green", "not_met": "red", "inconclusive": "yellow"}
 
 
-def _fmt_measured(value: object, unit: str) -> str:
-    if value is None:
-        return "n/a"
-    if unit == "share":
-        return f"{float(value):.1%}"  # type: ignore[arg-type]
-    return f"{float(value):,.3g} {unit}"  # type: ignore[arg-type]
+def _inputs_line(data: dict[str, Any], cell_size_m: Any) -> str:
+    """What an evaluation ran on, in words: OSM data, population method, cell size, network."""
+    from geo.format import fmt_cell_size
+
+    network = data.get("network_source") or "none (no road network given)"
+    return (f"data: {data.get('osm_source') or 'n/a'}; population: "
+            f"{data.get('population_source') or 'n/a'}; demand cells: "
+            f"{fmt_cell_size(cell_size_m)}; road network: {network}")
 
 
 # --------------------------------------------------------------------------- geo data population
@@ -413,7 +573,7 @@ def evaluate(
     network: Annotated[Path | None, typer.Option("--network", help="OSM PBF/XML file with "
                        "roads for walk/drive networks.")] = None,
     cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand hex cell width "
-                           "(m).")] = 250.0,
+                           "(m).")] = CELL_SIZE_M,
     no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the "
                               "sensitivity variants (faster; nothing is called robust).")] = False,
     scenario: Annotated[Path | None, typer.Option("--scenario", help="GeoJSON of facilities "
@@ -423,53 +583,80 @@ def evaluate(
                      "or bd09 (Baidu).")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
+    # reason for the long parameter list: one parameter per command-line option (typer)
     """Evaluate the plan's claims for an area: measured value, method, verdict, sensitivity."""
     import json
 
-    from geo import io
-    from geo.claims.evaluate import evaluate_area
+    from geo import io, validate
 
-    if cell_size_m <= 0:
-        raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
-    from geo.claims.context import StudyContext
+    validate.check_number("--cell-size-m", cell_size_m, validate.CELL_SIZE_M)
+    if json_path is not None and str(json_path) != "-":
+        io.check_output(json_path, kind="file", what="--json")
+    from geo.areas import get_area
+    from geo.claims.registry import load_claims
 
-    ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
-                       cell_size_m=cell_size_m)
-    before = None
-    if scenario is not None:
-        import pandas as pd
-
-        from geo.scenarios import check_removals, compare, load_scenario
-
-        ref = pd.concat([ctx.facilities(k) for k in ("rail_station", "fire_station", "park",
-                                                        "school")], ignore_index=True)
-        scen = load_scenario(scenario, datum=datum, area=ctx.area, osm_reference=ref)
-        check_removals(scen, lambda k: ctx.facilities(k, reach_m=ctx.coverage_reach_m(k)))
-        before = evaluate_area(area, claims_path=claims, context=ctx,
-                               sensitivity=not no_sensitivity)
-        ctx_after = StudyContext(ctx.area, data_dir=ctx.data_dir, network_path=network,
-                                 cell_size_m=cell_size_m, scenario=scen, osm=ctx.osm)
-        ev = evaluate_area(area, claims_path=claims, context=ctx_after,
-                           sensitivity=not no_sensitivity, scenario=scen)
-        payload = compare(before, ev)
-    else:
-        ev = evaluate_area(area, claims_path=claims, context=ctx,
-                           sensitivity=not no_sensitivity)
-        payload = ev.to_dict()
+    the_area = get_area(area, data_dir=_data_dir(data_dir))   # bad input fails before any
+    load_claims(claims)                                        # progress line
+    with _progress(f"evaluating {the_area.name_en}") as step:
+        before, ev, payload = _evaluate_run(the_area, data_dir, network, cell_size_m, claims,
+                                            not no_sensitivity, scenario, datum, step)
     if json_path is not None:
         text = json.dumps(payload, ensure_ascii=False, indent=2)
         if str(json_path) == "-":
             typer.echo(text)
             return
         io.write_text(json_path, text + "\n")
+    console = _console()
+    _print_evaluation(console, ev, before)
+    if json_path is not None:
+        from rich.markup import escape
+
+        console.print(f"JSON written to {escape(str(json_path))}")
+
+
+def _evaluate_run(area: Any, data_dir: Path | None, network: Path | None, cell_size_m: float,
+                  claims: Path | None, sensitivity: bool, scenario: Path | None,
+                  datum: str | None, step: Callable[[str], None]) -> tuple[Any, Any, dict]:
+    # reason for 9 parameters: the evaluate command's options, passed through unchanged
+    """Evaluate (before and after a scenario when one is given): (before, after, JSON payload)."""
+    from geo.claims.context import StudyContext
+    from geo.claims.evaluate import evaluate_area
+
+    step("loading data")
+    ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
+                       cell_size_m=cell_size_m)
+    if scenario is None:
+        ev = evaluate_area(area, claims_path=claims, context=ctx, sensitivity=sensitivity,
+                           progress=step)
+        return None, ev, ev.to_dict()
+    import pandas as pd
+
+    from geo.scenarios import check_removals, compare, load_scenario
+
+    ref = pd.concat([ctx.facilities(k) for k in ("rail_station", "fire_station", "park",
+                                                    "school")], ignore_index=True)
+    scen = load_scenario(scenario, datum=datum, area=ctx.area, osm_reference=ref)
+    check_removals(scen, lambda k: ctx.facilities(k, reach_m=ctx.coverage_reach_m(k)))
+    before = evaluate_area(area, claims_path=claims, context=ctx, sensitivity=sensitivity,
+                           progress=lambda cid: step(f"{cid} (before the scenario)"))
+    ctx_after = StudyContext(ctx.area, data_dir=ctx.data_dir, network_path=network,
+                             cell_size_m=cell_size_m, scenario=scen, osm=ctx.osm)
+    ev = evaluate_area(area, claims_path=claims, context=ctx_after, sensitivity=sensitivity,
+                       scenario=scen, progress=lambda cid: step(f"{cid} (with the scenario)"))
+    return before, ev, compare(before, ev)
+
+
+def _print_evaluation(console: Any, ev: Any, before: Any = None) -> None:
+    """The evaluate table and its notes, in words (the JSON keeps the machine values)."""
     from rich.markup import escape
     from rich.table import Table
 
     from geo.claims.metrics import REGISTRY
+    from geo.format import fmt_value, method_words, verdict_words
 
     a = ev.area
-    table = Table(title=f"{a['name']} ({a['name_en']}): plan claims vs OSM "
-                        f"{ev.data.get('osm_data_date') or ''}")
+    table = Table(title=escape(f"{a['name']} ({a['name_en']}): plan claims vs OSM "
+                               f"{ev.data.get('osm_data_date') or ''}"))
     for col in ("id", "claim", "target", "measured", "method", "verdict", "robust"):
         table.add_column(col, overflow="fold")
     before_by_id = {c.claim.id: c for c in before.claims} if before is not None else {}
@@ -477,31 +664,31 @@ def evaluate(
         t = c.claim.target
         target = ("no gaps" if t.comparator == "eliminate" else "measurement"
                   if t.comparator == "measure" else
-                  f"{t.comparator} {_fmt_measured(t.value, t.unit)}")
-        measured = _fmt_measured(c.value, c.unit)
+                  f"{t.comparator} {fmt_value(t.value, t.unit)}")
+        measured = fmt_value(c.value, c.unit)
         if c.claim.id in before_by_id:
-            measured = f"{_fmt_measured(before_by_id[c.claim.id].value, c.unit)} -> {measured}"
+            measured = f"{fmt_value(before_by_id[c.claim.id].value, c.unit)} -> {measured}"
         if c.value is not None:
             measured += REGISTRY[c.claim.metric].measured_label
         style = _VERDICT_STYLE.get(c.verdict, "")
         table.add_row(escape(c.claim.id), escape(c.claim.title_zh), escape(target),
-                      escape(measured), escape(c.method or "-"),
-                      f"[{style}]{escape(c.verdict)}[/]", "yes" if c.robust else "no")
-    console = _console()
+                      escape(measured), escape(method_words(c.method) if c.method else "-"),
+                      f"[{style}]{escape(verdict_words(c.verdict))}[/]",
+                      "yes" if c.robust else "no")
     console.print(table)
+    from geo.format import prose
+    from geo.report.html import fetch_area_name
+
+    where = fetch_area_name(ev.area)
     for c in ev.claims:
         if c.verdict == "inconclusive" and c.notes:
-            console.print(f"{escape(c.claim.id)}: {escape(c.notes[0])}")
+            console.print(f"{escape(c.claim.id)}: {escape(prose(c.notes[0], fetch_area=where))}")
     for s in ev.data.get("claims_skipped", []):
-        console.print(f"{escape(s['id'])} skipped: {escape(s['reason'])}")
+        console.print(f"{escape(s['id'])} skipped: {escape(prose(s['reason']))}")
     for n in ev.data.get("network_notes", []):
-        console.print(f"network: {escape(n)}")
-    console.print(f"data: {escape(str(ev.data.get('osm_source')))}; population: "
-                  f"{escape(str(ev.data.get('population_source')))}; network: "
-                  f"{escape(str(ev.data.get('network_source') or 'none'))}")
+        console.print(f"road network: {escape(prose(n, fetch_area=where))}")
+    console.print(escape(_inputs_line(ev.data, ev.parameters.get("cell_size_m"))))
     console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")
-    if json_path is not None:
-        console.print(f"JSON written to {escape(str(json_path))}")
 
 
 # --------------------------------------------------------------------------- geo report
@@ -534,109 +721,133 @@ def report(
                                                    "default: the packaged Tongzhou "
                                                    "claims.")] = None,
     cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand hex cell width "
-                                               "(m).")] = 250.0,
+                                               "(m), also for --site.")] = CELL_SIZE_M,
     site_specs: Annotated[list[str] | None, typer.Option("--site", help="Add proposed sites "
                           "for a claim, CLAIM:N (e.g. C04:6; repeatable).")] = None,
-    site_cell_size_m: Annotated[float, typer.Option("--site-cell-size-m", help="Cell width "
-                                "(m) for --site siting.")] = 500.0,
+    site_cell_size_m: Annotated[float | None, typer.Option("--site-cell-size-m", hidden=True,
+                                help="Cell width (m) for --site (default: --cell-size-m, so "
+                                "the siting starts from the evaluated numbers).")] = None,
     no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the "
                                                  "sensitivity variants.")] = False,
 ) -> None:
+    # reason for the long parameter list: one parameter per command-line option (typer)
     """Write the HTML report (claims, maps, charts, tables, JSON, GeoParquet) for an area, or
     for every Beijing district with --area beijing; print where index.html is."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from geo import validate
     from geo.areas import BEIJING_NAMES
     from geo.errors import DataError
-    from geo.maps import tile_choice
     from geo.report.batch import area_slug
+    from geo.report.options import ReportOptions
 
-    if jobs < 1:
-        raise DataError(f"--jobs {jobs}: expected a whole number of processes >= 1")
-    if not cell_size_m > 0:
-        raise DataError(f"--cell-size-m {cell_size_m:g}: expected a cell width > 0 metres")
-    if not no_maps:
-        tile_choice(tiles, tiles_key=tiles_key)
-    root = _data_dir(data_dir)
+    validate.check_number("--jobs", jobs, validate.JOBS)
+    validate.check_number("--cell-size-m", cell_size_m, validate.CELL_SIZE_M)
+    if site_specs and site_cell_size_m is not None:
+        validate.check_number("--site-cell-size-m", site_cell_size_m,
+                              validate.SITE_CELL_SIZE_M)
+    if dask is not None:
+        validate.check_url(dask, what="--dask", schemes=("tcp", "tls", "ws", "wss", "ucx"),
+                           example="tcp://127.0.0.1:8786")
+    opts = ReportOptions(data_dir=_data_dir(data_dir), claims_path=claims,
+                         network_path=network, cell_size_m=cell_size_m,
+                         sensitivity=not no_sensitivity, tiles=tiles, tiles_key=tiles_key,
+                         cdn=cdn, maps=not no_maps).check()
     is_batch = area.strip().lower() in BEIJING_NAMES
     out_dir = out if out is not None else Path("out") / ("beijing" if is_batch else
                                                          area_slug(area))
-    console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
     if is_batch and site_specs:
         raise DataError("--site works with one area (e.g. --area tongzhou), not the Beijing "
                         "batch")
     if is_batch:
-        from geo.report.batch import check_batch_dir, run_batch
-
-        check_batch_dir(out_dir)
-        with Progress(*columns, console=console, transient=True,
-                      disable=not console.is_terminal) as bar:
-            task = bar.add_task("districts", total=None)
-
-            def progress(res, done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total,
-                           description=f"{res.name} {res.status}")
-
-            summary = run_batch(None, out_dir, jobs=jobs, force=force, dask_address=dask,
-                                progress=progress, data_dir=root, claims_path=claims,
-                                network_path=network, cell_size_m=cell_size_m,
-                                sensitivity=not no_sensitivity, tiles=tiles,
-                                tiles_key=tiles_key, cdn=cdn, maps=not no_maps)
-        for d in summary.districts:
-            note = f": {d.error}" if d.error else ""
-            typer.echo(f"{d.slug:<12} {d.status:<7} {d.wall_time_s:7.1f} s{note}")
-        typer.echo(f"{summary.count('ok')} evaluated, {summary.count('reused')} reused, "
-                   f"{summary.count('failed')} failed in {summary.wall_time_s:.1f} s "
-                   f"({summary.executor})")
-        typer.echo(f"report: {summary.index}")
-        if summary.failed:
-            first = summary.failed[0]
-            raise DataError(f"{len(summary.failed)} of {len(summary.districts)} districts "
-                            f"failed (first: {first.slug}: {first.error}); see "
-                            f"{out_dir / 'summary.csv'}")
+        _report_batch(out_dir, opts, jobs=jobs, force=force, dask=dask)
         return
+    if site_cell_size_m is not None and not site_cell_size_m > 0:
+        raise DataError(f"--site-cell-size-m {site_cell_size_m:g}: expected a cell width > 0 "
+                        "metres")
+    _report_area(area, out_dir, opts, site_specs or [], site_cell_size_m)
 
-    from geo.areas import get_area
+
+def _report_batch(out_dir: Path, opts: Any, *, jobs: int, force: bool,
+                  dask: str | None) -> None:
+    """``geo report --area beijing``: every district, then the comparison page."""
+    from geo.errors import DataError
+    from geo.report.batch import check_batch_dir, run_batch
+
+    check_batch_dir(out_dir)
+    with _progress("Beijing districts") as step:
+        def progress(res: Any, done: int, total: int) -> None:
+            step(f"{done}/{total} {res.name} {res.status}")
+
+        summary = run_batch(None, out_dir, opts, jobs=jobs, force=force, dask_address=dask,
+                            progress=progress)
+    for d in summary.districts:
+        note = f": {d.error}" if d.error else ""
+        typer.echo(f"{d.slug:<12} {d.status:<7} {d.wall_time_s:7.1f} s{note}")
+    typer.echo(f"{summary.count('ok')} evaluated, {summary.count('reused')} reused, "
+               f"{summary.count('failed')} failed in {summary.wall_time_s:.1f} s "
+               f"({summary.executor})")
+    typer.echo(f"report: {summary.index}")
+    if summary.failed:
+        first = summary.failed[0]
+        raise DataError(f"{len(summary.failed)} of {len(summary.districts)} districts "
+                        f"failed (first: {first.slug}: {first.error}); see "
+                        f"{out_dir / 'summary.csv'}")
+
+
+def _report_area(area: str, out_dir: Path, opts: Any, site_specs: list[str],
+                 site_cell_size_m: float | None) -> None:
+    """``geo report --area X``: evaluate, site what ``--site`` asks, write the report.
+
+    The siting reuses the evaluation's study context (same cells) unless another cell size
+    is asked for, so "Closing the gap" starts from the number the claim card shows.
+    """
+    from geo.claims.context import StudyContext
     from geo.claims.evaluate import evaluate_area
     from geo.claims.registry import load_claims
     from geo.report.html import check_out_dir, write_report
 
     check_out_dir(out_dir)
-    the_area = get_area(area, data_dir=root)
-    wanted_sites = _parse_site_specs(site_specs or [], load_claims(claims))
-    n_claims = len(load_claims(claims))
-    with Progress(*columns, console=console, transient=True,
-                  disable=not console.is_terminal) as bar:
-        task = bar.add_task(f"{the_area.name_en} claims", total=n_claims + 1)
+    all_claims = load_claims(opts.claims_path)
+    wanted_sites = _parse_site_specs(site_specs, all_claims)
+    from geo.areas import get_area
 
-        def step(claim_id: str) -> None:
-            bar.update(task, advance=1, description=f"{the_area.name_en} {claim_id}")
-
-        bar.update(task, advance=-1)
-        ev = evaluate_area(the_area, data_dir=root, claims_path=claims, network_path=network,
-                           cell_size_m=cell_size_m, sensitivity=not no_sensitivity,
-                           progress=step)
+    the_area = get_area(area, data_dir=opts.data_dir)   # a bad name fails before any progress
+    with _progress(f"report {the_area.name_en}") as step:
+        step("loading data")
+        ctx = StudyContext(the_area, data_dir=opts.data_dir, network_path=opts.network_path,
+                           cell_size_m=opts.cell_size_m)
+        ev = evaluate_area(ctx.area, claims_path=opts.claims_path, context=ctx,
+                           sensitivity=opts.sensitivity, progress=step)
         sitings = []
         if wanted_sites:
-            from geo.claims.context import StudyContext
-            from geo.claims.gap import close_gap
+            sitings = _sitings(ctx, wanted_sites, site_cell_size_m, opts, step)
+        step("writing the report")
+        index = write_report(ev, out_dir, opts, area_geometry=ctx.area, sitings=sitings,
+                             progress=step)
+    from geo.format import verdict_words
 
-            sctx = StudyContext(the_area, data_dir=root, network_path=network,
-                                cell_size_m=site_cell_size_m)
-            for claim, n in wanted_sites:
-                bar.update(task, description=f"siting {claim.id} (+{n})")
-                res, model = close_gap(sctx, claim, add=n)
-                sitings.append((res, model, sctx.cells("area")))
-        bar.update(task, completed=n_claims, description="writing report")
-        index = write_report(ev, out_dir, tiles=tiles, tiles_key=tiles_key, cdn=cdn,
-                             maps=not no_maps, area_geometry=the_area, sitings=sitings)
-        bar.update(task, completed=n_claims + 1)
     for c in ev.claims:
-        typer.echo(f"{c.claim.id:<5} {c.verdict:<12} {c.claim.title_en}")
+        typer.echo(f"{c.claim.id:<5} {verdict_words(c.verdict):<12} {c.claim.title_en}")
     typer.echo(f"report: {index}")
+
+
+def _sitings(ctx: Any, wanted: list, cell_size_m: float | None, opts: Any,
+             step: Callable[[str], None]) -> list:
+    """Close the gap of each ``(claim, n)`` in ``wanted``: :class:`geo.report.sites.Siting`s."""
+    from geo.claims.context import StudyContext
+    from geo.claims.gap import close_gap
+    from geo.report.sites import Siting
+
+    sctx = ctx
+    if cell_size_m is not None and cell_size_m != ctx.cell_size_m:
+        sctx = StudyContext(ctx.area, data_dir=opts.data_dir, network_path=opts.network_path,
+                            cell_size_m=cell_size_m, osm=ctx.osm)
+    towns = _towns_or_none(sctx)
+    out = []
+    for claim, n in wanted:
+        step(f"siting {claim.id} (+{n})")
+        res, model = close_gap(sctx, claim, add=n)
+        out.append(Siting(res, model, sctx.cells(), towns))
+    return out
 
 
 # ------------------------------------------------------------------ geo site
@@ -679,16 +890,17 @@ def site(
     network: Annotated[Path | None, typer.Option("--network", help="OSM PBF/XML with "
                        "roads.")] = None,
     cell_size_m: Annotated[float, typer.Option("--cell-size-m", help="Demand cell width (m); "
-                           "also the candidate spacing.")] = 500.0,
+                           "also the candidate spacing.")] = CELL_SIZE_M,
     claims: Annotated[Path | None, typer.Option("--claims", help="Claim file.")] = None,
     time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="Solver time limit (s); "
                             "the best solution found is reported, marked not proven.")] = 60.0,
     data_dir: DataDirOption = None,
 ) -> None:
+    # reason for the long parameter list: one parameter per command-line option (typer)
     """Propose new facility sites that close a coverage claim's gap (exact MCLP / set cover)."""
     import json
 
-    from geo import io
+    from geo import io, validate
     from geo.claims.context import StudyContext
     from geo.claims.gap import close_gap
     from geo.claims.registry import load_claims
@@ -696,10 +908,14 @@ def site(
 
     if add is not None and add < 1:
         raise typer.BadParameter("must be >= 1", param_hint="--add")
-    if target is not None and not 0 < target <= 1:
-        raise typer.BadParameter("must be a share in (0, 1]", param_hint="--target")
-    if cell_size_m <= 0:
-        raise typer.BadParameter("must be > 0 metres", param_hint="--cell-size-m")
+    if target is not None:
+        validate.check_number("--target", target, validate.TARGET_SHARE)
+    if radius_m is not None:
+        validate.check_number("--radius-m", radius_m, validate.RADIUS_M)
+    validate.check_number("--cell-size-m", cell_size_m, validate.CELL_SIZE_M)
+    validate.check_number("--time-limit-s", time_limit_s, validate.TIME_LIMIT_S)
+    outputs = {"--json": json_path, "--geojson": geojson, "--map": map_path}
+    io.check_outputs(outputs)  # before any work
     by_id = {c.id: c for c in load_claims(claims)}
     if claim_id not in by_id:
         raise ClaimSpecError(f"claim {claim_id!r} is not in the claim file; known: "
@@ -707,36 +923,79 @@ def site(
     claim = by_id[claim_id]
     ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
                        cell_size_m=cell_size_m)
-    result, model = close_gap(ctx, claim, add=add, target_share=target, radius_m=radius_m,
-                              time_limit_s=time_limit_s)
-    if geojson is not None:
-        result.to_geojson(geojson)
-    if json_path is not None:
-        io.write_text(json_path, json.dumps({"model": model, **result.summary()},
-                                            ensure_ascii=False, indent=2) + "\n")
-    if map_path is not None:
-        from geo.maps import save_map, sites_map
+    goal = f"+{add}" if add is not None else f"reach {target:.0%}"
+    with _progress(f"siting {claim.id}") as step:
+        step(f"measuring {claim.id} and solving ({goal}; time limit {time_limit_s:g} s)")
+        result, model = close_gap(ctx, claim, add=add, target_share=target, radius_m=radius_m,
+                                  time_limit_s=time_limit_s)
+        step("naming streets/towns")
+        towns = _towns_or_none(ctx)
+    with io.staged_files(outputs) as tmp:  # all outputs or none
+        if geojson is not None:
+            result.to_geojson(tmp["--geojson"])
+        if json_path is not None:
+            tmp["--json"].write_text(json.dumps({"model": model,
+                                                 "population_source": ctx.population_source(),
+                                                 **result.summary()},
+                                                ensure_ascii=False, indent=2) + "\n",
+                                     encoding="utf-8")
+        if map_path is not None:
+            from geo.maps import save_map, sites_map
 
-        save_map(sites_map(ctx.area.geometry, ctx.cells("area"), result,
-                           title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
-                                 f"sites"), map_path)
+            save_map(sites_map(ctx.area.geometry, ctx.cells(), result,
+                               title=f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
+                                     f"sites", existing=_claim_facilities(ctx, claim)),
+                     tmp["--map"])
+    _print_sites(claim, result, model, towns, ctx.population_source())
+
+
+def _claim_facilities(ctx: Any, claim: Any) -> Any:
+    """The claim's existing facilities as its evaluation draws them (markers on a sites map),
+    or ``None`` when the evaluation has no map layers."""
+    from geo.claims.evaluate import measure_claim
+
+    layers = measure_claim(ctx, claim, detail=True).layers
+    return None if layers is None else layers.facilities
+
+
+def _towns_or_none(ctx: Any) -> Any:
+    """The area's streets/towns (admin level 8), or ``None`` (logged) when the layer is missing."""
+    from geo.areas import townships
+    from geo.errors import DataNotFoundError
+
+    try:
+        return townships(ctx.area, data_dir=ctx.data_dir)
+    except DataNotFoundError as exc:
+        log.warning("sites are not named by street/town: %s", exc)
+        return None
+
+
+def _print_sites(claim: Any, result: Any, model: dict[str, Any], towns: Any,
+                 population_text: str) -> None:
+    """The siting table and summary, in words; each warning once."""
     from rich.markup import escape
     from rich.table import Table
 
+    from geo.report.sites import SITE_COLUMNS, model_words, site_rows, sites_headline
+
     console = _console()
-    table = Table(title=f"{claim.id} {claim.title_zh}: proposed sites ({model['method']}, "
-                        f"threshold {model['threshold']:g} {model['unit']})")
-    for col in ("rank", "lon", "lat", "newly covered", "share gained"):
-        table.add_column(col, justify="right")
-    for _, s in result.sites.iterrows():
-        table.add_row(str(s["rank"]), f"{s.geometry.x:.5f}", f"{s.geometry.y:.5f}",
-                      f"{s['covered_gain']:,.0f}", f"{s['covered_gain_share']:.2%}")
+    table = Table(title=escape(f"{claim.id} {claim.title_zh}: {result.n_sites} proposed "
+                               f"sites ({model_words(model)})"))
+    for col in SITE_COLUMNS:
+        table.add_column(col, justify="left" if col == "street / town" else "right")
+    for row in site_rows(result, towns):
+        table.add_row(*(escape(c) for c in row))
     console.print(table)
-    console.print(f"covered {result.share_before:.1%} -> {result.share_after:.1%} of "
-                  f"{escape(model['weight'])} ({result.covered_before:,.0f} -> "
-                  f"{result.covered_after:,.0f}); solver {escape(result.solver)}, "
+    console.print(f"{escape(sites_headline(result, model))} "
+                  f"({result.covered_before:,.0f} -> {result.covered_after:,.0f}); solver "
+                  f"{escape(result.solver)}, "
                   f"{'proven optimal' if result.proven_optimal else 'NOT proven optimal'}, "
                   f"{result.time_s:.1f} s")
+    from geo.format import fmt_cell_size
+
+    console.print(f"demand: {fmt_cell_size(model.get('cell_size_m'))}; population: "
+                  f"{escape(population_text)}")
     for w in result.warnings:
-        console.print(f"warning: {escape(w)}")
+        if w not in _ONCE.seen:   # geo.siting logged most of them already
+            console.print(f"warning: {escape(w)}")
     console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")

@@ -42,3 +42,11 @@ class OfflineError(GeoError, ConnectionError):
 
 class EmptyResultError(GeoError, ValueError):
     """An operation produced nothing where something was required (no facilities, no cells)."""
+
+
+class OutputError(DataError, OSError):
+    """An output path cannot be written: a folder where a file is due (or the reverse), a
+    parent that is a file, no write permission, or a folder the toolkit did not write."""
+
+    def __str__(self) -> str:  # OSError would prefix errno fields
+        return str(self.args[0]) if self.args else ""

@@ -289,26 +289,66 @@ def _swatch(color: str, label: str, *, outline: bool = False) -> str:
             f"{style};margin-right:4px'></span>{label}")
 
 
+@dataclass(frozen=True)
+class MapOptions:
+    """How a map is drawn, whatever it shows.
+
+    tiles : background, one of :data:`TILE_NAMES` (see :func:`tile_choice`).
+    tiles_key : API key for providers that need one (Tianditu).
+    simplify_m : display simplification tolerance for polygons, metres (0 keeps them exact).
+    """
+
+    tiles: str = "osm"
+    tiles_key: str | None = None
+    simplify_m: float = SIMPLIFY_M
+
+
+@dataclass(frozen=True)
+class CellStyle:
+    """What the demand cells show.
+
+    cost_column : column of the cells with the cost to the nearest facility (NaN/inf =
+        unreachable); ``None`` draws the cells in one colour.
+    cost_unit : unit of ``cost_column``: "min" or "s" (legend in minutes), "m" or "km"
+        (legend in metres), "rank" (whole numbers).
+    covered_column : boolean column splitting the cells into "Covered cells" and "Blind spots".
+    threshold : the claim's threshold in the legend's unit (minutes or metres).
+    cost_label : what the cell colour shows, for the legend (default: cost to the nearest
+        facility).
+    cost_max : upper end of the colour scale in the legend's unit (default: the largest cost).
+    cost_classes : number of colour classes in the legend.
+    fill_column : column holding each cell's fill colour (hex) for categorical maps; it
+        replaces the cost colours (give the legend with ``legend_html``).
+    legend_html : extra legend lines for the title box, as trusted HTML built by this module
+        (swatches; never data names).
+    """
+
+    cost_column: str | None = None
+    cost_unit: str = "min"
+    covered_column: str | None = None
+    threshold: float | None = None
+    cost_label: str | None = None
+    cost_max: float | None = None
+    cost_classes: int = 8
+    fill_column: str | None = None
+    legend_html: tuple[str, ...] = ()
+
+
+_STYLE_FIELDS = frozenset(CellStyle.__dataclass_fields__)
+_OPTION_FIELDS = frozenset(MapOptions.__dataclass_fields__)
+
+
 def claim_map(
     area_geometry: Any,
     facilities: gpd.GeoDataFrame | None = None,
     *,
     title: str,
     cells: gpd.GeoDataFrame | None = None,
-    cost_column: str | None = None,
-    cost_unit: str = "min",
-    covered_column: str | None = None,
-    threshold: float | None = None,
-    cost_label: str | None = None,
     service_areas: gpd.GeoDataFrame | None = None,
     subtitle: Sequence[str] = (),
-    tiles: str = "osm",
-    tiles_key: str | None = None,
-    simplify_m: float = SIMPLIFY_M,
-    cost_max: float | None = None,
-    cost_classes: int = 8,
-    cell_fill_column: str | None = None,
-    legend_html: Sequence[str] = (),
+    style: CellStyle | None = None,
+    options: MapOptions | None = None,
+    **fields: Any,
 ) -> folium.Map:
     """Build the Folium map of one claim.
 
@@ -325,58 +365,75 @@ def claim_map(
     cells
         Demand cells (polygons, EPSG:4326), optional columns ``cell_id``, ``population``,
         ``township`` shown in the tooltip.
-    cost_column
-        Column of ``cells`` with the cost to the nearest facility; NaN/inf = unreachable.
-    cost_unit
-        Unit of ``cost_column``: "min" or "s" (legend in minutes), "m" or "km" (legend in metres).
-    covered_column
-        Boolean column of ``cells``; splits them into "Covered cells" and "Blind spots" layers.
-    threshold
-        The claim's threshold in the legend's unit (minutes or metres); shown in the subtitle.
-    cost_label
-        What the cell colour shows, for the legend (default: cost to the nearest facility).
     service_areas
         Polygons (EPSG:4326) reached within the threshold; drawn as the "Service areas" layer.
     subtitle
         Extra lines under the title (escaped).
-    tiles
-        Background: one of :data:`TILE_NAMES` (see :func:`tile_choice`).
-    tiles_key
-        API key for providers that need one (Tianditu).
-    simplify_m
-        Display simplification tolerance in metres for polygons (0 keeps them exact).
-    cost_max
-        Upper end of the colour scale in the legend's unit (default: the largest finite cost).
-    cost_classes
-        Number of colour classes in the legend.
-    cell_fill_column
-        Column of ``cells`` holding each cell's fill colour (hex) for categorical maps; it
-        replaces the cost colours (give the legend with ``legend_html``).
-    legend_html
-        Extra legend lines for the title box, as trusted HTML (built by this module, e.g. with
-        swatches; never data names).
+    style, options
+        What the cells show (:class:`CellStyle`) and how the map is drawn (:class:`MapOptions`).
+    **fields
+        Shorthand for single fields of either, e.g. ``cost_column="distance_m", tiles="none"``
+        (they override ``style`` / ``options``).
 
     Returns
     -------
     folium.Map
         Render it with :func:`map_html` or write it with :func:`save_map`.
     """
-    import branca.colormap as bcm
+    import dataclasses
+
     import folium
-    import numpy as np
 
-    choice = tile_choice(tiles, tiles_key=tiles_key)
-    datum = choice.datum
-    if cost_unit not in _UNITS:
-        raise DataError(f"cost_unit={cost_unit!r}: expected one of {', '.join(_UNITS)}")
-    shown_unit, factor, unit_word = _UNITS[cost_unit]
-
-    area = _light(_as_gdf(area_geometry, "area_geometry"), simplify_m=simplify_m, datum=datum)
+    unknown = set(fields) - _STYLE_FIELDS - _OPTION_FIELDS
+    if unknown:
+        raise TypeError(f"claim_map() got unexpected keyword arguments {sorted(unknown)}; "
+                        f"known: {sorted(_STYLE_FIELDS | _OPTION_FIELDS)}")
+    style = dataclasses.replace(style or CellStyle(),
+                                **{k: v for k, v in fields.items() if k in _STYLE_FIELDS})
+    options = dataclasses.replace(options or MapOptions(),
+                                  **{k: v for k, v in fields.items() if k in _OPTION_FIELDS})
+    choice = tile_choice(options.tiles, tiles_key=options.tiles_key)
+    if style.cost_unit not in _UNITS:
+        raise DataError(f"cost_unit={style.cost_unit!r}: expected one of {', '.join(_UNITS)}")
+    draw = _Draw(datum=choice.datum, simplify_m=options.simplify_m)
+    area = draw.light(_as_gdf(area_geometry, "area_geometry"))
     if area.empty:
         raise EmptyResultError("area_geometry is empty: nothing to draw the map around")
-    x0, y0, x1, y1 = area.total_bounds
+    m = _base_map(area, choice, n_features=0 if cells is None else len(cells))
+    lines = [html.escape(line) for line in subtitle] + list(style.legend_html)
+    if choice.datum != "wgs84":
+        lines.append(f"Data converted WGS84 &rarr; {choice.datum.upper()} to match "
+                     f"{choice.label} tiles")
+    if service_areas is not None and len(service_areas):
+        lines.append(_add_service_areas(m, service_areas, draw))
+    if cells is not None and len(cells):
+        lines += _add_cells(m, cells, style, draw)
+    if facilities is not None and len(facilities):
+        lines.append(_add_facilities(m, facilities, draw))
+    m.get_root().html.add_child(folium.Element(_title_box(title, lines)))
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
 
-    n_features = 0 if cells is None else len(cells)
+
+@dataclass(frozen=True)
+class _Draw:
+    """Display preparation shared by the layers: the tiles' datum and the simplification."""
+
+    datum: str
+    simplify_m: float
+
+    def light(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        return _light(gdf, simplify_m=self.simplify_m, datum=self.datum)
+
+    def dissolve(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        return _dissolve(gdf, simplify_m=self.simplify_m, datum=self.datum)
+
+
+def _base_map(area: gpd.GeoDataFrame, choice: TileChoice, *, n_features: int) -> folium.Map:
+    """The map fitted to the area: tiles, attribution, scale bar, the district boundary."""
+    import folium
+
+    x0, y0, x1, y1 = area.total_bounds
     m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=11, tiles=None,
                    control_scale=True, prefer_canvas=n_features > CANVAS_ABOVE)
     if choice.provider is not None:
@@ -384,174 +441,197 @@ def claim_map(
                          control=True, **(choice.options or {})).add_to(m)
     _attribution(m)
     m.fit_bounds([[float(y0), float(x0)], [float(y1), float(x1)]])
-
-    lines = [html.escape(line) for line in subtitle] + list(legend_html)
-    if datum != "wgs84":
-        lines.append(f"Data converted WGS84 &rarr; {datum.upper()} to match {choice.label} tiles")
-
-    # district boundary
     folium.GeoJson(
         _features(area), name="District boundary",
         style_function=lambda f: {"color": "#222222", "weight": 2.5, "fill": False},
         interactive=False,
     ).add_to(m)
-
-    # service areas
-    if service_areas is not None and len(service_areas):
-        sa = _light(_as_gdf(service_areas, "service_areas"), simplify_m=simplify_m, datum=datum)
-        cols = [c for c in ("facility_id", "name", "kind", "threshold") if c in sa.columns]
-
-        sa_props = [{c: _text(sa[c].iloc[i]) for c in cols} for i in range(len(sa))]
-        gj = folium.GeoJson(
-            _features(sa, sa_props), name=f"Service areas ({len(sa)})",
-            style_function=lambda f: {"color": "#2c7fb8", "weight": 1, "fillColor": "#2c7fb8",
-                                      "fillOpacity": 0.12},
-        )
-        if cols:
-            folium.GeoJsonTooltip(fields=cols, aliases=[html.escape(c) for c in cols]).add_to(gj)
-        gj.add_to(m)
-        lines.append(_swatch("#2c7fb8", "service area", outline=True))
-
-    # demand cells
-    if cells is not None and len(cells):
-        cells_src = _as_gdf(cells, "cells")
-        cg = _light(cells_src, simplify_m=simplify_m, datum=datum)
-        for col in (cost_column, covered_column, cell_fill_column):
-            if col is not None and col not in cg.columns:
-                raise DataError(f"cells: no column {col!r}; columns are "
-                                f"{', '.join(map(str, cg.columns))}")
-        colour: Callable[[float], str]
-        if cost_column is not None:
-            cost = cg[cost_column].astype(float).to_numpy() * factor   # to the shown unit
-            finite = np.isfinite(cost)
-            vmax = float(cost_max) if cost_max is not None else (
-                float(cost[finite].max()) if finite.any() else 1.0)
-            vmin = 0.0
-            if vmax <= vmin:
-                vmax = vmin + 1.0
-            edges = nice_edges(vmax, cost_classes)
-            vmax = edges[-1]
-            ramp = bcm.LinearColormap(list(COST_COLORS), vmin=vmin, vmax=vmax)
-            mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
-            cmap = bcm.StepColormap([ramp.rgb_hex_str(v) for v in mids], index=edges,
-                                    vmin=vmin, vmax=vmax)
-            cmap.caption = (f"{cost_label or 'Cost to the nearest facility'} ({unit_word}), "
-                            "lower is better")
-            if not finite.all():  # only where some cell has no finite cost
-                cmap.caption += "; grey = unreachable"
-            cmap.add_to(m)
-
-            def colour(v: float) -> str:
-                return cmap.rgb_hex_str(min(v, vmax)) if math.isfinite(v) else UNREACHABLE_COLOR
-
-            cost_text = [f"{v:.1f} {shown_unit}" if math.isfinite(v) else "unreachable"
-                         for v in cost]
-        else:
-            cost = np.full(len(cg), np.nan)
-            cost_text = None
-
-        if covered_column is not None:
-            covered = cg[covered_column].fillna(False).astype(bool).to_numpy()
-        else:
-            covered = None
-
-        extra = [c for c in ("population", "township") if c in cg.columns]
-        id_col = "cell_id" if "cell_id" in cg.columns else None
-
-        def _cell_layer(mask: np.ndarray, name: str, default_fill: str,
-                        outline: str | None) -> None:
-            sub = cg.loc[mask]
-            costs = cost[mask]
-            texts = None if cost_text is None else [t for t, k in zip(cost_text, mask,
-                                                                       strict=True) if k]
-            fills = [colour(v) if cost_column is not None else default_fill for v in costs]
-            if cell_fill_column is not None:
-                fills = [str(f) for f in sub[cell_fill_column]]
-            props_rows: list[dict[str, Any]] = []
-            ids = sub[id_col].tolist() if id_col else None
-            pops = sub["population"].astype(float).tolist() if "population" in extra else None
-            towns = sub["township"].tolist() if "township" in extra else None
-            for j in range(len(sub)):
-                p: dict[str, Any] = {}
-                if ids is not None:
-                    p["cell"] = _text(ids[j])
-                if texts is not None:
-                    p["cost"] = texts[j]
-                if pops is not None:
-                    p["pop"] = f"{pops[j]:.0f}" if math.isfinite(pops[j]) else ""
-                if towns is not None:
-                    p["township"] = _text(towns[j])
-                props_rows.append(p)
-            group = folium.FeatureGroup(name=name)
-            gj = folium.GeoJson(
-                _features(sub, props_rows),
-                style_function=lambda f: {"fillColor": fills[f["id"]], "fillOpacity": 0.6,
-                                          "color": fills[f["id"]], "weight": 0.5},
-            )
-            labels = {"cell": "cell", "cost": "cost to nearest", "pop": "population",
-                      "township": "township"}
-            fields = list(props_rows[0]) if props_rows else []
-            if fields:
-                folium.GeoJsonTooltip(fields=fields,
-                                      aliases=[labels[f] for f in fields]).add_to(gj)
-            gj.add_to(group)
-            if outline is not None:
-                # the outline of the group, dissolved: readable at district zoom where
-                # per-cell outlines would cover the cost colours
-                merged = _dissolve(cells_src.loc[mask], simplify_m=simplify_m, datum=datum)
-                folium.GeoJson(_features(merged), interactive=False,
-                               style_function=lambda f: {"color": outline, "weight": 2,
-                                                         "fill": False}).add_to(group)
-            group.add_to(m)
-
-        if covered is None:
-            _cell_layer(np.ones(len(cg), bool), f"Demand cells ({len(cg)})", "#756bb1", None)
-        else:
-            thr = "" if threshold is None else f" (within {threshold:g} {shown_unit})"
-            n_cov, n_blind = int(covered.sum()), int((~covered).sum())
-            if n_cov:
-                _cell_layer(covered, f"Covered cells{thr} ({n_cov})", COVERED_COLOR,
-                            COVERED_COLOR)
-            if n_blind:
-                _cell_layer(~covered, f"Blind spots ({n_blind})", BLIND_COLOR, BLIND_COLOR)
-            lines.append(_swatch(COVERED_COLOR, f"covered{html.escape(thr)}", outline=True)
-                         + " &nbsp; " + _swatch(BLIND_COLOR, "blind spot", outline=True))
-        if threshold is not None and covered is None:
-            lines.append(f"threshold {threshold:g} {shown_unit}")
-
-    # facilities
-    if facilities is not None and len(facilities):
-        fac = _as_gdf(facilities, "facilities")
-        missing = [c for c in ("facility_id", "kind", "name", "osm_id") if c not in fac.columns]
-        if missing:
-            raise DataError(f"facilities: missing columns {', '.join(missing)}; expected "
-                            f"facility_id, kind, name, osm_id, geometry")
-        fac = _light(fac, simplify_m=simplify_m, datum=datum)
-        kinds = sorted({str(k) for k in fac["kind"]})
-        kind_colour = {k: KIND_COLORS[i % len(KIND_COLORS)] for i, k in enumerate(kinds)}
-        fac_kinds = [str(k) for k in fac["kind"]]
-
-        fac_props = [{"name": _text(n, empty="(unnamed)"), "kind": _text(k),
-                      "osm_id": _text(o), "facility_id": _text(f)}
-                     for n, k, o, f in zip(fac["name"], fac["kind"], fac["osm_id"],
-                                           fac["facility_id"], strict=True)]
-        gj = folium.GeoJson(
-            _features(fac, fac_props), name=f"Facilities ({len(fac)})",
-            marker=folium.CircleMarker(radius=6, fill=True, fill_opacity=0.9, weight=1.5),
-            style_function=lambda f: {"color": "#ffffff", "weight": 1.5,
-                                      "fillColor": kind_colour[fac_kinds[f["id"]]],
-                                      "fillOpacity": 0.9},
-        )
-        folium.GeoJsonTooltip(fields=["name", "kind", "osm_id"],
-                              aliases=["name", "kind", "OSM id"]).add_to(gj)
-        folium.GeoJsonPopup(fields=["name", "kind", "osm_id", "facility_id"],
-                            aliases=["name", "kind", "OSM id", "facility"]).add_to(gj)
-        gj.add_to(m)
-        lines.append(" &nbsp; ".join(_swatch(kind_colour[k], html.escape(k)) for k in kinds))
-
-    m.get_root().html.add_child(folium.Element(_title_box(title, lines)))
-    folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+def _add_service_areas(m: folium.Map, service_areas: gpd.GeoDataFrame, draw: _Draw) -> str:
+    """The "Service areas" layer; returns its legend line."""
+    import folium
+
+    sa = draw.light(_as_gdf(service_areas, "service_areas"))
+    cols = [c for c in ("facility_id", "name", "kind", "threshold") if c in sa.columns]
+    sa_props = [{c: _text(sa[c].iloc[i]) for c in cols} for i in range(len(sa))]
+    gj = folium.GeoJson(
+        _features(sa, sa_props), name=f"Service areas ({len(sa)})",
+        style_function=lambda f: {"color": "#2c7fb8", "weight": 1, "fillColor": "#2c7fb8",
+                                  "fillOpacity": 0.12},
+    )
+    if cols:
+        folium.GeoJsonTooltip(fields=cols, aliases=[html.escape(c) for c in cols]).add_to(gj)
+    gj.add_to(m)
+    return _swatch("#2c7fb8", "service area", outline=True)
+
+
+@dataclass(frozen=True)
+class _CellColours:
+    """Per-cell cost in the shown unit, its tooltip text and the fill colour function."""
+
+    cost: Any
+    text: list[str] | None
+    colour: Callable[[float], str] | None   # None: no cost column, one fill per layer
+
+
+def _cell_colours(m: folium.Map, cg: gpd.GeoDataFrame, style: CellStyle) -> _CellColours:
+    """Colour classes of the cost column (legend added to ``m``), or one fill colour."""
+    import branca.colormap as bcm
+    import numpy as np
+
+    shown_unit, factor, unit_word = _UNITS[style.cost_unit]
+    if style.cost_column is None:
+        return _CellColours(np.full(len(cg), np.nan), None, None)
+    cost = cg[style.cost_column].astype(float).to_numpy() * factor   # to the shown unit
+    finite = np.isfinite(cost)
+    vmax = float(style.cost_max) if style.cost_max is not None else (
+        float(cost[finite].max()) if finite.any() else 1.0)
+    if vmax <= 0.0:
+        vmax = 1.0
+    edges = nice_edges(vmax, style.cost_classes)
+    vmax = edges[-1]
+    ramp = bcm.LinearColormap(list(COST_COLORS), vmin=0.0, vmax=vmax)
+    mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
+    cmap = bcm.StepColormap([ramp.rgb_hex_str(v) for v in mids], index=edges, vmin=0.0,
+                            vmax=vmax)
+    unreachable = "; grey = unreachable" if not finite.all() else ""
+    cmap.caption = (f"{style.cost_label or 'Cost to the nearest facility'} ({unit_word}), "
+                    f"lower is better{unreachable}")
+    cmap.add_to(m)
+
+    def colour(v: float) -> str:
+        return cmap.rgb_hex_str(min(v, vmax)) if math.isfinite(v) else UNREACHABLE_COLOR
+
+    text = [f"{v:.1f} {shown_unit}".strip() if math.isfinite(v) else "unreachable"
+            for v in cost]
+    return _CellColours(cost, text, colour)
+
+
+def _cell_props(sub: gpd.GeoDataFrame, texts: list[str] | None) -> list[dict[str, Any]]:
+    """Tooltip properties of the cells: id, cost, population (whole people), township."""
+    ids = sub["cell_id"].tolist() if "cell_id" in sub.columns else None
+    pops = sub["population"].astype(float).tolist() if "population" in sub.columns else None
+    towns = sub["township"].tolist() if "township" in sub.columns else None
+    rows: list[dict[str, Any]] = []
+    for j in range(len(sub)):
+        p: dict[str, Any] = {}
+        if ids is not None:
+            p["cell"] = _text(ids[j])
+        if texts is not None:
+            p["cost"] = texts[j]
+        if pops is not None:
+            p["pop"] = f"{pops[j]:,.0f}" if math.isfinite(pops[j]) else ""
+        if towns is not None:
+            p["township"] = _text(towns[j])
+        rows.append(p)
+    return rows
+
+
+_CELL_LABELS = {"cell": "cell", "cost": "cost to nearest", "pop": "population",
+                "township": "township"}
+
+
+def _cell_layer(m: folium.Map, cg: gpd.GeoDataFrame, source: gpd.GeoDataFrame, mask: Any,
+                name: str, colours: _CellColours, outline: str | None, draw: _Draw,
+                fill_column: str | None = None) -> None:
+    # reason for 9 parameters: one layer of the cells; the arguments are what it draws
+    """One toggleable layer of the cells selected by ``mask`` (outlined when ``outline``)."""
+    import folium
+
+    sub = cg.loc[mask]
+    fill = outline or "#756bb1"
+    fills = [colours.colour(v) if colours.colour is not None else fill
+             for v in colours.cost[mask]]
+    if fill_column is not None:   # categorical maps carry their own colours
+        fills = [str(f) for f in sub[fill_column]]
+    texts = None if colours.text is None else [t for t, k in zip(colours.text, mask,
+                                                                 strict=True) if k]
+    props = _cell_props(sub, texts)
+    group = folium.FeatureGroup(name=name)
+    gj = folium.GeoJson(
+        _features(sub, props),
+        style_function=lambda f: {"fillColor": fills[f["id"]], "fillOpacity": 0.6,
+                                  "color": fills[f["id"]], "weight": 0.5},
+    )
+    fields = list(props[0]) if props else []
+    if fields:
+        folium.GeoJsonTooltip(fields=fields, aliases=[_CELL_LABELS[f] for f in fields]).add_to(gj)
+    gj.add_to(group)
+    if outline is not None:
+        # the outline of the group, dissolved: readable at district zoom where per-cell
+        # outlines would cover the cost colours
+        merged = draw.dissolve(source.loc[mask])
+        folium.GeoJson(_features(merged), interactive=False,
+                       style_function=lambda f: {"color": outline, "weight": 2,
+                                                 "fill": False}).add_to(group)
+    group.add_to(m)
+
+
+def _add_cells(m: folium.Map, cells: gpd.GeoDataFrame, style: CellStyle,
+               draw: _Draw) -> list[str]:
+    """The demand-cell layers (one, or covered / blind spots); returns legend lines."""
+    import numpy as np
+
+    source = _as_gdf(cells, "cells")
+    cg = draw.light(source)
+    for col in (style.cost_column, style.covered_column, style.fill_column):
+        if col is not None and col not in cg.columns:
+            raise DataError(f"cells: no column {col!r}; columns are "
+                            f"{', '.join(map(str, cg.columns))}")
+    colours = _cell_colours(m, cg, style)
+    shown_unit = _UNITS[style.cost_unit][0]
+    if style.covered_column is None:
+        _cell_layer(m, cg, source, np.ones(len(cg), bool), f"Demand cells ({len(cg)})",
+                    colours, None, draw, style.fill_column)
+        return ([] if style.threshold is None else
+                [f"threshold {style.threshold:g} {shown_unit}".strip()])
+    covered = cg[style.covered_column].fillna(False).astype(bool).to_numpy()
+    thr = ("" if style.threshold is None else
+           f" (within {style.threshold:g} {shown_unit})".replace(" )", ")"))
+    n_cov = int(covered.sum())
+    if n_cov:
+        _cell_layer(m, cg, source, covered, f"Covered cells{thr} ({n_cov})", colours,
+                    COVERED_COLOR, draw, style.fill_column)
+    n_blind = int((~covered).sum())
+    if n_blind:
+        _cell_layer(m, cg, source, ~covered, f"Blind spots ({n_blind})", colours,
+                    BLIND_COLOR, draw, style.fill_column)
+    return [_swatch(COVERED_COLOR, f"covered{html.escape(thr)}", outline=True)
+            + " &nbsp; " + _swatch(BLIND_COLOR, "blind spot", outline=True)]
+
+
+def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, draw: _Draw) -> str:
+    """The "Facilities" layer, coloured by kind; returns its legend line."""
+    import folium
+
+    fac = _as_gdf(facilities, "facilities")
+    missing = [c for c in ("facility_id", "kind", "name", "osm_id") if c not in fac.columns]
+    if missing:
+        raise DataError(f"facilities: missing columns {', '.join(missing)}; expected "
+                        f"facility_id, kind, name, osm_id, geometry")
+    fac = draw.light(fac)
+    kinds = sorted({str(k) for k in fac["kind"]})
+    kind_colour = {k: KIND_COLORS[i % len(KIND_COLORS)] for i, k in enumerate(kinds)}
+    fac_kinds = [str(k) for k in fac["kind"]]
+    fac_props = [{"name": _text(n, empty="(unnamed)"), "kind": _text(k),
+                  "osm_id": _text(o), "facility_id": _text(f)}
+                 for n, k, o, f in zip(fac["name"], fac["kind"], fac["osm_id"],
+                                       fac["facility_id"], strict=True)]
+    gj = folium.GeoJson(
+        _features(fac, fac_props), name=f"Facilities ({len(fac)})",
+        marker=folium.CircleMarker(radius=6, fill=True, fill_opacity=0.9, weight=1.5),
+        style_function=lambda f: {"color": "#ffffff", "weight": 1.5,
+                                  "fillColor": kind_colour[fac_kinds[f["id"]]],
+                                  "fillOpacity": 0.9},
+    )
+    folium.GeoJsonTooltip(fields=["name", "kind", "osm_id"],
+                          aliases=["name", "kind", "OSM id"]).add_to(gj)
+    folium.GeoJsonPopup(fields=["name", "kind", "osm_id", "facility_id"],
+                        aliases=["name", "kind", "OSM id", "facility"]).add_to(gj)
+    gj.add_to(m)
+    return " &nbsp; ".join(_swatch(kind_colour[k], html.escape(k)) for k in kinds)
 
 
 #: JSON options used while rendering: compact separators and UTF-8 text instead of \uXXXX escapes
@@ -574,7 +654,7 @@ def site_color(rank: int) -> str:
 
 
 def sites_map(area_geometry: Any, cells: gpd.GeoDataFrame, result: Any, *, title: str,
-              tiles: str = "osm", tiles_key: str | None = None,
+              options: MapOptions | None = None,
               existing: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Map of proposed sites (a :class:`geo.siting.SitingResult`) over the demand cells.
 
@@ -584,6 +664,8 @@ def sites_map(area_geometry: Any, cells: gpd.GeoDataFrame, result: Any, *, title
     ``facilities``) are drawn as markers beside the proposed sites.
     """
     import pandas as pd
+
+    from geo.format import fmt_share
 
     cells = cells.copy()
     status = result.demand_status
@@ -597,20 +679,21 @@ def sites_map(area_geometry: Any, cells: gpd.GeoDataFrame, result: Any, *, title
     sites["name"] = [f"proposed site {r}" for r in sites["rank"]]
     sites["facility_id"] = sites["site_id"].astype(str)
     sites["osm_id"] = ""
-    markers = sites[["facility_id", "kind", "name", "osm_id", "geometry"]]
+    cols = ["facility_id", "kind", "name", "osm_id", "geometry"]
+    points = sites[cols]
     if existing is not None and len(existing):
-        old = existing[["facility_id", "kind", "name", "osm_id", "geometry"]].copy()
-        old["kind"] = [f"existing {k}" for k in old["kind"].astype(str)]
-        markers = pd.concat([old.to_crs(markers.crs) if old.crs != markers.crs else old,
-                             markers], ignore_index=True)
-    legend = [_swatch(COVERED_BEFORE_COLOR, "covered before")
+        old = existing.to_crs(sites.crs)[cols].copy()
+        old["kind"] = [f"existing {k}".replace("_", " ") for k in old["kind"].astype(str)]
+        points = pd.concat([old, points], ignore_index=True)
+    legend = (_swatch(COVERED_BEFORE_COLOR, "covered before")
               + " &nbsp; " + _swatch(BLIND_COLOR, "blind spot (still uncovered)"),
               "newly covered by proposed site: " + " &nbsp; ".join(
-                  _swatch(site_color(r), str(int(r))) for r in sorted(sites["rank"]))]
-    subtitle = [f"covered {result.share_before:.1%} -> {result.share_after:.1%}"]
-    return claim_map(area_geometry, markers, title=title, subtitle=subtitle, cells=cells,
-                     covered_column="covered", cell_fill_column="fill", legend_html=legend,
-                     tiles=tiles, tiles_key=tiles_key)
+                  _swatch(site_color(r), str(int(r))) for r in sorted(sites["rank"])))
+    subtitle = [(f"{len(result.sites)} proposed sites: covered {fmt_share(result.share_before)} "
+                 f"-> {fmt_share(result.share_after)}")]
+    style = CellStyle(covered_column="covered", fill_column="fill", legend_html=legend)
+    return claim_map(area_geometry, points, title=title, subtitle=subtitle, cells=cells,
+                     style=style, options=options)
 
 
 def map_html(m: folium.Map, *, cdn: bool = False) -> str:

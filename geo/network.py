@@ -661,7 +661,10 @@ def nearest_cost(G: Any, sources: Iterable[Any], *, weight: str = "length",
 
     Notes
     -----
-    CSR arrays are built once per graph and weight and cached (weakly keyed on ``G``, rebuilt
+    ``G`` may also be a :class:`geo.roadnet.RoadNetwork` (array form, node ids are OSM ids;
+    weights ``"length"``, ``"travel_time"``, ``"travel_time:<profile>"``); its arrays are fixed,
+    so repeated calls skip the check below.
+    For networkx graphs, CSR arrays are built once per graph and weight and cached (weakly keyed on ``G``, rebuilt
     when its nodes or adjacent node pairs change). After changing weights in place or adding a
     parallel edge call :func:`clear_cache` (``add_speeds`` does).
     """
@@ -676,6 +679,9 @@ def nearest_cost(G: Any, sources: Iterable[Any], *, weight: str = "length",
             raise NetworkError(f"cutoff must be a number >= 0 or None, got {cutoff!r}") from None
         if not cutoff >= 0:
             raise NetworkError(f"cutoff must be a number >= 0 or None, got {cutoff!r}")
+    if type(G).__name__ == "RoadNetwork":
+        return _roadnet_nearest_cost(G, sources, weight=weight, limit=cutoff, reverse=reverse,
+                                     return_source=return_source)
     csr = csr_for(G, weight)
     idx = source_positions(csr, sources)
     n = len(csr.nodes)
@@ -699,3 +705,37 @@ def nearest_cost(G: Any, sources: Iterable[Any], *, weight: str = "length",
         return cost, pd.Series(out, index=csr.nodes, dtype=object, name="source")
     dist = dijkstra(matrix, directed=True, indices=idx, min_only=True, limit=limit)
     return pd.Series(dist, index=csr.nodes, name=f"cost_{weight}", copy=False)
+
+
+def _roadnet_nearest_cost(net: Any, sources: Iterable[Any], *, weight: str,
+                          limit: float | None, reverse: bool,
+                          return_source: bool) -> pd.Series | tuple[pd.Series, pd.Series]:
+    """:func:`nearest_cost` on a :class:`geo.roadnet.RoadNetwork` (same outputs)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    if isinstance(sources, (str, bytes)) or not isinstance(sources, Iterable):
+        sources = [sources]
+    src = list(sources)
+    index = pd.Index(net.node_id)
+    idx = np.unique(net.positions(src)) if src else np.zeros(0, np.int64)
+    if len(idx) == 0:
+        log.warning("nearest_cost: no sources; every cost is inf")
+        cost = pd.Series(np.full(net.n_nodes, np.inf), index=index, name=f"cost_{weight}")
+        if return_source:
+            return cost, pd.Series([None] * net.n_nodes, index=index, dtype=object,
+                                   name="source")
+        return cost
+    mat = net.csr(weight, reverse=reverse)
+    lim = np.inf if limit is None else limit
+    if not return_source:
+        dist = dijkstra(mat, directed=True, indices=idx, min_only=True, limit=lim)
+        return pd.Series(dist, index=index, name=f"cost_{weight}", copy=False)
+    dist, _, srcpos = dijkstra(mat, directed=True, indices=idx, min_only=True, limit=lim,
+                               return_predecessors=True)
+    out = np.empty(net.n_nodes, dtype=object)
+    out[:] = None
+    ok = srcpos >= 0
+    out[ok] = net.node_id[srcpos[ok]]
+    return (pd.Series(dist, index=index, name=f"cost_{weight}", copy=False),
+            pd.Series(out, index=index, dtype=object, name="source"))
+

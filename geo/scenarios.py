@@ -111,17 +111,21 @@ def _parse_feature(feat: Any, where: str) -> tuple[str, dict[str, Any]]:
     try:
         geom = shapely.geometry.shape(feat["geometry"]) if feat.get("geometry") else None
     except (KeyError, TypeError, ValueError, AttributeError,
-            shapely.errors.GEOSException) as exc:
+            shapely.errors.ShapelyError) as exc:
         raise DataError(f"{where} ({name}) has an invalid geometry ({exc!r}): expected "
                         "a GeoJSON Point or Polygon") from None
     if geom is None or geom.is_empty:
         raise DataError(f"{where} ({name}) adds a facility but has no geometry")
+    if not all(math.isfinite(v) for v in geom.bounds):
+        raise DataError(f"{where} ({name}) has non-finite (NaN/inf) coordinates: give "
+                        "longitude, latitude numbers")
     opens = props.get("opens")
     if opens is not None and not (isinstance(opens, int) and 1900 < opens < 2200):
         raise DataError(f"{where}: 'opens' must be a year, got {opens!r}")
     if kind == "park" and geom.geom_type == "Point":
         area_ha = props.get("area_ha")
-        if not isinstance(area_ha, (int, float)) or area_ha <= 0:
+        if (not isinstance(area_ha, (int, float)) or isinstance(area_ha, bool)
+                or not math.isfinite(area_ha) or area_ha <= 0):
             raise DataError(f"{where}: a park given as a point needs 'area_ha' (> 0)")
         polygon: Any = ("radius_from_area", float(area_ha))
     elif kind == "park" and geom.geom_type not in ("Polygon", "MultiPolygon"):

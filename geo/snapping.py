@@ -259,7 +259,7 @@ def search_from_points(csr: Any, sp: pd.DataFrame, s_leg: np.ndarray, m: int, *,
 def point_costs(G: Any, sources: Any, targets: Any, *, weight: str = "length",
                 cutoff: float | None = None, reverse: bool = False,
                 max_snap_m: float = MAX_SNAP_M, offnet_speed_kph: float | None = None,
-                source_leg: bool = True) -> pd.DataFrame:
+                source_leg: bool = True, speed_scale: float = 1.0) -> pd.DataFrame:
     """Network cost between each target point and its nearest source point.
 
     Both are snapped to edges (:func:`snap_points`). Forward (``reverse=False``): cost FROM the
@@ -267,14 +267,25 @@ def point_costs(G: Any, sources: Any, targets: Any, *, weight: str = "length",
     its nearest source. Units are those of ``weight`` (``length``: metres, ``travel_time``:
     seconds); the off-network legs (target's, and the source's when ``source_leg``) are added in
     metres or at ``offnet_speed_kph`` (default: the walk profile, 3.6 km/h). Costs above
-    ``cutoff`` are ``inf``.
+    ``cutoff`` are ``inf``. ``speed_scale``: a speed variant (every edge cost divided by it, the
+    off-network walk unchanged) computed on the same graph, without copying it. ``G`` may also
+    be a :class:`geo.roadnet.RoadNetwork` (the array form; same semantics).
 
     Returns
     -------
     DataFrame indexed like ``targets``: ``cost``, ``source`` (index label of the nearest source
     in ``sources``, missing when unreachable), ``snap_dist_m``, ``on_network``.
     """
+    if not (speed_scale > 0 and np.isfinite(speed_scale)):
+        raise NetworkError(f"speed_scale must be a positive number, got {speed_scale!r}")
+    if _is_roadnet(G):
+        return _roadnet_point_costs(G, sources, targets, weight=weight, cutoff=cutoff,
+                                    reverse=reverse, max_snap_m=max_snap_m,
+                                    offnet_speed_kph=offnet_speed_kph, source_leg=source_leg,
+                                    speed_scale=speed_scale)
     csr = csr_for(G, weight)
+    if speed_scale != 1.0:
+        csr = _scaled(csr, speed_scale)
     s_snap = snap_points(G, sources, max_snap_m=max_snap_m, arg="sources")
     t_snap = snap_points(G, targets, max_snap_m=max_snap_m, arg="targets")
     s_leg = offnet_cost(s_snap["snap_dist_m"].to_numpy(), weight, offnet_speed_kph)
@@ -283,6 +294,8 @@ def point_costs(G: Any, sources: Any, targets: Any, *, weight: str = "length",
     t_leg = offnet_cost(t_snap["snap_dist_m"].to_numpy(), weight, offnet_speed_kph)
     sp = placements(G, s_snap, weight)
     tp = placements(G, t_snap, weight)
+    sp["w"] /= speed_scale
+    tp["w"] /= speed_scale
     n_t = len(t_snap)
     cost = np.full(n_t, np.inf)
     best = np.full(n_t, -1, dtype=np.int64)
@@ -328,3 +341,60 @@ def point_costs(G: Any, sources: Any, targets: Any, *, weight: str = "length",
     return pd.DataFrame({"cost": cost, "source": labels,
                          "snap_dist_m": t_snap["snap_dist_m"].to_numpy(),
                          "on_network": t_snap["on_network"].to_numpy()}, index=t_snap.index)
+
+
+def _is_roadnet(G: Any) -> bool:
+    from geo.roadnet import RoadNetwork
+
+    return isinstance(G, RoadNetwork)
+
+
+def _scaled(csr: Any, speed_scale: float) -> Any:
+    """A view of ``csr`` with every weight divided by ``speed_scale`` (index arrays shared)."""
+    from scipy.sparse import csr_array
+
+    from geo.roadnet import _CsrView
+
+    def div(m: Any) -> Any:
+        return csr_array((m.data / speed_scale, m.indices, m.indptr), shape=m.shape, copy=False)
+
+    return _CsrView(nodes=csr.nodes, pos=csr.pos, matrix=div(csr.matrix),
+                    transposed=div(csr.transposed))
+
+
+def _xy(points: Any, crs: str, arg: str) -> tuple[pd.Index, np.ndarray]:
+    import geopandas as gpd
+    import shapely
+
+    if isinstance(points, gpd.GeoDataFrame):
+        points = points.geometry
+    if not isinstance(points, gpd.GeoSeries):
+        raise NetworkError(f"{arg} must be a GeoDataFrame or GeoSeries of points, got "
+                           f"{type(points).__name__}")
+    if points.crs is None:
+        raise CRSError(f"{arg} has no CRS; set it (OSM points are EPSG:4326)")
+    pts = points.to_crs(crs)
+    if len(pts) and not (pts.geom_type == "Point").all():
+        pts = pts.representative_point()
+    g = np.asarray(pts.values, dtype=object)
+    xy = np.column_stack([shapely.get_x(g), shapely.get_y(g)]) if len(g) else np.empty((0, 2))
+    return points.index, xy
+
+
+def _roadnet_point_costs(net: Any, sources: Any, targets: Any, **kw: Any) -> pd.DataFrame:
+    from geo.roadnet import point_costs as arrays_point_costs
+
+    s_index, s_xy = _xy(sources, net.crs, "sources")
+    t_index, t_xy = _xy(targets, net.crs, "targets")
+    if not len(s_xy) or not len(t_xy):
+        n = len(t_xy)
+        return pd.DataFrame({"cost": np.full(n, np.inf), "source": np.full(n, None, object),
+                             "snap_dist_m": np.full(n, np.inf),
+                             "on_network": np.zeros(n, bool)}, index=t_index)
+    r = arrays_point_costs(net, s_xy, t_xy, **kw)
+    labels = np.empty(len(t_xy), dtype=object)
+    labels[:] = None
+    ok = r["source"] >= 0
+    labels[ok] = _objects(s_index)[r["source"][ok]]
+    return pd.DataFrame({"cost": r["cost"], "source": labels, "snap_dist_m": r["snap_dist_m"],
+                         "on_network": r["on_network"]}, index=t_index)

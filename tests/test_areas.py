@@ -83,7 +83,7 @@ def test_corrupt_admin_layer(tmp_path):
     shp.write_bytes(b"this is not a shapefile" * 10)
     areas._read_admin.cache_clear()
     areas._districts_cached.cache_clear()
-    with pytest.raises(DataError, match="cannot be read"):
+    with pytest.raises(DataError, match="no valid header"):
         areas.get_area("tongzhou", data_dir=d)
     shp.write_bytes(b"")
     with pytest.raises(DataError, match="empty"):
@@ -185,3 +185,47 @@ def test_geojson_area_in_gcj02_is_converted(tmp_path):
     a = areas.area_from_geojson(path)
     minx, miny, maxx, maxy = a.geometry.bounds
     assert (minx, miny, maxx, maxy) == pytest.approx((116.60, 39.85, 116.70, 39.92), abs=1e-7)
+
+
+def test_truncated_admin_layer_is_an_error_not_fewer_districts(tmp_path):
+    """A .shp cut short would silently lose districts (Beijing 6,759 km² instead of 16,395)."""
+    d = make_data_dir(tmp_path / "data")
+    shp = d / "osm-tiny-2025-01-02" / "gis_osm_adminareas_a_free_1.shp"
+    with open(shp, "r+b") as fh:
+        fh.truncate(shp.stat().st_size - 100)
+    areas._read_admin.cache_clear()
+    areas._districts_cached.cache_clear()
+    with pytest.raises(DataError, match="truncated"):
+        areas.get_area("beijing", data_dir=d)
+
+
+def test_dbf_and_shx_record_counts_must_agree(tmp_path):
+    import struct
+
+    d = make_data_dir(tmp_path / "data")
+    dbf = d / "osm-tiny-2025-01-02" / "gis_osm_adminareas_a_free_1.dbf"
+    raw = bytearray(dbf.read_bytes())
+    n = struct.unpack("<I", raw[4:8])[0]
+    raw[4:8] = struct.pack("<I", n - 1)  # one record fewer declared
+    dbf.write_bytes(bytes(raw))
+    areas._read_admin.cache_clear()
+    areas._districts_cached.cache_clear()
+    with pytest.raises(DataError, match=f"{n} shapes but its attribute table has {n - 1}"):
+        areas.get_area("tongzhou", data_dir=d)
+
+
+@pytest.mark.parametrize("coords, match", [
+    ([[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]], "spans 360.0°"),
+    ([[116.5, 39.8], [116.5 + 1e-7, 39.8], [116.5 + 1e-7, 39.8 + 1e-7], [116.5, 39.8]],
+     "covers"),
+])
+def test_study_area_size_and_zone_are_checked(tmp_path, coords, match):
+    import json
+
+    f = tmp_path / "a.geojson"
+    f.write_text(json.dumps({"type": "Feature", "properties": {},
+                             "geometry": {"type": "Polygon", "coordinates": [coords]}}))
+    from geo.errors import GeoError
+
+    with pytest.raises(GeoError, match=match):
+        areas.get_area(f)

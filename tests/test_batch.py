@@ -20,10 +20,11 @@ import pandas as pd
 import pytest
 from test_report import sample_evaluation, visible_text
 
-from geo.errors import DataError
+from geo.errors import DataError, OutputError
+from geo.io import _umask
 from geo.report import batch
 from geo.report.batch import area_slug, run_batch
-from geo.report.html import _umask
+from geo.report.options import ReportOptions
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -66,7 +67,7 @@ def test_serial_batch_reuse_force_and_failure(tmp_path):
     out = tmp_path / "beijing"
     seen: list[tuple[str, int, int]] = []
     names = ["通州区", "Bad", "Shunyi"]
-    summary = run_batch(names, out, evaluate=fake_evaluate, maps=False,
+    summary = run_batch(names, out, ReportOptions(maps=False), evaluate=fake_evaluate,
                         progress=lambda r, done, total: seen.append((r.slug, done, total)))
     assert [d.status for d in summary.districts] == ["ok", "failed", "ok"]
     assert seen == [("tongzhou", 1, 3), ("bad", 2, 3), ("shunyi", 3, 3)]
@@ -108,20 +109,20 @@ def test_serial_batch_reuse_force_and_failure(tmp_path):
 
     # a second run reuses complete districts and retries the failed one
     stamp = (out / "tongzhou" / "claims.json").stat().st_mtime_ns
-    again = run_batch(names, out, evaluate=fake_evaluate, maps=False)
+    again = run_batch(names, out, ReportOptions(maps=False), evaluate=fake_evaluate)
     assert [d.status for d in again.districts] == ["reused", "failed", "reused"]
     assert (out / "tongzhou" / "claims.json").stat().st_mtime_ns == stamp
     assert again.districts[0].claims == summary.districts[0].claims
-    forced = run_batch(["通州区"], out, evaluate=fake_evaluate, maps=False, force=True)
+    forced = run_batch(["通州区"], out, ReportOptions(maps=False), evaluate=fake_evaluate, force=True)
     assert forced.districts[0].status == "ok"
     assert (out / "tongzhou" / "claims.json").stat().st_mtime_ns != stamp
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != ".geo-report"]
 
 
 def test_ctrl_c_leaves_complete_districts_only(tmp_path):
     out = tmp_path / "b"
     with pytest.raises(KeyboardInterrupt):
-        run_batch(["Tongzhou", "Stop", "Shunyi"], out, evaluate=fake_evaluate, maps=False)
+        run_batch(["Tongzhou", "Stop", "Shunyi"], out, ReportOptions(maps=False), evaluate=fake_evaluate)
     assert sorted(p.name for p in out.iterdir()) == ["tongzhou"]  # no summary, no temp files
     assert (out / "tongzhou" / "claims.json").is_file()
 
@@ -132,20 +133,55 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(DataError, match="same folder name twice"):
         run_batch(["通州区", "tongzhou"], tmp_path / "a", evaluate=fake_evaluate)
     with pytest.raises(DataError, match="baidu"):
-        run_batch(["Tongzhou"], tmp_path / "a", evaluate=fake_evaluate, tiles="baidu")
+        run_batch(["Tongzhou"], tmp_path / "a", ReportOptions(tiles="baidu"), evaluate=fake_evaluate)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
-    with pytest.raises(DataError, match="not a geo batch report"):
+    with pytest.raises(OutputError, match="geo did not write"):
         run_batch(["Tongzhou"], tmp_path / "mine", evaluate=fake_evaluate)
     assert not (tmp_path / "a").exists()
 
 
+def test_a_users_folder_with_summary_json_is_never_taken_for_a_batch(tmp_path):
+    from geo.io import folder_files
+
+    mine = tmp_path / "d"
+    mine.mkdir()
+    (mine / "summary.json").write_text("{}")
+    (mine / "index.html").write_text("my page")
+    with pytest.raises(OutputError, match="geo did not write"):
+        run_batch(["Tongzhou"], mine, evaluate=fake_evaluate, maps=False)
+    assert (mine / "index.html").read_text() == "my page"
+    assert folder_files(mine) == ["index.html", "summary.json"]
+
+
+def test_a_file_added_deep_inside_a_batch_blocks_the_next_run(tmp_path):
+    out = tmp_path / "beijing"
+    run_batch(["Tongzhou"], out, evaluate=fake_evaluate, maps=False)
+    mine = out / "tongzhou" / "tables" / "my-notes.txt"
+    mine.write_text("keep")
+    with pytest.raises(OutputError, match="geo did not write"):
+        run_batch(["Tongzhou"], out, evaluate=fake_evaluate, maps=False, force=True)
+    assert mine.read_text() == "keep"
+    mine.unlink()
+    assert run_batch(["Tongzhou"], out, ReportOptions(maps=False), evaluate=fake_evaluate,
+                     force=True).districts[0].status == "ok"
+
+
+def test_tiles_key_is_never_written_into_markers(tmp_path):
+    out = tmp_path / "beijing"
+    secret = "SECRETKEY0123456789"
+    run_batch(["Tongzhou"], out, ReportOptions(maps=False, tiles="tianditu", tiles_key=secret),
+              evaluate=fake_evaluate)
+    for f in out.rglob(".geo-report"):
+        assert secret not in f.read_text(), f
+
+
 def test_parallel_processes_match_serial(tmp_path):
     names = ["Tongzhou", "Bad", "Daxing"]
-    par = run_batch(names, tmp_path / "par", jobs=2, evaluate=fake_evaluate, maps=False)
+    par = run_batch(names, tmp_path / "par", ReportOptions(maps=False), jobs=2, evaluate=fake_evaluate)
     assert par.executor == "2 processes"
     assert [d.status for d in par.districts] == ["ok", "failed", "ok"]
-    ser = run_batch(names, tmp_path / "ser", evaluate=fake_evaluate, maps=False)
+    ser = run_batch(names, tmp_path / "ser", ReportOptions(maps=False), evaluate=fake_evaluate)
     assert [d.claims for d in ser.districts] == [d.claims for d in par.districts]
     for slug in ("tongzhou", "daxing"):
         for name in ("claims.json", "index.html", "tables/claims.csv"):
@@ -158,8 +194,7 @@ def test_dask_local_cluster(tmp_path):
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
                       dashboard_address=None) as cluster:
-        summary = run_batch(["Tongzhou", "Bad"], tmp_path / "d", evaluate=fake_evaluate,
-                            maps=False, dask_address=cluster.scheduler_address)
+        summary = run_batch(["Tongzhou", "Bad"], tmp_path / "d", ReportOptions(maps=False), evaluate=fake_evaluate, dask_address=cluster.scheduler_address)
     assert summary.executor.startswith("dask tcp://")
     assert [d.status for d in summary.districts] == ["ok", "failed"]
     assert summary.districts[1].error == f"DataError: {HOSTILE_ERROR}"
@@ -170,8 +205,7 @@ def test_dask_local_cluster(tmp_path):
 def test_dask_unreachable_scheduler(tmp_path, monkeypatch):
     monkeypatch.setattr(batch, "DASK_CONNECT_TIMEOUT_S", 0.5)
     with pytest.raises(DataError, match="cannot reach the scheduler"):
-        run_batch(["Tongzhou"], tmp_path / "d", evaluate=fake_evaluate, maps=False,
-                  dask_address="tcp://127.0.0.1:9")
+        run_batch(["Tongzhou"], tmp_path / "d", ReportOptions(maps=False), evaluate=fake_evaluate, dask_address="tcp://127.0.0.1:9")
 
 
 def test_sigint_to_parallel_batch(tmp_path):
@@ -182,9 +216,11 @@ def test_sigint_to_parallel_batch(tmp_path):
         sys.path.insert(0, {str(TESTS_DIR)!r})
         from test_batch import slow_evaluate
         from geo.report.batch import run_batch
+        from geo.report.options import ReportOptions
         if __name__ == "__main__":
-            run_batch(["Tongzhou", "Shunyi", "Daxing"], {str(out)!r}, jobs=2, maps=False,
-                      evaluate=slow_evaluate, data_dir={str(tmp_path)!r})
+            run_batch(["Tongzhou", "Shunyi", "Daxing"], {str(out)!r},
+                      ReportOptions(maps=False, data_dir={str(tmp_path)!r}), jobs=2,
+                      evaluate=slow_evaluate)
     """)
     (tmp_path / "run.py").write_text(script)
     proc = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], start_new_session=True,
@@ -197,11 +233,17 @@ def test_sigint_to_parallel_batch(tmp_path):
             assert time.monotonic() < deadline, "batch did not start"
             time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGINT)
+        t_int = time.monotonic()
         _, err = proc.communicate(timeout=60)
+        stop_s = time.monotonic() - t_int
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    assert proc.returncode != 0 and "BatchInterrupted" in err
+    # the message says what finished and how to resume; queued districts do not run on
+    assert "1 of 3 districts finished (tongzhou)" in err
+    assert "run the same command again to resume" in err
+    assert stop_s < 20, f"took {stop_s:.1f} s to stop"
     # the finished district is complete; nothing else, nothing half-written, no summary
     assert sorted(p.name for p in out.iterdir()) == ["tongzhou"]
 
@@ -212,8 +254,7 @@ def test_real_evaluator_on_smallest_district(tmp_path, shared_data_dir):
     from geo.areas import districts
 
     smallest = min(districts(data_dir=shared_data_dir), key=lambda d: d.area_km2)
-    summary = run_batch([smallest.name], tmp_path / "real", data_dir=shared_data_dir,
-                        sensitivity=False, tiles="none")
+    summary = run_batch([smallest.name], tmp_path / "real", ReportOptions(data_dir=shared_data_dir, sensitivity=False, tiles="none"))
     d = summary.districts[0]
     assert d.status == "ok", d.error
     folder = tmp_path / "real" / d.slug
@@ -230,9 +271,9 @@ def test_real_evaluator_on_smallest_district(tmp_path, shared_data_dir):
 
 def test_results_made_with_other_settings_are_not_reused(tmp_path):
     out = tmp_path / "beijing"
-    first = run_batch(["通州区"], out, evaluate=fake_evaluate, maps=False, sensitivity=False)
+    first = run_batch(["通州区"], out, ReportOptions(maps=False, sensitivity=False), evaluate=fake_evaluate)
     assert [d.status for d in first.districts] == ["ok"]
-    same = run_batch(["通州区"], out, evaluate=fake_evaluate, maps=False, sensitivity=False)
+    same = run_batch(["通州区"], out, ReportOptions(maps=False, sensitivity=False), evaluate=fake_evaluate)
     assert [d.status for d in same.districts] == ["reused"]
-    other = run_batch(["通州区"], out, evaluate=fake_evaluate, maps=False, sensitivity=True)
+    other = run_batch(["通州区"], out, ReportOptions(maps=False, sensitivity=True), evaluate=fake_evaluate)
     assert [d.status for d in other.districts] == ["ok"]

@@ -301,11 +301,16 @@ def test_unzip_failure_midway_leaves_no_target(tmp_path, monkeypatch):
     z = tmp_path / "ok.zip"
     z.write_bytes(_shapefile_zip(tmp_path))
 
-    def boom(self, path=None, members=None, pwd=None):
-        (Path(path) / "gis_osm_places_free_1.shp").write_bytes(b"half")
-        raise OSError("disk full")
+    real_open = zipfile.ZipFile.open
+    calls = []
 
-    monkeypatch.setattr(zipfile.ZipFile, "extractall", boom)
+    def boom(self, name, *args, **kwargs):
+        calls.append(name)
+        if len(calls) > 1:  # the first member is written, then the disk fills up
+            raise OSError("disk full")
+        return real_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", boom)
     with pytest.raises(OSError, match="disk full"):
         dl.unpack_shapefile_zip(z, tmp_path, region="beijing")
     assert not (tmp_path / "geofabrik-beijing-2026-06-01").exists()
@@ -360,3 +365,55 @@ def test_complete_part_is_renamed_without_downloading_again(server, tmp_path):
     assert (tmp_path / "b.pbf").read_bytes() == body and not (tmp_path / "b.pbf.part").exists()
     assert server.requests == [(PBF_PATH + ".md5", None)]
     assert res.resumed_from_bytes == len(body) and not res.skipped
+
+
+# --------------------------------------------------------------------------- unzip limits
+
+def _zip_with(tmp_path, members, name="x.zip"):
+    """A zip of ``members``: (name, bytes) pairs or ZipInfo/bytes pairs."""
+    z = tmp_path / name
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("gis_osm_places_free_1.shp", b"shp")
+        for info, data in members:
+            zf.writestr(info, data)
+    return z
+
+
+def test_unzip_refuses_a_symlink_member(tmp_path):
+    info = zipfile.ZipInfo("layers")
+    info.external_attr = (0o120777 << 16)  # a symbolic link to /etc
+    z = _zip_with(tmp_path, [(info, b"/etc")])
+    with pytest.raises(DataError, match="symbolic link"):
+        dl.unpack_shapefile_zip(z, tmp_path, region="beijing")
+    assert not [p for p in tmp_path.iterdir() if "geofabrik" in p.name]
+
+
+def test_unzip_refuses_a_high_compression_ratio(tmp_path):
+    z = _zip_with(tmp_path, [("bomb.dbf", b"\0" * 5_000_000)])  # ~1000:1
+    with pytest.raises(DataError, match="compression ratio"):
+        dl.unpack_shapefile_zip(z, tmp_path, region="beijing")
+
+
+def test_unzip_refuses_too_many_members_and_too_many_bytes(tmp_path, monkeypatch):
+    z = _zip_with(tmp_path, [(f"m{i}.txt", b"x") for i in range(20)])
+    monkeypatch.setattr(dl, "ZIP_MAX_MEMBERS", 10)
+    with pytest.raises(DataError, match="21 members"):
+        dl.unpack_shapefile_zip(z, tmp_path, region="beijing")
+    monkeypatch.setattr(dl, "ZIP_MAX_MEMBERS", 10_000)
+    monkeypatch.setattr(dl, "ZIP_MAX_TOTAL_BYTES", 10)
+    with pytest.raises(DataError, match="more than 10 bytes"):
+        dl.unpack_shapefile_zip(z, tmp_path, region="beijing")
+
+
+def test_unpacked_data_gets_umask_permissions(tmp_path):
+    import os
+
+    from geo.io import _umask
+
+    z = tmp_path / "ok.zip"
+    z.write_bytes(_shapefile_zip(tmp_path))
+    target = dl.unpack_shapefile_zip(z, tmp_path, region="beijing")
+    assert target.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's 0700
+    for f in target.rglob("*"):
+        assert f.stat().st_mode & 0o777 == (0o777 if f.is_dir() else 0o666) & ~_umask(), f
+    assert os.access(target, os.R_OK)

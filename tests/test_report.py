@@ -31,6 +31,7 @@ from geo.report import charts, write_report
 #: The claim file marks these as headline claims (headline = true).
 HEADLINE_IDS = ("C01", "C02", "C03", "C04")
 from geo.report import html as rhtml
+from geo.report.options import ReportOptions
 
 XSS_TITLE = "<script>alert(1)</script> title"
 NO_NETWORK_NOTE = "no road network: the data has no roads layer"
@@ -174,7 +175,7 @@ def test_report_files(report):
         "layers/C04_facilities.parquet"])
     # nothing hidden left beside the report; ordinary permissions (not the temp dir's 0700)
     assert [p.name for p in out.parent.iterdir()] == ["testville"]
-    umask = rhtml._umask()
+    umask = __import__("geo.io").io._umask()
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask
     assert (out / "index.html").stat().st_mode & 0o777 == 0o666 & ~umask
     assert json.loads((out / "claims.json").read_text(encoding="utf-8")) == ev.to_dict()
@@ -230,9 +231,10 @@ def test_claims_table_and_details(report):
     rows = re.findall(r'<tr id="row-(\w+)">', table)
     assert rows == [r.claim.id for r in ev.claims]
     row_c06 = table[table.index('id="row-C06b"'):]
-    assert "no map:" in row_c06 and "has no mapped layers" in row_c06
+    assert "no map:" in row_c06 and "this kind of claim has nothing to map" in row_c06
     text = visible_text(page)
-    assert ev.claim("C03").robust and "robust: all 1 variants agree" in text
+    assert ev.claim("C03").robust and "robust: the one sensitivity variant agrees" in text
+    assert "all 1 variants" not in text
     assert not ev.claim("C01").robust and "not robust: 1 of 2 variants give not met" in text
     # sensitivity charts are embedded as SVG images, one per claim with variants
     n_charts = len(re.findall(r'<img class="chart" alt="[^"]*" src="data:image/svg\+xml;base64,',
@@ -245,7 +247,10 @@ def test_claims_table_and_details(report):
                        ("layers missing", "roads")):
         assert re.search(rf"{key}\s+{value}", text), key
     assert "road network none: no road network was available" in text
-    assert "cell_size_m 250" in text
+    assert "cell size (m) 250" in text and "demand cells 250 m cells" in text
+    assert "Demand: 250 m hexagonal cells." in text   # the header states the cell size
+    for internal in ("cell_size_m", "osm_source", "network_notes", "None", "not_met", "{'"):
+        assert internal not in text, internal
 
 
 def test_every_name_is_escaped(report):
@@ -284,7 +289,7 @@ def test_output_is_deterministic(report, tmp_path):
 def test_interrupted_report_leaves_the_old_one(report, tmp_path, monkeypatch):
     ev, _ = report
     out = tmp_path / "r"
-    write_report(ev, out, maps=False)
+    write_report(ev, out, ReportOptions(maps=False))
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     def boom(*a, **k):
@@ -292,11 +297,11 @@ def test_interrupted_report_leaves_the_old_one(report, tmp_path, monkeypatch):
 
     monkeypatch.setattr(rhtml, "write_geoparquet", boom)
     with pytest.raises(KeyboardInterrupt):
-        write_report(ev, out, maps=False)
+        write_report(ev, out, ReportOptions(maps=False))
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
     with pytest.raises(KeyboardInterrupt):
-        write_report(ev, tmp_path / "new", maps=False)
+        write_report(ev, tmp_path / "new", ReportOptions(maps=False))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
 
@@ -304,16 +309,16 @@ def test_refuses_a_folder_that_is_not_a_report(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.txt").write_text("precious")
     with pytest.raises(DataError, match="not a geo report"):
-        write_report(sample_evaluation(), tmp_path / "mine", maps=False)
+        write_report(sample_evaluation(), tmp_path / "mine", ReportOptions(maps=False))
     assert (tmp_path / "mine" / "thesis.txt").read_text() == "precious"
     with pytest.raises(DataError, match="baidu"):
-        write_report(sample_evaluation(), tmp_path / "x", tiles="baidu")
+        write_report(sample_evaluation(), tmp_path / "x", ReportOptions(tiles="baidu"))
     assert not (tmp_path / "x").exists()
 
 
 def test_missing_headline_claim_and_no_maps(tmp_path):
     ev = sample_evaluation(drop=("C02",))
-    index = write_report(ev, tmp_path / "r", maps=False, charts=False)
+    index = write_report(ev, tmp_path / "r", ReportOptions(maps=False, charts=False))
     page = index.read_text(encoding="utf-8")
     # headline cards come from the evaluated claims' headline marks (the claim file): a
     # claim left out of the evaluation has no card
@@ -325,7 +330,7 @@ def test_missing_headline_claim_and_no_maps(tmp_path):
 
 def test_tiles_none_and_cdn_pass_through(tmp_path):
     ev = sample_evaluation(drop=("C01", "C03"))
-    write_report(ev, tmp_path / "r", tiles="none", cdn=True)
+    write_report(ev, tmp_path / "r", ReportOptions(tiles="none", cdn=True))
     page = (tmp_path / "r" / "maps" / "C04.html").read_text(encoding="utf-8")
     assert "tile.openstreetmap.org" not in page
     assert re.search(r'<script src="https://[^"]*leaflet', page)  # CDN links kept
@@ -459,10 +464,10 @@ def test_cli_report_bad_input_exit_2(tmp_path, shared_data_dir):
 def test_robustness_and_reasons_in_words():
     ev = sample_evaluation()
     c03 = ev.claim("C03")
-    assert rhtml.robust_text(c03) == "robust: all 1 variants agree"
+    assert rhtml.robust_text(c03) == "robust: the one sensitivity variant agrees"
     # not robust although the variants agree (the evaluator knows why, e.g. jobs missing)
     assert (rhtml.robust_text(dataclasses.replace(c03, robust=False))
-            == "not robust: all 1 variants agree, but see the notes")
+            == "not robust: the variant agrees, but see the notes")
     c02 = ev.claim("C02")
     # the claim file's background notes do not crowd out the evaluator's reason
     noisy = dataclasses.replace(c02, notes=[NO_NETWORK_NOTE, *c02.claim.notes])
@@ -493,7 +498,7 @@ def test_a_user_folder_with_a_stray_claims_json_is_never_replaced(tmp_path, repo
     (user / "notes.txt").write_text("keep me", encoding="utf-8")
     (user / "claims.json").write_text("{}", encoding="utf-8")
     with pytest.raises(DataError, match="not a geo report"):
-        write_report(ev, user, maps=False, charts=False)
+        write_report(ev, user, ReportOptions(maps=False, charts=False))
     assert (user / "notes.txt").read_text(encoding="utf-8") == "keep me"
 
 
@@ -502,7 +507,7 @@ def test_out_dot_is_the_current_folder(tmp_path, report, monkeypatch):
     here = tmp_path / "empty"
     here.mkdir()
     monkeypatch.chdir(here)
-    write_report(ev, ".", maps=False, charts=False)
+    write_report(ev, ".", ReportOptions(maps=False, charts=False))
     assert (here / "index.html").exists() and (here / ".geo-report").exists()
 
 

@@ -91,3 +91,26 @@ def test_bad_input():
     G.graph["crs"] = "EPSG:4326"
     with pytest.raises(CRSError):
         service_areas(G, fac((0, 0)), cutoff=10)
+
+
+def test_service_area_from_cells_by_hand_and_against_union_all():
+    import numpy as np
+    import shapely
+    from shapely.geometry import box
+
+    from geo.coverage.service_area import service_area_from_cells
+
+    # a 3 x 3 grid of 250 m cells; the L of 5 covered cells is 5 * 62,500 m2
+    cells = gpd.GeoDataFrame(geometry=[box(X0 + 250 * i, Y0 + 250 * j, X0 + 250 * (i + 1),
+                                           Y0 + 250 * (j + 1)) for i in range(3)
+                                       for j in range(3)], crs=CRS)
+    covered = np.zeros(9, bool)
+    covered[[0, 1, 2, 3, 6]] = True      # column i=0 and row j=0
+    sa = service_area_from_cells(cells, covered, cutoff=15 * 60, unit="s")
+    assert len(sa) == 1 and sa.n_cells.iloc[0] == 5 and sa.unit.iloc[0] == "s"
+    assert sa.area_km2.iloc[0] == pytest.approx(5 * 0.0625, rel=1e-9)
+    ref = shapely.union_all(cells.geometry.values[covered])   # slow, obvious reference
+    assert metric(sa).geometry.iloc[0].symmetric_difference(ref).area < 1e-3
+    assert service_area_from_cells(cells, np.zeros(9, bool), cutoff=1, unit="m").empty
+    with pytest.raises(DataError, match="one boolean per cell"):
+        service_area_from_cells(cells, [True], cutoff=1, unit="m")

@@ -90,6 +90,10 @@ def test_report_with_proposed_sites(shared_data_dir, tmp_path):
     assert res.returncode == 0, res.stderr
     page = (out / "index.html").read_text(encoding="utf-8")
     assert 'id="siting-C04"' in page and "2 proposed sites" in page
+    start = page.index('id="card-C04"')
+    card = page[start:page.index("</section>", start)]
+    assert 'href="#siting-C04"' in card                  # the claim card links to its siting
+    assert "2 new sites raise the covered population" in page and "street / town" in page
     sites = json.loads((out / "sites" / "C04.geojson").read_text(encoding="utf-8"))
     assert len(sites["features"]) == 2
     assert sites["siting"]["share_after"] > sites["siting"]["share_before"]

@@ -161,6 +161,14 @@ class StudyContext:
         """Residents per cell (float array, in cell order)."""
         return self.cells(spread)["population"].to_numpy(dtype=float)
 
+    def population_source(self, spread: str = DEFAULT_SPREAD) -> str:
+        """Provenance of the population of ``spread``, in words (``geo.demand``)."""
+        from geo.demand import population_source
+
+        how = "dasymetric" if spread == "worldpop" else spread
+        census = spread != "worldpop" and self.census_available()
+        return population_source(how, source="census" if census else "worldpop")
+
     def population_info(self, spread: str = DEFAULT_SPREAD) -> dict[str, Any]:
         """How the population of ``spread`` was formed (``geo.population.PopulationInfo`` as a
         dict: method, source, total, contributing units and their inside shares)."""

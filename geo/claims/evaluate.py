@@ -175,7 +175,6 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     context : a prepared :class:`StudyContext` to reuse (its area wins).
     progress : called with each claim id before it is evaluated.
     """
-    from geo.demand import population_source
 
     ctx = context or StudyContext(area, data_dir=data_dir, network_path=network_path,
                                   cell_size_m=cell_size_m, scenario=scenario)
@@ -203,8 +202,7 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     data = {
         "osm_data_date": ctx.osm.osm_data_date,
         "osm_source": ctx.osm.source,
-        "population_source": population_source(
-            DEFAULT_SPREAD, source="census" if ctx.census_available() else "worldpop"),
+        "population_source": ctx.population_source(),
         "population_total": round(pop_total, 1),
         "population": ctx.population_info(DEFAULT_SPREAD),
         "network_source": ctx.network_source(),

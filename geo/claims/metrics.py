@@ -311,7 +311,8 @@ class ShareWithinDistance(Metric):
         doc="share of demand within threshold_m of the nearest facility of facility_kind",
         unit="share",
         required={
-            "threshold_m": Param("number", "distance threshold in metres"),
+            "threshold_m": Param("number", "distance threshold in metres (0 to 100 km)",
+                                 max=100_000),
             "facility_kind": _KIND,
             "denominator": Param("str", "what is counted", ("population", "population_and_jobs")),
             "mode": Param("str", "walk network (straight line when no network) or straight line",
@@ -430,14 +431,16 @@ class DriveTimeShare(Metric):
             "drive budget is threshold_min - turnout_min",
         unit="share",
         required={
-            "threshold_min": Param("number", "total time budget in minutes (turnout included)"),
+            "threshold_min": Param("number", "total time budget in minutes (turnout included; "
+                                               "0 to 600)", max=600),
             "facility_kind": _KIND,
             "speed_profile": Param("str", "speed profile of geo.network", ("drive", "fire")),
             "direction": Param("str", "residents drive to entrances; engines drive from stations",
                                ("to_facility", "from_facility")),
         },
         optional={
-            "turnout_min": Param("number", "minutes between dispatch and departure (default 0)"),
+            "turnout_min": Param("number", "minutes between dispatch and departure (default 0; "
+                                             "0 to 600)", max=600),
             "denominator": Param("str", "what is counted (default population)",
                                  ("area", "population")),
             "highway_classes": Param("list[str]", "OSM highway classes whose entries count"),
@@ -657,7 +660,8 @@ class ParkBlindSpots(Metric):
         },
         optional={
             "benchmark_radius_m": Param("number", "single radius (m) for every park, as in "
-                                                  "Beijing's 500 m wording (a variant)"),
+                                                  "Beijing's 500 m wording (a variant; 0 to "
+                                                  "100 km)", max=100_000),
             "denominator": Param("str", "what is counted (default population)",
                                  ("population", "area")),
             "mode": Param("str", "straight-line radius (official style) or walk network",
@@ -820,7 +824,8 @@ class FacilityCount(Metric):
             "line": Param("str", "rail line label, e.g. '22' (stations of that line)"),
             "line_pattern": Param("regex", "regex on railway names: stations within "
                                            "line_buffer_m of matching lines"),
-            "line_buffer_m": Param("number", "station-to-line distance in metres (default 150)"),
+            "line_buffer_m": Param("number", "station-to-line distance in metres (default 150; "
+                                               "0 to 10 km)", max=10_000),
             "necessary_only": Param("bool", "the OSM kind is broader than the claim's (e.g. "
                                             "hospitals of any grade for grade-III ones): a "
                                             "count below the target is not met, one at or "

@@ -194,6 +194,8 @@ def _check_param(name: str, spec: Param, value: Any, where: str) -> None:
     if t == "number":
         if not _is_number(value) or value < 0:
             raise bad("a non-negative number")
+        if value > spec.max:
+            raise bad(f"at most {spec.max:g}")
     elif t == "int":
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise bad("a non-negative integer")
@@ -223,6 +225,8 @@ def _check_param(name: str, spec: Param, value: Any, where: str) -> None:
             _check_keys(tier, _TIER_KEYS, (), where=where, what=f"{name}[].")
             if not all(_is_number(tier[k]) and tier[k] >= 0 for k in _TIER_KEYS):
                 raise bad("tiers with non-negative numbers min_area_ha and radius_m")
+            if tier["radius_m"] > 100_000:
+                raise bad("tiers with radius_m at most 100 km")
         mins = [tier["min_area_ha"] for tier in value]
         if len(set(mins)) != len(mins):
             raise bad("tiers with distinct min_area_ha")
@@ -392,10 +396,49 @@ def read_document_title(path: str | os.PathLike[str] | None = None) -> dict[str,
     return {k: data[k] for k in ("document_title", "document_note", "plan_period") if k in data}
 
 
+#: Largest plan text a claim may cite (the Tongzhou plan is ~60 KB).
+MAX_SEED_BYTES = 20_000_000
+
+
 def seed_lines(path: str | os.PathLike[str]) -> list[str]:
-    """A plan text's lines, numbered as ``grep -n`` does: ``lines[n - 1]`` is line ``n``."""
-    text = Path(path).read_text(encoding="utf-8")
+    """A plan text's lines, numbered as ``grep -n`` does: ``lines[n - 1]`` is line ``n``.
+
+    Raises ClaimSpecError for a file that is too large, binary (a NUL byte) or not UTF-8.
+    """
+    p = Path(path)
+    size = p.stat().st_size
+    if size > MAX_SEED_BYTES:
+        raise ClaimSpecError(f"seed document {p} is {size:,} bytes (limit {MAX_SEED_BYTES:,}): "
+                             "cite a plan text, not a data file")
+    data = p.read_bytes()
+    if b"\0" in data[:65536]:
+        raise ClaimSpecError(f"seed document {p} is a binary file: cite a UTF-8 plan text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ClaimSpecError(f"seed document {p} is not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start}): convert it with iconv -t UTF-8") from exc
     return [ln.rstrip("\r") for ln in text.split("\n")]
+
+
+def resolve_document(document: str, seed_dir: str | os.PathLike[str]) -> Path:
+    """The file a claim's ``source.document`` names, confined to ``seed_dir``.
+
+    Only a relative path to a regular file inside ``seed_dir`` (after resolving links) is
+    accepted; absolute paths, ``..`` components and links leading out are refused with
+    ClaimSpecError, so a claim file cannot make the toolkit open anything else.
+    """
+    root = Path(seed_dir).resolve()
+    rel = Path(document)
+    if not document or "\0" in document or rel.is_absolute() or ".." in rel.parts or \
+            document.startswith(("~", "\\")) or (rel.parts and ":" in rel.parts[0]):
+        raise ClaimSpecError(f"source.document {document[:100]!r}: expected a file name "
+                             f"relative to the seeds folder {root} (no absolute path, no '..')")
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root):
+        raise ClaimSpecError(f"source.document {document[:100]!r} leads out of the seeds folder "
+                             f"{root} (a link?): cite a plan text inside it")
+    return target
 
 
 def verify_quotes(claims: Iterable[Claim], seed_dir: str | os.PathLike[str], *,
@@ -404,17 +447,27 @@ def verify_quotes(claims: Iterable[Claim], seed_dir: str | os.PathLike[str], *,
 
     Each problem is one line naming the claim, document and line. A missing seed document is a
     problem unless ``missing_ok``. When a quote is found on another line, the problem says where.
+    Documents resolve only inside ``seed_dir`` (:func:`resolve_document`); a document outside
+    it, binary or not UTF-8 is a problem and its content is never compared or reported.
     """
     seed_dir = Path(seed_dir)
-    cache: dict[str, list[str] | None] = {}
+    cache: dict[str, list[str] | str | None] = {}
     problems: list[str] = []
     for claim in claims:
         doc = claim.source.document
         if doc not in cache:
-            f = seed_dir / doc
-            cache[doc] = seed_lines(f) if f.is_file() else None
+            try:
+                f = resolve_document(doc, seed_dir)
+                cache[doc] = seed_lines(f) if f.is_file() else None
+            except ClaimSpecError as exc:
+                cache[doc] = str(exc)
+            except OSError as exc:
+                cache[doc] = f"seed document {doc!r} cannot be read ({exc.strerror})"
         lines = cache[doc]
-        where = f"claim {claim.id} ({doc}:{claim.source.line})"
+        where = f"claim {claim.id} ({doc[:100]}:{claim.source.line})"
+        if isinstance(lines, str):
+            problems.append(f"{where}: {lines}")
+            continue
         if lines is None:
             if not missing_ok:
                 problems.append(f"{where}: seed document {seed_dir / doc} not found")

@@ -6,6 +6,7 @@ validates claim files against it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -18,6 +19,9 @@ class Param:
     type: str
     doc: str
     choices: tuple[str, ...] = ()
+    #: Largest accepted value of a number (documented range [0, max]); a larger one is refused
+    #: when the claim file loads (``threshold_m = 1e300`` would otherwise run for hours).
+    max: float = math.inf
 
 
 @dataclass(frozen=True)

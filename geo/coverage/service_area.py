@@ -1,4 +1,6 @@
-"""Service-area polygons for maps: buffer the reached edges and partial edges, dissolve.
+"""Service-area polygons for maps: from the covered demand cells (:func:`service_area_from_cells`,
+fast, what large networks should use) or by buffering the reached (partial) edges and dissolving
+(:func:`service_areas`, exact street shapes; slow on city-size networks).
 
 No convex hulls: a hull covers blocks the network never reaches.
 """
@@ -115,4 +117,48 @@ def service_areas(G: Any, facilities: Any, *, cutoff: float, weight: str = "leng
                                           "area_km2", "geometry"], geometry="geometry", crs=crs)
     log.info("service areas: %d polygon(s), %.1f km of street reached", len(out),
              out["reached_length_m"].sum() / 1000 if len(out) else 0.0)
+    return out.to_crs(settings.geographic_crs)
+
+
+def service_area_from_cells(cells: Any, covered: Any, *, cutoff: float, unit: str,
+                            facility: Any = None) -> Any:
+    """One service-area polygon from the demand cells the coverage engine already judged.
+
+    The polygon is the union of the ``covered`` cells (their own shapes, e.g. the 250 m grid
+    squares), dissolved with ``shapely.coverage_union_all`` (cells of a grid do not overlap, so
+    this is linear in their number; no buffering of reached streets). Use it for maps: it
+    shows exactly the cells counted as covered, at the cells' resolution.
+
+    Parameters
+    ----------
+    cells : GeoDataFrame of non-overlapping polygons (any projected or geographic CRS).
+    covered : boolean array-like, one per cell (e.g. ``cost <= cutoff``).
+    cutoff, unit : the threshold and its unit ("m" or "s"), carried into the output.
+    facility : label of the facility (None for all facilities together).
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326): ``facility, cutoff, unit, n_cells, area_km2, geometry`` (one row,
+    or none when no cell is covered); ``area_km2`` is measured in the metric CRS.
+    """
+    import geopandas as gpd
+    import shapely
+
+    if getattr(cells, "crs", None) is None:
+        raise DataError("cells has no CRS; set it (the demand grid is built in EPSG:32650)")
+    mask = np.asarray(covered, dtype=bool)
+    if mask.shape != (len(cells),):
+        raise DataError(f"covered has {mask.shape[0] if mask.ndim else 0} values for "
+                        f"{len(cells)} cells; pass one boolean per cell")
+    cols = ["facility", "cutoff", "unit", "n_cells", "area_km2", "geometry"]
+    metric = cells if cells.crs.is_projected else cells.to_crs(settings.metric_crs)
+    geoms = metric.geometry.values[mask]
+    if len(geoms) == 0:
+        return gpd.GeoDataFrame(columns=cols, geometry="geometry",
+                                crs=settings.geographic_crs)
+    poly = shapely.coverage_union_all(np.asarray(geoms, dtype=object))
+    out = gpd.GeoDataFrame([{"facility": facility, "cutoff": float(cutoff), "unit": unit,
+                             "n_cells": int(mask.sum()), "area_km2": float(poly.area) / 1e6,
+                             "geometry": poly}], columns=cols, geometry="geometry",
+                           crs=metric.crs)
     return out.to_crs(settings.geographic_crs)

@@ -29,9 +29,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geo.errors import DataError
-from geo.report.charts import format_value
-from geo.report.html import VERDICT_LABELS, render
+from geo.errors import DataError, OutputError
+from geo.format import fmt_value, verdict_words
+from geo.io import check_output, is_empty_folder, is_toolkit_folder, write_marker
+from geo.report.html import render
+from geo.report.options import ReportOptions
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,7 @@ class DistrictTask:
     out_dir: str
     force: bool = False
     evaluate: Callable[..., Any] | None = None
-    eval_kwargs: dict[str, Any] = field(default_factory=dict)
-    report_kwargs: dict[str, Any] = field(default_factory=dict)
+    options: ReportOptions = field(default_factory=ReportOptions)
 
 
 @dataclass
@@ -129,24 +130,41 @@ def _claims_digest(contract: dict[str, Any]) -> list[dict[str, Any]]:
                     "title_en": c.get("title_en"), "value": m.get("value"),
                     "unit": m.get("unit"), "method": m.get("method"),
                     "verdict": c.get("verdict"),
-                    "target_text": pattern.format(v=format_value(t.get("value"), t.get("unit")))})
+                    "target_text": pattern.format(v=fmt_value(t.get("value"), t.get("unit")))})
     return out
 
 
+_STAGING_RE = re.compile(r"^\..+\.(tmp-|old-)[A-Za-z0-9_]+$")
+
+
+def _district_or_staging(path: Path) -> bool:
+    """A batch's sub-folder that may be replaced: a district report (its own manifest lists
+    every file in it) or a staging folder an interrupted run left behind."""
+    return bool(_STAGING_RE.match(path.name)) or is_toolkit_folder(path)
+
+
 def check_batch_dir(out_dir: str | os.PathLike[str]) -> Path:
-    """``out_dir`` as a Path if a batch may write there: new, empty, a previous batch
-    (``summary.json``) or only district reports (an interrupted batch); else DataError."""
-    out = Path(out_dir)
-    if not out.exists():
+    """``out_dir`` as a Path if a batch may write there: new, empty, a previous batch (its
+    ``.geo-report`` manifest lists every top-level file) or only district reports (an
+    interrupted batch), where every sub-folder is a district report whose own manifest lists
+    every file in it. Anything else (a user's ``summary.json`` or a file added in ``tables/``)
+    is refused with :class:`~geo.errors.OutputError`."""
+    out = check_output(out_dir, kind="folder", what="batch report folder")
+    if not out.exists() or is_empty_folder(out):
         return out
-    if not out.is_dir():
-        raise DataError(f"out_dir {out} is a file: expected a folder for the batch report")
-    entries = [p for p in out.iterdir() if not p.name.startswith(".")]
-    if (out / "summary.json").is_file() or all(
-            p.is_dir() and (p / "claims.json").is_file() for p in entries):
+    allow = (lambda d: d.parent == out and _district_or_staging(d))
+    if is_toolkit_folder(out, allow_dirs=allow):
         return out
-    raise DataError(f"out_dir {out} exists and is not a geo batch report (no summary.json): "
-                    f"choose a new or empty folder, e.g. {out / 'beijing'}")
+    entries = list(out.iterdir())
+    if entries and all(p.is_dir() and not p.is_symlink() and allow(p) for p in entries):
+        return out
+    raise OutputError(f"batch report folder {out} is not a geo batch report: it holds files "
+                      f"geo did not write (none listed in a .geo-report manifest): choose a new or empty folder, e.g. "
+                      f"{out / 'beijing'}")
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch; the message says what finished and how to resume."""
 
 
 def _complete(folder: Path) -> bool:
@@ -159,8 +177,7 @@ def settings_fingerprint(task: DistrictTask) -> dict[str, Any]:
     ev = task.evaluate
     return json.loads(json.dumps({
         "evaluate": None if ev is None else f"{ev.__module__}.{ev.__qualname__}",
-        "evaluation": task.eval_kwargs, "report": task.report_kwargs}, default=str,
-        sort_keys=True))
+        "options": task.options.fingerprint()}, default=str, sort_keys=True))
 
 
 def _same_settings(folder: Path, task: DistrictTask) -> bool:
@@ -201,13 +218,14 @@ def run_district(task: DistrictTask) -> DistrictResult:
                                   report=report, area=contract.get("area", {}),
                                   claims=_claims_digest(contract))
     try:
+        kwargs = task.options.evaluate_kwargs()
         if task.evaluate is None:
-            evaluation, area = _default_evaluate(task.name, **task.eval_kwargs)
+            evaluation, area = _default_evaluate(task.name, **kwargs)
             geometry = area.geometry
         else:
-            evaluation, geometry = task.evaluate(task.name, **task.eval_kwargs), None
-        write_report(evaluation, folder, area_geometry=geometry, batch_index="../index.html",
-                     settings_fingerprint=settings_fingerprint(task), **task.report_kwargs)
+            evaluation, geometry = task.evaluate(task.name, **kwargs), None
+        write_report(evaluation, folder, task.options, area_geometry=geometry,
+                     batch_index="../index.html", settings_fingerprint=settings_fingerprint(task))
         contract = evaluation.to_dict()
     except Exception as exc:
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -226,23 +244,18 @@ def _failed(task: DistrictTask, exc: BaseException, t0: float) -> DistrictResult
 def run_batch(
     area_names: Sequence[str] | None,
     out_dir: str | os.PathLike[str],
+    options: ReportOptions | None = None,
     *,
     jobs: int = 1,
     force: bool = False,
     dask_address: str | None = None,
     evaluate: Callable[..., Any] | None = None,
     progress: ProgressCallback | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-    claims_path: str | os.PathLike[str] | None = None,
-    network_path: str | os.PathLike[str] | None = None,
-    cell_size_m: float = 250.0,
-    sensitivity: bool = True,
-    tiles: str = "osm",
-    tiles_key: str | None = None,
-    cdn: bool = False,
-    maps: bool = True,
     title: str = "Beijing",
 ) -> BatchSummary:
+    # reason for 9 parameters: what to report (areas, folder, options) and how to run the batch
+    # (jobs, force, dask, evaluate, progress, title) are separate concerns; ReportOptions holds
+    # everything that changes a district's result
     """Report every area in ``area_names`` (default: the 16 districts) under ``out_dir``.
 
     Parameters
@@ -252,6 +265,9 @@ def run_batch(
         :func:`geo.areas.districts`.
     out_dir
         Batch folder: ``<slug>/`` per area, ``index.html``, ``summary.json``, ``summary.csv``.
+    options
+        :class:`geo.report.options.ReportOptions`: how each area is evaluated (data, claims,
+        network, cell size, sensitivity) and drawn (tiles, CDN, maps, charts).
     jobs
         Parallel worker processes (1 = in this process).
     force
@@ -259,15 +275,11 @@ def run_batch(
     dask_address
         ``tcp://host:port`` of a dask.distributed scheduler: run the tasks there instead.
     evaluate
-        ``evaluate(name, *, data_dir, claims_path, network_path, cell_size_m, sensitivity)``
+        ``evaluate(name, **options.evaluate_kwargs())``
         returning an ``AreaEvaluation``; default :func:`geo.claims.evaluate.evaluate_area`.
         Must be a module-level function for ``jobs > 1`` or dask.
     progress
         ``progress(result, done, total)`` called here after each district.
-    data_dir, claims_path, network_path, cell_size_m, sensitivity
-        Passed to ``evaluate``.
-    tiles, tiles_key, cdn, maps
-        Passed to :func:`geo.report.html.write_report`.
     title
         Heading of the comparison page.
     """
@@ -275,29 +287,10 @@ def run_batch(
 
     if not isinstance(jobs, int) or jobs < 1:
         raise DataError(f"jobs={jobs!r}: expected a whole number of worker processes >= 1")
-    if maps:
-        from geo.maps import tile_choice
-
-        tile_choice(tiles, tiles_key=tiles_key)
+    opts = (options or ReportOptions()).check()
     out = check_batch_dir(out_dir)
-    if area_names is None:
-        from geo.areas import districts
-
-        area_names = [d.name for d in districts(data_dir=data_dir)]
-    names = list(area_names)
-    if not names:
-        raise DataError("area_names is empty: give at least one area (or None for all "
-                        "districts)")
-    slugs = [area_slug(n) for n in names]
-    dupes = sorted({s for s in slugs if slugs.count(s) > 1})
-    if dupes:
-        raise DataError(f"area_names give the same folder name twice ({', '.join(dupes)}): "
-                        f"list each area once")
-    eval_kwargs = {"data_dir": data_dir, "claims_path": claims_path,
-                   "network_path": network_path, "cell_size_m": cell_size_m,
-                   "sensitivity": sensitivity}
-    report_kwargs = {"tiles": tiles, "tiles_key": tiles_key, "cdn": cdn, "maps": maps}
-    tasks = [DistrictTask(n, s, str(out), force, evaluate, eval_kwargs, report_kwargs)
+    names, slugs = _names_and_slugs(area_names, opts)
+    tasks = [DistrictTask(n, s, str(out), force, evaluate, opts)
              for n, s in zip(names, slugs, strict=True)]
     out.mkdir(parents=True, exist_ok=True)
 
@@ -309,27 +302,54 @@ def run_batch(
         if progress is not None:
             progress(res, len(results), len(tasks))
 
-    if dask_address:
-        executor = f"dask {dask_address}"
-        _run_dask(tasks, dask_address, _done)
-    elif jobs > 1 and len(tasks) > 1:
-        executor = f"{min(jobs, len(tasks))} processes"
-        _run_processes(tasks, min(jobs, len(tasks)), _done)
-    else:
-        executor = "serial"
-        for task in tasks:
-            _done(run_district(task))
+    try:
+        if dask_address:
+            executor = f"dask {dask_address}"
+            _run_dask(tasks, dask_address, _done)
+        elif jobs > 1 and len(tasks) > 1:
+            executor = f"{min(jobs, len(tasks))} processes"
+            _run_processes(tasks, min(jobs, len(tasks)), _done)
+        else:
+            executor = "serial"
+            for task in tasks:
+                _done(run_district(task))
+    except KeyboardInterrupt as exc:
+        finished = [r.slug for r in results.values() if r.status in (OK, REUSED)]
+        raise BatchInterrupted(
+            f"{len(finished)} of {len(tasks)} districts finished"
+            f"{' (' + ', '.join(finished) + ')' if finished else ''}; queued ones were "
+            f"cancelled; run the same command again to resume (finished districts are "
+            f"reused)") from exc
 
     summary = BatchSummary(out, [results[t.slug] for t in tasks], time.perf_counter() - t0,
                            jobs, executor)
-    from geo.report.html import default_permissions
-
-    default_permissions(write_json(out / "summary.json", summary.to_dict()))
-    default_permissions(write_text(out / "summary.csv", summary_csv(summary)))
-    default_permissions(write_text(out / "index.html", batch_index_html(summary, title=title)))
+    write_json(out / "summary.json", summary.to_dict())
+    write_text(out / "summary.csv", summary_csv(summary))
+    write_text(out / "index.html", batch_index_html(summary, title=title))
+    write_marker(out, {"written_by": "geo report --area beijing (this folder may be replaced "
+                                     "by the next batch)"})
     log.info("batch %s: %d ok, %d reused, %d failed in %.1f s", out, summary.count(OK),
              summary.count(REUSED), summary.count(FAILED), summary.wall_time_s)
     return summary
+
+
+def _names_and_slugs(area_names: Sequence[str] | None,
+                     opts: ReportOptions) -> tuple[list[str], list[str]]:
+    """The areas to report (default: every district) and their folder names, each once."""
+    if area_names is None:
+        from geo.areas import districts
+
+        area_names = [d.name for d in districts(data_dir=opts.data_dir)]
+    names = list(area_names)
+    if not names:
+        raise DataError("area_names is empty: give at least one area (or None for all "
+                        "districts)")
+    slugs = [area_slug(n) for n in names]
+    dupes = sorted({s for s in slugs if slugs.count(s) > 1})
+    if dupes:
+        raise DataError(f"area_names give the same folder name twice ({', '.join(dupes)}): "
+                        f"list each area once")
+    return names, slugs
 
 
 def _run_processes(tasks: list[DistrictTask], jobs: int,
@@ -353,7 +373,18 @@ def _run_processes(tasks: list[DistrictTask], jobs: int,
                     res = _failed(task, exc, t0)
                 done(res)
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
+        # cancel queued work at once: workers would otherwise go on with queued districts
+        # (a worker records Ctrl-C as one task's result and takes the next); there is no
+        # public terminate before Python 3.14
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + 2  # a worker hit by the same Ctrl-C cleans its staging
+        for proc in procs:
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
         raise
     pool.shutdown(wait=True)
 
@@ -436,10 +467,9 @@ def batch_index_html(summary: BatchSummary, *, title: str = "Beijing") -> str:
                 values.append(None)
                 continue
             v = c.get("value")
-            values.append({"text": format_value(v, c.get("unit")),
+            values.append({"text": fmt_value(v, c.get("unit")),
                            "verdict": c.get("verdict"),
-                           "verdict_label": VERDICT_LABELS.get(c.get("verdict"),
-                                                               str(c.get("verdict")))})
+                           "verdict_label": verdict_words(c.get("verdict"))})
         zh = d.area.get("name") or d.name
         en = d.area.get("name_en")
         rows.append({"slug": d.slug, "title": f"{zh} ({en})" if en and en != zh else zh,

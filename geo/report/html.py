@@ -13,8 +13,9 @@ Layout written by :func:`write_report`::
 
 The whole folder is built in a hidden temporary folder beside ``out_dir`` and renamed into
 place at the end, so an interrupted run (Ctrl-C, a crash) leaves the previous report or none,
-never half of one. An existing ``out_dir`` is replaced only when it is empty or holds a previous
-report (``claims.json``); anything else is refused.
+never half of one (``geo.io.staged_dir``). An existing ``out_dir`` is replaced only when it is
+empty or a previous report whose ``.geo-report`` marker lists, as a manifest, every file in it at
+every depth; anything else (a user's file in ``tables/`` included) is refused.
 
 Every string that comes from data (claim titles, quotes, notes, township and facility names) is
 HTML-escaped: the Jinja environment autoescapes, and the maps escape their own labels. Output is
@@ -24,23 +25,37 @@ element ids are renumbered in order of appearance).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
 import re
-import shutil
-import tempfile
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geo.claims.metrics import REGISTRY
-from geo.errors import DataError, GeoError
-from geo.report.charts import format_value, sensitivity_svg, svg_data_uri
+from geo.errors import GeoError, OutputError
+from geo.format import (
+    fmt_value,
+    key_words,
+    method_words,
+    param_words,
+    prose,
+    verdict_words,
+)
+from geo.io import (
+    check_output,
+    default_permissions,  # noqa: F401  (re-exported: report callers use it)
+    is_empty_folder,
+    is_toolkit_folder,
+    staged_dir,
+    write_marker,
+)
+from geo.report.charts import sensitivity_svg, svg_data_uri
+from geo.report.options import ReportOptions
+from geo.report.sites import Siting
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -51,7 +66,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-VERDICT_LABELS = {"met": "met", "not_met": "not met", "inconclusive": "inconclusive"}
+VERDICT_LABELS = {v: verdict_words(v) for v in ("met", "not_met", "inconclusive")}
 _COMPARATOR_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "~": "about {v}", "eliminate": "no gaps left ({v})",
                     "measure": "no number (a measurement)"}
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
@@ -100,33 +115,26 @@ def stable_ids(page: str) -> str:
     return _FOLIUM_ID.sub(_sub, page)
 
 
-def _value_text(value: Any) -> str:
-    """Generic text for a parameter / provenance value."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "n/a"
-        return f"{value:,.0f}" if abs(value) >= 1e5 else f"{value:g}"  # 1,283,000 not 1.283e+06
-    if isinstance(value, list | tuple):
-        return ", ".join(_value_text(v) for v in value) if value else "none"
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    return str(value)
+_value_text = param_words   # parameter / provenance values in words (no dicts, no JSON)
 
 
-def _number_text(value: Any) -> str:
+def _number_text(value: Any, column: str = "") -> str:
+    """A breakdown number; people and areas whole ("777", not "777.3")."""
     if isinstance(value, bool) or value is None:
-        return _value_text(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
+        return param_words(value)
+    if isinstance(value, int | float):
+        if not math.isfinite(float(value)):
             return "n/a"
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+        if "population" in column or "people" in column or abs(value) >= 1000:
+            return f"{round(float(value)):,}"
+        return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
     return str(value)
+
+
+def parameter_rows(parameters: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, value) rows in words; parameters that are not set (``None``) are left out."""
+    return [(key_words(k), param_words(v)) for k, v in sorted(parameters.items())
+            if v is not None and v != [] and v != {}]
 
 
 #: Report groups in order (issue 15): headline claims first, then the claim file's themes.
@@ -151,7 +159,19 @@ def target_text(claim: Any) -> str:
     """The plan's target in words: "about 29.0 % by 2030", "≥ 100.0 % by 2030"."""
     t = claim.target
     pattern = _COMPARATOR_TEXT.get(t.comparator, f"{t.comparator} {{v}}")
-    return f"{pattern.format(v=format_value(t.value, t.unit))} by {t.year}"
+    return f"{pattern.format(v=fmt_value(t.value, t.unit))} by {t.year}"
+
+
+def fetch_area_name(area: dict[str, Any]) -> str:
+    """The ``geo data fetch --area`` name for an evaluated area: its district's pinyin
+    (``haidian``), else ``beijing`` (whose extract covers any area in the city)."""
+    from geo.areas import BEIJING_DISTRICTS
+
+    name, en = str(area.get("name") or ""), str(area.get("name_en") or "").lower()
+    for zh, pinyin in BEIJING_DISTRICTS.items():
+        if name == zh or en == pinyin.lower():
+            return pinyin.lower()
+    return "beijing"
 
 
 def _why_inconclusive(r: ClaimResult) -> list[str]:
@@ -175,7 +195,7 @@ def _why_inconclusive(r: ClaimResult) -> list[str]:
             why.append("the sensitivity variants give both met and not met: the result depends "
                        "on the parameters")
         elif not why:
-            why.append(f"base verdict {r.base_verdict}")
+            why.append(f"base verdict {verdict_words(r.base_verdict)}")
     return why
 
 
@@ -183,21 +203,24 @@ def robust_text(r: ClaimResult) -> str:
     """Robustness in words, counted from the sensitivity variants."""
     n = len(r.sensitivity)
     if r.robust:
-        return f"robust: all {n} variants agree" if n else "robust"
+        if n == 1:
+            return "robust: the one sensitivity variant agrees"
+        return f"robust: all {n} sensitivity variants agree" if n else "robust"
     if r.base_verdict == "inconclusive":
         return "not robust: the base case is inconclusive"
     if not n:
         return "not robust: no sensitivity variants"
     differ = [s for s in r.sensitivity if s.get("verdict") != r.base_verdict]
     if not differ:
-        return f"not robust: all {n} variants agree, but see the notes"
+        return ("not robust: the variant agrees, but see the notes" if n == 1 else
+                f"not robust: all {n} variants agree, but see the notes")
     kinds = sorted({str(s.get("verdict")) for s in differ})
     return (f"not robust: {len(differ)} of {n} variants give "
             f"{' / '.join(VERDICT_LABELS.get(k, k) for k in kinds)}")
 
 
 def _method_text(r: ClaimResult) -> str:
-    return (r.method or "n/a").replace("_", " ")
+    return method_words(r.method)
 
 
 # --------------------------------------------------------------------------- view models
@@ -210,8 +233,8 @@ def _layers_nonempty(r: ClaimResult) -> bool:
 
 def _no_map_reason(r: ClaimResult) -> str:
     if r.layers is None:
-        return (f"the metric {r.claim.metric!r} has no mapped layers"
-                if r.value is not None else "nothing was measured")
+        return ("this kind of claim has nothing to map" if r.value is not None
+                else "nothing was measured")
     return "no cells or facilities to draw"
 
 
@@ -230,14 +253,37 @@ def _breakdown_table(r: ClaimResult) -> tuple[list[str], list[list[str]]]:
         cells = []
         for c in cols:
             v = row.get(c)
-            cells.append(format_value(v, r.unit) if c == "measured" else
-                         (_value_text(v) if c == "name" else _number_text(v)))
+            cells.append(fmt_value(v, r.unit) if c == "measured" else
+                         (param_words(v) if c == "name" else _number_text(v, c)))
         rows.append(cells)
-    return cols, rows
+    return [key_words(c) for c in cols], rows
+
+
+#: What the rows of a breakdown are, by the metric's method (default: townships).
+_BREAKDOWN_ROWS = {"name_match": ("named facility", "named facilities"),
+                   "clip_length": ("railway line", "railway lines"),
+                   "point_in_polygon": ("street/town", "streets/towns"),
+                   "osm_count": ("street/town", "streets/towns")}
+
+
+def breakdown_title(r: ClaimResult) -> str:
+    """The breakdown's heading, naming what its rows are: "Breakdown by township (15
+    townships)", "Breakdown by named facility (13 named facilities)"."""
+    one, many = _BREAKDOWN_ROWS.get(str(r.method), ("township", "townships"))
+    n = len(r.breakdown)
+    return f"Breakdown by {one} ({n} {one if n == 1 else many})"
+
+
+def _source_text(c: Any) -> str:
+    """"plan.txt, line 997" and the binding (约束性 / 预期性) when the claim file gives one."""
+    text = f"{Path(str(c.source.document)).name}, line {c.source.line}"
+    binding = str(c.binding or "").strip()
+    return text if binding.lower() in ("", "none") else f"{text}; {binding}"
 
 
 def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
-               layer_files: Sequence[str] = (), charts: bool = True) -> dict[str, Any]:
+               layer_files: Sequence[str] = (), charts: bool = True,
+               siting_href: str | None = None, fetch_area: str | None = None) -> dict[str, Any]:
     """Plain values the template shows for one claim (escaping is left to the template)."""
     c = r.claim
     chart_uri = None
@@ -252,24 +298,27 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
         "present": True,
         "id": c.id, "title_zh": c.title_zh, "title_en": c.title_en, "quote": c.quote,
         "theme": theme_group(c),
-        "source_text": f"{c.source.document}, line {c.source.line}", "binding": c.binding,
+        "source_text": _source_text(c), "binding": "",
         "target_text": target_text(c),
-        "measured_text": format_value(_finite(r.value), r.unit) + (
+        "measured_text": fmt_value(_finite(r.value), r.unit) + (
             REGISTRY[r.claim.metric].measured_label if _finite(r.value) is not None else ""),
         "method_text": _method_text(r), "denominator": r.denominator,
-        "verdict": r.verdict, "verdict_label": VERDICT_LABELS.get(r.verdict, r.verdict),
-        "base_verdict_label": VERDICT_LABELS.get(r.base_verdict, r.base_verdict),
-        "robust_text": robust_text(r), "why": _why_inconclusive(r),
-        "notes": [str(n) for n in r.notes],
-        "parameters": [(str(k), _value_text(v)) for k, v in sorted(r.parameters.items())],
+        "verdict": r.verdict, "verdict_label": verdict_words(r.verdict),
+        "base_verdict_label": verdict_words(r.base_verdict),
+        "robust_text": robust_text(r),
+        "why": [prose(n, fetch_area=fetch_area) for n in _why_inconclusive(r)],
+        "notes": [prose(n, fetch_area=fetch_area) for n in r.notes
+                  if not (siting_href and "'geo site --claim" in str(n))],
+        "parameters": parameter_rows(r.parameters),
         "map_href": map_href, "map_missing": map_missing, "chart_uri": chart_uri,
-        "sensitivity": [{"parameter": str(s.get("parameter")),
-                         "value": _value_text(s.get("value")),
-                         "measured": format_value(_finite(s.get("measured")), r.unit),
+        "siting_href": siting_href,
+        "sensitivity": [{"parameter": key_words(s.get("parameter")),
+                         "value": param_words(s.get("value")),
+                         "measured": fmt_value(_finite(s.get("measured")), r.unit),
                          "verdict": str(s.get("verdict")),
-                         "verdict_label": VERDICT_LABELS.get(str(s.get("verdict")),
-                                                             str(s.get("verdict")))}
+                         "verdict_label": verdict_words(s.get("verdict"))}
                         for s in r.sensitivity],
+        "breakdown_title": breakdown_title(r),
         "breakdown_columns": cols, "breakdown_rows": rows,
         "layer_files": list(layer_files),
     }
@@ -298,25 +347,58 @@ def area_title(area: dict[str, Any]) -> str:
     return f"{name} ({en})" if en and en != name else name
 
 
+#: Evaluation data keys a person does not need in the report (local paths, repeats).
+_PROVENANCE_HIDDEN = frozenset({"data_dir", "network_notes", "claims_skipped"})
+
+
+def _network_text(source: Any) -> str:
+    """The road network's source in words, without the user's local folders."""
+    if not source:
+        return ("none: no road network was available (network claims use a straight-line "
+                "approximation or are inconclusive)")
+    text = str(source)
+    return Path(text).name if ("/" in text or "\\" in text) and len(text.split()) == 1 else text
+
+
 def provenance(evaluation: AreaEvaluation) -> list[tuple[str, str]]:
-    """(label, text) pairs of the provenance block: area, data sources, software."""
+    """(label, text) pairs of the provenance block: area, data sources, software.
+
+    In words: no machine keys, no ``None``, no local paths (the JSON keeps those).
+    """
+    from geo.format import fmt_cell_size, fmt_people
+
     data = dict(evaluation.data)
     area = {k: v for k, v in evaluation.area.items() if k != "geometry"}
     out = [("area", area_title(evaluation.area))]
-    out += [(f"area {k}", _value_text(v)) for k, v in area.items() if k not in ("name", "name_en")]
-    net = data.pop("network_source", None)
-    if not net:
-        net = ("none: no road network was available (network claims use a straight-line "
-               "approximation or are inconclusive)")
+    out += [(_area_label(k), param_words(v)) for k, v in area.items()
+            if k not in ("name", "name_en") and v is not None and not _is_local_path(v)]
+    notes = [prose(n, fetch_area=fetch_area_name(evaluation.area))
+             for n in data.get("network_notes") or []]
     out += [
-        ("OSM data date", _value_text(data.pop("osm_data_date", None) or "unknown")),
-        ("population source", _value_text(data.pop("population_source", None) or "unknown")),
-        ("road network", _value_text(net)),
-        ("layers missing", _value_text(data.pop("layers_missing", None) or [])),
+        ("OSM data", param_words(data.pop("osm_source", None) or "unknown")),
+        ("OSM data date", param_words(data.pop("osm_data_date", None) or "unknown")),
+        ("population source", param_words(data.pop("population_source", None) or "unknown")),
+        ("demand cells", fmt_cell_size(evaluation.parameters.get("cell_size_m"))),
+        ("road network", _network_text(data.pop("network_source", None))
+         + (f" ({'; '.join(notes)})" if notes else "")),
+        ("layers missing", param_words(data.pop("layers_missing", None) or [])),
     ]
-    out += [(str(k), _value_text(v)) for k, v in data.items()]
+    if data.get("population_total") is not None:
+        out.append(("residents in the area", fmt_people(data.pop("population_total"))))
+    out += [(key_words(k), param_words(v)) for k, v in data.items()
+            if k not in _PROVENANCE_HIDDEN and v is not None and not _is_local_path(v)]
     out.append(("software", f"geo {geo_version()}"))
     return out
+
+
+def _area_label(key: str) -> str:
+    words = key_words(key)
+    return words if words.startswith("area") else f"area {words}"
+
+
+def _is_local_path(value: Any) -> bool:
+    text = str(value)
+    return isinstance(value, str | os.PathLike) and os.path.isabs(text) and " " not in text
 
 
 # --------------------------------------------------------------------------- tables, layers
@@ -428,8 +510,8 @@ def _fallback_geometry(evaluation: AreaEvaluation) -> Any:
     return None
 
 
-def claim_map_html(r: ClaimResult, area_geometry: Any, *, tiles: str = "osm",
-                   tiles_key: str | None = None, cdn: bool = False) -> str:
+def claim_map_html(r: ClaimResult, area_geometry: Any,
+                   options: ReportOptions | None = None) -> str:
     """The self-contained HTML page of one claim's map (deterministic element ids)."""
     from geo import maps
 
@@ -439,145 +521,87 @@ def claim_map_html(r: ClaimResult, area_geometry: Any, *, tiles: str = "osm",
     threshold = ly.threshold
     if threshold is not None:
         threshold = float(threshold) * _THRESHOLD_TO_LEGEND.get(ly.cost_unit, 1.0)
-    result = (f"measured {format_value(_finite(r.value), r.unit)}, target {target_text(c)}: "
-              f"{VERDICT_LABELS.get(r.verdict, r.verdict)} ({_method_text(r)})")
+    result = (f"measured {fmt_value(_finite(r.value), r.unit)}, target {target_text(c)}: "
+              f"{verdict_words(r.verdict)} ({_method_text(r)})")
     subtitle = [c.title_zh, result]
+    opts = options or ReportOptions()
+    style = maps.CellStyle(cost_column=ly.cost_column, cost_unit=ly.cost_unit,
+                           covered_column=ly.covered_column, threshold=threshold,
+                           cost_label=ly.cost_label)
     m = maps.claim_map(area_geometry, ly.facilities, title=f"{c.id} {c.title_en}",
-                       cells=ly.cells, cost_column=ly.cost_column, cost_unit=ly.cost_unit,
-                       covered_column=ly.covered_column, threshold=threshold,
-                       cost_label=ly.cost_label,
-                       service_areas=ly.service_areas, subtitle=subtitle, tiles=tiles,
-                       tiles_key=tiles_key)
-    return stable_ids(maps.map_html(m, cdn=cdn))
+                       cells=ly.cells, service_areas=ly.service_areas, subtitle=subtitle,
+                       style=style, options=opts.map_options())
+    return stable_ids(maps.map_html(m, cdn=opts.cdn))
 
 
 # --------------------------------------------------------------------------- the report
 
 def check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
-    """``out_dir`` as a Path if a report may be written there (new, empty, or a previous
-    report); :class:`~geo.errors.DataError` otherwise, so nobody's folder is replaced."""
-    out = Path(out_dir).resolve()
-    if not _is_replaceable(out):
-        raise DataError(f"out_dir {out} exists and is not a geo report (no .geo-report marker, "
-                        f"or files a report does not write): choose a new or empty folder, e.g. "
-                        f"{out / 'report'}")
+    """``out_dir`` as a Path if a report may be written there: new, empty, or a previous report
+    whose ``.geo-report`` manifest lists every file in it at every depth; otherwise
+    :class:`~geo.errors.OutputError`, so nobody's folder or file is replaced."""
+    out = check_output(out_dir, kind="folder", what="report folder").resolve()
+    if out.exists() and not is_empty_folder(out) and not is_toolkit_folder(out):
+        raise OutputError(f"report folder {out} is not a geo report: it holds files geo did not "
+                          f"write (none listed in a .geo-report manifest): choose a new or empty folder, "
+                          f"e.g. {out / 'report'}")
     return out
 
 
-#: What a geo report folder may hold; a folder with anything else is never replaced.
-REPORT_ENTRIES = frozenset({"index.html", "claims.json", "maps", "tables", "layers", "sites",
-                            ".geo-report"})
-
-
-def _is_replaceable(out_dir: Path) -> bool:
-    """Empty, or a previous report: it carries the ``.geo-report`` marker and nothing that a
-    report does not write (so a user's folder holding a stray claims.json is never swapped)."""
-    if not out_dir.exists():
-        return True
-    if not out_dir.is_dir():
-        return False
-    names = {p.name for p in out_dir.iterdir()}
-    return not names or (".geo-report" in names and names <= REPORT_ENTRIES)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def default_permissions(path: str | os.PathLike[str]) -> Path:
-    """Give ``path`` the permissions a plain ``open``/``mkdir`` would (per the umask):
-    temporary files and folders are created private (0600/0700), reports are meant to be
-    shared or served."""
-    p = Path(path)
-    os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~_umask())
-    return p
-
-
-@contextlib.contextmanager
-def staged_dir(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield an empty hidden folder beside ``out_dir``; on success it replaces ``out_dir``.
-
-    On any exception (Ctrl-C included) the staging folder is removed and ``out_dir`` is left as
-    it was. The swap is two renames; if interrupted between them the old folder is put back.
-    """
-    target = Path(out_dir).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        yield tmp
-        default_permissions(tmp)
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(target, old)
-        try:
-            os.replace(tmp, target)
-        except BaseException:
-            if old is not None and not target.exists():
-                os.replace(old, target)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _existing_facilities(evaluation: AreaEvaluation, model: dict[str, Any]) -> Any:
+def _existing_facilities(evaluation: AreaEvaluation, claim_id: str) -> Any:
     """The facilities the evaluation drew for the siting's claim (markers on the sites map)."""
     try:
-        layers = evaluation.claim(str(model["claim"])).layers
+        layers = evaluation.claim(claim_id).layers
     except KeyError:
         return None
     return None if layers is None else layers.facilities
 
 
-def _siting_view(result: Any, model: dict[str, Any], cells: Any, tmp: Path, geometry: Any, *,
-                 maps: bool, tiles: str, tiles_key: str | None, cdn: bool,
-                 existing: Any = None) -> dict[str, Any]:
+def _siting_view(siting: Siting, tmp: Path, geometry: Any,
+                 opts: ReportOptions, existing: Any = None) -> dict[str, Any]:
     """Write one siting's GeoJSON (and map) into the staged report; return its template view."""
+    from geo.report.sites import SITE_COLUMNS, model_words, site_rows, sites_headline
+
+    result, model = siting.result, siting.model
     cid = str(model["claim"])
     slug = claim_slug(cid)
     (tmp / "sites").mkdir(exist_ok=True)
     result.to_geojson(tmp / "sites" / f"{slug}.geojson")
     map_href = None
-    if maps and geometry is not None and len(result.sites):
+    if opts.maps and geometry is not None and len(result.sites):
         from geo.maps import map_html, sites_map
 
-        m = sites_map(geometry, cells, result, title=f"{cid}: {result.n_sites} proposed sites",
-                      tiles=tiles, tiles_key=tiles_key, existing=existing)
+        m = sites_map(geometry, siting.cells, result,
+                      title=f"{cid}: {result.n_sites} proposed sites",
+                      options=opts.map_options(), existing=existing)
         (tmp / "maps").mkdir(exist_ok=True)
-        (tmp / "maps" / f"{slug}_sites.html").write_text(stable_ids(map_html(m, cdn=cdn)),
+        (tmp / "maps" / f"{slug}_sites.html").write_text(stable_ids(map_html(m, cdn=opts.cdn)),
                                                           encoding="utf-8")
         map_href = f"maps/{slug}_sites.html"
-    rows = [(int(r["rank"]), f"{r.geometry.x:.5f}", f"{r.geometry.y:.5f}",
-             f"{r['covered_gain']:,.0f}", f"{r['covered_gain_share']:.2%}")
-            for _, r in result.sites.iterrows()]
     return {"id": cid, "n_sites": result.n_sites, "problem": result.problem,
-            "before": f"{result.share_before:.1%}", "after": f"{result.share_after:.1%}",
-            "weight": model.get("weight", ""), "method": model.get("method", ""),
-            "threshold": f"{model.get('threshold', float('nan')):g} {model.get('unit', '')}",
+            "headline": sites_headline(result, model), "model_text": model_words(model),
+            "before": fmt_value(result.share_before, "share"),
+            "after": fmt_value(result.share_after, "share"),
+            "weight": "area" if model.get("weight") == "area_m2" else "population",
+            "method": method_words(model.get("method")),
+            "threshold": fmt_value(model.get("threshold"), model.get("unit")),
             "cell_size_m": f"{model.get('cell_size_m', float('nan')):g}",
             "proven": result.proven_optimal, "solver": result.solver,
-            "time_s": f"{result.time_s:.1f}", "warnings": list(result.warnings),
-            "geojson_href": f"sites/{slug}.geojson", "map_href": map_href, "rows": rows}
+            "time_s": f"{result.time_s:.1f}", "warnings": list(dict.fromkeys(result.warnings)),
+            "geojson_href": f"sites/{slug}.geojson", "map_href": map_href,
+            "columns": list(SITE_COLUMNS), "rows": site_rows(result, siting.towns)}
 
 
 def write_report(
     evaluation: AreaEvaluation,
     out_dir: str | os.PathLike[str],
+    options: ReportOptions | None = None,
     *,
-    tiles: str = "osm",
-    cdn: bool = False,
-    maps: bool = True,
     area_geometry: Any = None,
-    tiles_key: str | None = None,
-    charts: bool = True,
+    sitings: Sequence[Siting | tuple[Any, dict[str, Any], Any]] = (),
     batch_index: str | None = None,
-    sitings: Sequence[tuple[Any, dict[str, Any], Any]] = (),
     settings_fingerprint: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write the HTML/JSON/CSV/GeoParquet report of one area; return ``out_dir/index.html``.
 
@@ -587,96 +611,128 @@ def write_report(
         What :func:`geo.claims.evaluate.evaluate_area` returns.
     out_dir
         Report folder; replaced as a whole (atomically) when it holds a previous report.
-    tiles, tiles_key, cdn
-        Map background (see :func:`geo.maps.tile_choice`) and asset mode (see
-        :func:`geo.maps.save_map`).
-    maps
-        Draw the claim maps (``False``: tables and charts only, much faster).
+    options
+        :class:`geo.report.options.ReportOptions`: tiles, CDN assets, maps and charts on/off
+        (its evaluation fields are not used here: the evaluation is already made).
     area_geometry
         District outline for the maps (shapely, EPSG:4326, or a ``geo.areas.Area``); default:
         ``evaluation.area["geometry"]``, else the union of the demand cells.
-    charts
-        Draw the sensitivity charts.
+    sitings
+        :class:`geo.report.sites.Siting` (or ``(result, model, cells)``) per claim from
+        :func:`geo.claims.gap.close_gap`: a "Closing the gap" section,
+        ``sites/<claim>.geojson`` and a sites map.
     batch_index
         Relative link to a batch's comparison page, shown in the header.
     settings_fingerprint
         The settings the report was made with, stored in its ``.geo-report`` marker (JSON) so a
         batch reuses it only for the same settings.
-    sitings
-        ``(result, model, cells)`` per claim from :func:`geo.claims.gap.close_gap` (the
-        :class:`geo.siting.SitingResult`, its cost-model dict and the demand cells it ran on):
-        a "Closing the gap" section, ``sites/<claim>.geojson`` and a sites map.
+    progress
+        Called with a short description ("map C04") before each slow step.
 
     Raises
     ------
     DataError
         ``out_dir`` exists and is neither empty nor a previous report, or ``tiles`` is unknown.
     """
+    opts = (options or ReportOptions()).check()   # refuse bad tiles before any work
     out = check_out_dir(out_dir)
-    if maps:
-        from geo.maps import tile_choice
-
-        tile_choice(tiles, tiles_key=tiles_key)  # refuse bad tiles before any work
     geometry = area_geometry.geometry if hasattr(area_geometry, "geometry_m") else area_geometry
-    if maps and geometry is None:
+    if opts.maps and geometry is None:
         geometry = _fallback_geometry(evaluation)
-
     with staged_dir(out) as tmp:
-        map_hrefs: dict[str, str] = {}
-        missing: dict[str, str] = {}
-        layer_files: dict[str, list[str]] = {}
-        for r in evaluation.claims:
-            cid, slug = r.claim.id, claim_slug(r.claim.id)
-            for kind, frame in _layer_frames(r).items():
-                rel = f"layers/{slug}_{kind}.parquet"
-                (tmp / "layers").mkdir(exist_ok=True)
-                write_geoparquet(frame, tmp / rel)
-                layer_files.setdefault(cid, []).append(rel)
-            if not _layers_nonempty(r):
-                missing[cid] = _no_map_reason(r)
-            elif not maps:
-                missing[cid] = "maps were not drawn for this report (--no-maps)"
-            elif geometry is None:
-                missing[cid] = "no area outline to draw the map around"
-            else:
-                try:
-                    page = claim_map_html(r, geometry, tiles=tiles, tiles_key=tiles_key, cdn=cdn)
-                except GeoError as exc:
-                    log.warning("map of %s failed: %s", cid, exc)
-                    missing[cid] = f"the map could not be drawn ({exc})"
-                else:
-                    (tmp / "maps").mkdir(exist_ok=True)
-                    (tmp / "maps" / f"{slug}.html").write_text(page, encoding="utf-8")
-                    map_hrefs[cid] = f"maps/{slug}.html"
-
-        siting_views = [_siting_view(res, model, cells, tmp, geometry, maps=maps,
-                                     tiles=tiles, tiles_key=tiles_key, cdn=cdn,
-                                     existing=_existing_facilities(evaluation, model))
-                        for res, model, cells in sitings]
+        layer_files = _write_layers(evaluation, tmp)
+        step = progress or (lambda _desc: None)
+        map_hrefs, missing = _write_claim_maps(evaluation, tmp, geometry, opts, step)
+        sitings_ = [s if isinstance(s, Siting) else Siting(*s) for s in sitings]
+        siting_views = [_siting_view(s, tmp, geometry, opts,
+                                     existing=_existing_facilities(evaluation,
+                                                                   str(s.model["claim"])))
+                        for s in sitings_]
         views = [claim_view(r, map_href=map_hrefs.get(r.claim.id),
                             map_missing=missing.get(r.claim.id),
-                            layer_files=layer_files.get(r.claim.id, ()), charts=charts)
+                            layer_files=layer_files.get(r.claim.id, ()), charts=opts.charts,
+                            siting_href=_siting_href(r.claim.id, siting_views),
+                            fetch_area=fetch_area_name(evaluation.area))
                  for r in by_theme(evaluation.claims)]
         by_id = {v["id"]: v for v in views}
         headline = [by_id[r.claim.id] for r in evaluation.claims if r.claim.headline]
         page = render("index.html.j2", area_title=area_title(evaluation.area),
                       data=evaluation.data, headline=headline, claims=views,
                       provenance=provenance(evaluation),
-                      parameters=[(str(k), _value_text(v))
-                                  for k, v in sorted(evaluation.parameters.items())],
-                      batch_index=batch_index, sitings=siting_views, lang="en")
+                      parameters=parameter_rows(evaluation.parameters),
+                      batch_index=batch_index, sitings=siting_views, lang="en",
+                      cells_text=_cells_text(evaluation))
         (tmp / "index.html").write_text(page, encoding="utf-8")
-        (tmp / ".geo-report").write_text(json.dumps(
-            {"written_by": "geo report (this folder may be replaced as a whole by the next "
-                           "report)", "settings": settings_fingerprint or {}},
-            ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")
-        (tmp / "claims.json").write_text(
-            json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2, allow_nan=False)
-            + "\n", encoding="utf-8")
-        tables = tmp / "tables"
-        tables.mkdir()
-        claims_table(evaluation, map_hrefs).to_csv(tables / "claims.csv", index=False)
-        sensitivity_table(evaluation).to_csv(tables / "sensitivity.csv", index=False)
-        breakdown_table(evaluation).to_csv(tables / "breakdown.csv", index=False)
+        _write_data_files(evaluation, tmp, map_hrefs, settings_fingerprint)
     log.info("wrote report %s (%d claims, %d maps)", out, len(evaluation.claims), len(map_hrefs))
     return out / "index.html"
+
+
+def _write_data_files(evaluation: AreaEvaluation, tmp: Path, map_hrefs: dict[str, str],
+                      settings_fingerprint: dict[str, Any] | None) -> None:
+    """``claims.json`` (the JSON contract), the CSV tables, and last the report marker with
+    the manifest of every file written (``geo.io.write_marker``)."""
+    (tmp / "claims.json").write_text(
+        json.dumps(evaluation.to_dict(), ensure_ascii=False, indent=2, allow_nan=False)
+        + "\n", encoding="utf-8")
+    tables = tmp / "tables"
+    tables.mkdir()
+    claims_table(evaluation, map_hrefs).to_csv(tables / "claims.csv", index=False)
+    sensitivity_table(evaluation).to_csv(tables / "sensitivity.csv", index=False)
+    breakdown_table(evaluation).to_csv(tables / "breakdown.csv", index=False)
+    write_marker(tmp, {"written_by": "geo report (this folder may be replaced as a whole "
+                                     "by the next report)",
+                       "settings": settings_fingerprint or {}})
+
+
+def _cells_text(evaluation: AreaEvaluation) -> str:
+    """"250 m hexagonal cells" for the header ("" when the evaluation does not say)."""
+    from geo.format import fmt_number
+
+    size = evaluation.parameters.get("cell_size_m")
+    return f"{fmt_number(size)} m hexagonal cells" if size is not None else ""
+
+
+def _siting_href(claim_id: str, siting_views: Sequence[dict[str, Any]]) -> str | None:
+    """Link from a claim to its "Closing the gap" section, when the report has one."""
+    return next((f"#siting-{v['id']}" for v in siting_views if v["id"] == claim_id), None)
+
+
+def _write_layers(evaluation: AreaEvaluation, tmp: Path) -> dict[str, list[str]]:
+    """Each claim's layers as GeoParquet under ``layers/``; claim id -> relative paths."""
+    layer_files: dict[str, list[str]] = {}
+    for r in evaluation.claims:
+        for kind, frame in _layer_frames(r).items():
+            rel = f"layers/{claim_slug(r.claim.id)}_{kind}.parquet"
+            (tmp / "layers").mkdir(exist_ok=True)
+            write_geoparquet(frame, tmp / rel)
+            layer_files.setdefault(r.claim.id, []).append(rel)
+    return layer_files
+
+
+def _write_claim_maps(evaluation: AreaEvaluation, tmp: Path, geometry: Any,
+                      opts: ReportOptions,
+                      step: Callable[[str], None]) -> tuple[dict[str, str], dict[str, str]]:
+    """Each claim's map under ``maps/``: (claim id -> href, claim id -> why there is none)."""
+    map_hrefs: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    for r in evaluation.claims:
+        cid, slug = r.claim.id, claim_slug(r.claim.id)
+        if not _layers_nonempty(r):
+            missing[cid] = _no_map_reason(r)
+        elif not opts.maps:
+            missing[cid] = "maps were not drawn for this report"
+        elif geometry is None:
+            missing[cid] = "no area outline to draw the map around"
+        else:
+            step(f"map {cid}")
+            try:
+                page = claim_map_html(r, geometry, opts)
+            except GeoError as exc:
+                log.warning("map of %s failed: %s", cid, exc)
+                missing[cid] = f"the map could not be drawn ({exc})"
+            else:
+                (tmp / "maps").mkdir(exist_ok=True)
+                (tmp / "maps" / f"{slug}.html").write_text(page, encoding="utf-8")
+                map_hrefs[cid] = f"maps/{slug}.html"
+    return map_hrefs, missing

@@ -36,6 +36,8 @@ from typing import Any
 
 from geo import settings
 from geo.errors import DataError, DataNotFoundError, OfflineError, UnknownAreaError
+from geo.io import check_output, default_permissions
+from geo.validate import check_url
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,9 @@ class DownloadResult:
 def region_for_area(area: str) -> str:
     """The Geofabrik region key for an area name ("tongzhou", "通州区", "beijing" -> "beijing")."""
     key = re.sub(r"\s+", " ", str(area).strip().lower())
+    if len(key) > 200:
+        raise UnknownAreaError(f"area name of {len(key):,} characters has no known Geofabrik "
+                               "extract: give a district such as tongzhou, or beijing")
     if key in _AREA_REGION:
         return _AREA_REGION[key]
     close = difflib.get_close_matches(key, list(_AREA_REGION), n=3, cutoff=0.6)
@@ -111,8 +116,13 @@ def region_for_area(area: str) -> str:
 def geofabrik_urls(area: str, *, url_base: str = GEOFABRIK_BASE,
                    what: Iterable[str] = ("pbf", "shp")) -> dict[str, str]:
     """URLs of the Geofabrik files for ``area``, keyed by kind ("pbf", "shp")."""
+    check_url(url_base, what="url_base", example=GEOFABRIK_BASE)
     region = REGIONS[region_for_area(area)]
     out = {}
+    what = list(what)
+    if not what:
+        raise DataError("what is empty: expected a comma-separated subset of "
+                        f"{', '.join(KINDS)}")
     for kind in what:
         if kind not in KINDS:
             raise DataError(f"--what {kind!r} is not a file kind: expected a comma-separated "
@@ -327,13 +337,77 @@ def _zip_date(zf: zipfile.ZipFile) -> str:
     return "{:04d}-{:02d}-{:02d}".format(*newest[:3])
 
 
+#: Limits on what a zip may unpack to (a hostile mirror's zip bomb is refused, not unpacked).
+#: Beijing's free shapefiles unpack to ~0.6 GB in ~60 members; China's to ~12 GB.
+ZIP_MAX_TOTAL_BYTES = 20 * 1024**3
+ZIP_MAX_MEMBERS = 10_000
+ZIP_MAX_RATIO = 200.0
+
+
+def check_zip_members(zf: zipfile.ZipFile, zip_path: str | os.PathLike[str], *,
+                      max_total_bytes: int | None = None, max_members: int | None = None,
+                      max_ratio: float | None = None) -> None:
+    """Refuse (DataError) a zip with unsafe paths, symlinks or special files, too many members,
+    too large an unpacked size or a compression ratio beyond ``max_ratio`` (a zip bomb).
+
+    Defaults are the module's ``ZIP_MAX_*`` values (read at call time, so tests can lower them).
+    """
+    max_total_bytes = ZIP_MAX_TOTAL_BYTES if max_total_bytes is None else max_total_bytes
+    max_members = ZIP_MAX_MEMBERS if max_members is None else max_members
+    max_ratio = ZIP_MAX_RATIO if max_ratio is None else max_ratio
+    infos = zf.infolist()
+    if len(infos) > max_members:
+        raise DataError(f"{zip_path} has {len(infos):,} members (limit {max_members:,}): it is "
+                        "not a Geofabrik extract; delete it and download it from a trusted "
+                        "server")
+    total = 0
+    for info in infos:
+        n = info.filename
+        p = Path(n)
+        if p.is_absolute() or ".." in p.parts or n.startswith(("/", "\\")) or ":" in p.parts[0]:
+            raise DataError(f"{zip_path} contains an unsafe path {n!r}; refusing to unzip")
+        mode = (info.external_attr >> 16) & 0o170000
+        if mode not in (0, 0o100000, 0o040000):  # only plain files and folders
+            raise DataError(f"{zip_path} member {n!r} is a symbolic link or special file; "
+                            "refusing to unzip (links are never followed)")
+        total += info.file_size
+        if total > max_total_bytes:
+            raise DataError(f"{zip_path} would unpack to more than {max_total_bytes:,} bytes: "
+                            "refusing (a zip bomb or not a Geofabrik extract)")
+        if info.file_size > 1_000_000 and info.file_size > max_ratio * max(info.compress_size, 1):
+            raise DataError(f"{zip_path} member {n!r} has compression ratio "
+                            f"{info.file_size / max(info.compress_size, 1):,.0f}:1 (limit "
+                            f"{max_ratio:g}:1): refusing (a zip bomb)")
+
+
+def _extract_limited(zf: zipfile.ZipFile, dest: Path, zip_path: Path) -> None:
+    """Extract member by member, counting the bytes actually written (headers can lie)."""
+    budget = sum(i.file_size for i in zf.infolist())
+    written = 0
+    for info in zf.infolist():
+        out = dest / info.filename
+        if info.is_dir():
+            out.mkdir(parents=True, exist_ok=True)
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(info) as src, open(out, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > budget:
+                    raise DataError(f"{zip_path} unpacks to more bytes than its headers "
+                                    "declare: refusing (a tampered zip)")
+                dst.write(chunk)
+
+
 def unpack_shapefile_zip(zip_path: str | os.PathLike[str],
                          data_dir: str | os.PathLike[str], *, region: str) -> Path:
     """Unzip a Geofabrik free-shapefile zip into ``data_dir/geofabrik-<region>-<date>/``.
 
     The date is the OSM data date from the zip's README ("as of YYYY-MM-DD..."), else the
     newest member date. Extraction goes to a temporary folder that is renamed into place only
-    when complete; an existing complete folder of the same name is kept.
+    when complete (with umask permissions, not mkdtemp's 0700); an existing complete folder of
+    the same name is kept. Members are checked first (:func:`check_zip_members`: no unsafe
+    paths, no symlinks, limits on count, total size and compression ratio).
     """
     zip_path, data_dir = Path(zip_path), Path(data_dir)
     try:
@@ -342,11 +416,8 @@ def unpack_shapefile_zip(zip_path: str | os.PathLike[str],
         raise DataError(f"{zip_path} is not a readable zip file ({exc}): delete it and run "
                         f"'geo data fetch' again") from exc
     with zf:
+        check_zip_members(zf, zip_path)
         names = zf.namelist()
-        for n in names:
-            p = Path(n)
-            if p.is_absolute() or ".." in p.parts:
-                raise DataError(f"{zip_path} contains an unsafe path {n!r}; refusing to unzip")
         if not any(re.fullmatch(r"gis_osm_[a-z_]+_free_1\.shp", Path(n).name) for n in names):
             raise DataError(f"{zip_path} holds no gis_osm_*_free_1.shp layer: it is not a "
                             f"Geofabrik free shapefile extract")
@@ -359,10 +430,11 @@ def unpack_shapefile_zip(zip_path: str | os.PathLike[str],
                             f"run 'geo data fetch' again")
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=data_dir))
         try:
-            zf.extractall(tmp)
+            _extract_limited(zf, tmp, zip_path)
             readmes = [p for p in tmp.rglob("README*") if p.is_file()]
             if readmes and not (tmp / "README.geofabrik").exists():
                 shutil.copyfile(readmes[0], tmp / "README.geofabrik")
+            default_permissions(tmp, recursive=True)  # mkdtemp made it 0700
             os.replace(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -400,9 +472,10 @@ def fetch_geofabrik(
 
     region = region_for_area(area)
     urls = geofabrik_urls(area, url_base=url_base, what=what)
+    check_output(data_dir, kind="folder", what="data_dir")  # before any download
     first = next(iter(urls.values()), url_base)
     _check_online(first)
-    data_dir = Path(data_dir)
+    data_dir = check_output(data_dir, kind="folder", what="data_dir")
     data_dir.mkdir(parents=True, exist_ok=True)
     downloads: dict[str, DownloadResult] = {}
     shp_dir = None

@@ -108,6 +108,57 @@ def osm_data_date(folder: str | Path) -> str | None:
     return m.group(1) if m else None
 
 
+def check_shapefile(path: str | Path) -> int:
+    """Check a shapefile's three parts against each other before reading; return its record
+    count.
+
+    A truncated or mismatched layer would otherwise lose features without a word (GDAL reads
+    what is there). Checked: ``.shp`` size against the length its header declares, ``.shx``
+    present and its record count (header length) equal to the ``.dbf`` header's record count.
+    Raises DataError naming the file, the problem and the fix.
+    """
+    import struct
+
+    shp = Path(path)
+    fix = "re-download or unzip the Geofabrik extract again ('geo data fetch')"
+    shx, dbf = shp.with_suffix(".shx"), shp.with_suffix(".dbf")
+    for part in (shx, dbf):
+        if not part.is_file():
+            raise DataError(f"shapefile {shp} has no {part.suffix} file beside it (the layer is "
+                            f"incomplete): {fix}")
+    size = shp.stat().st_size
+    with open(shp, "rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or struct.unpack(">i", head[:4])[0] != 9994:
+        raise DataError(f"shapefile {shp} has no valid header (not a shapefile, or truncated): "
+                        f"{fix}")
+    declared = struct.unpack(">i", head[24:28])[0] * 2
+    if size < declared:
+        raise DataError(f"shapefile {shp} is truncated ({size:,} of {declared:,} bytes): {fix}")
+    with open(shx, "rb") as fh:
+        shx_head = fh.read(100)
+    if len(shx_head) < 100:
+        raise DataError(f"shapefile index {shx} is truncated: {fix}")
+    shx_len = struct.unpack(">i", shx_head[24:28])[0] * 2
+    if shx.stat().st_size < shx_len:
+        raise DataError(f"shapefile index {shx} is truncated ({shx.stat().st_size:,} of "
+                        f"{shx_len:,} bytes): {fix}")
+    n_shx = (shx_len - 100) // 8
+    with open(dbf, "rb") as fh:
+        dbf_head = fh.read(32)
+    if len(dbf_head) < 32:
+        raise DataError(f"attribute table {dbf} is truncated: {fix}")
+    n_dbf = struct.unpack("<I", dbf_head[4:8])[0]
+    header_len, record_len = struct.unpack("<HH", dbf_head[8:12])
+    if dbf.stat().st_size < header_len + n_dbf * record_len:
+        raise DataError(f"attribute table {dbf} is truncated ({dbf.stat().st_size:,} bytes for "
+                        f"{n_dbf:,} records of {record_len} bytes): {fix}")
+    if n_shx != n_dbf:
+        raise DataError(f"shapefile {shp} has {n_shx:,} shapes but its attribute table has "
+                        f"{n_dbf:,} records (the files do not belong together): {fix}")
+    return n_dbf
+
+
 @functools.lru_cache(maxsize=64)
 def _read_cached(path: str, bbox: tuple[float, float, float, float] | None, mtime: float,
                  size: int) -> gpd.GeoDataFrame:
@@ -116,12 +167,16 @@ def _read_cached(path: str, bbox: tuple[float, float, float, float] | None, mtim
     if size == 0:
         raise DataError(f"shapefile {path} is empty (0 bytes): re-download or unzip the Geofabrik "
                         "extract again")
+    n_records = check_shapefile(path)
     try:
         gdf = pyogrio.read_dataframe(path, bbox=bbox, use_arrow=False)
     except Exception as exc:  # pyogrio raises DataSourceError / DataLayerError / others
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"shapefile {path} cannot be read ({msg}): re-download or unzip the "
                         "Geofabrik extract again") from exc
+    if bbox is None and len(gdf) != n_records:
+        raise DataError(f"shapefile {path}: read {len(gdf):,} features of the {n_records:,} its "
+                        "attribute table holds: re-download or unzip the Geofabrik extract again")
     return gdf
 
 
