@@ -552,7 +552,7 @@ class RailRouteChange(Metric):
                     f"Geofabrik extract), and this data is one snapshot ({date}); today's route "
                     f"length inside the area is {sum(by_line.values()):.1f} km over "
                     f"{len(by_line)} named lines (breakdown)")
-        m.breakdown = [{"name": k, "measured": round(v, 2)} for k, v in by_line.items()]
+        m.breakdown = [{"name": k, "measured": round(float(v), 2)} for k, v in by_line.items()]
         m.notes.append(f"Route length per line: tracks within {2 * p.half_width_m:g} m of each "
                        "other count once (corridor length from its area and outline), not "
                        "once per track.")
