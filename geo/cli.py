@@ -352,7 +352,8 @@ def claims_check(
     items = load_claims(claims)
     for c in items:
         t = c.target
-        typer.echo(f"{c.id}\t{c.metric}\t{t.comparator} {t.value:g} {t.unit} ({t.year})\t"
+        value = "" if t.value is None else f" {t.value:g}"
+        typer.echo(f"{c.id}\t{c.metric}\t{t.comparator}{value} {t.unit} ({t.year})\t"
                    f"{c.source.document}:{c.source.line}\t{c.title_en}")
     seed_dir = seeds if seeds is not None else settings.PROJECT_ROOT.parent / "shared" / "seeds"
     if seeds is None and not seed_dir.is_dir():

@@ -310,12 +310,15 @@ def fire_stations(osm: OsmData, area: Area | None = None, *, dedupe_m: float = 3
     return _finish(st, "fire_station", ["small", "from_polygon", "merged_osm_ids"])
 
 
-def pois(osm: OsmData, area: Area | None = None, fclasses: Iterable[str] = ()
-         ) -> gpd.GeoDataFrame:
+def pois(osm: OsmData, area: Area | None = None, fclasses: Iterable[str] = (), *,
+         name_rx: re.Pattern[str] | None = None) -> gpd.GeoDataFrame:
     """Other points of interest (school, kindergarten, hospital, clinic, convenience, ...):
     ``pois`` points plus ``pois_a`` representative points with the given fclasses, inside the
-    area, not deduplicated. ``kind`` is the fclass."""
+    area, not deduplicated; only those whose name matches ``name_rx`` when given. ``kind`` is
+    the fclass."""
     cand = _candidates(osm, "pois", "pois_a", fclasses, area)
+    if name_rx is not None and not cand.empty:   # before the per-class frames: much cheaper
+        cand = cand[names_matching(cand, name_rx)].reset_index(drop=True)
     if cand.empty:
         return _empty("poi", {"fclass": "object", "from_polygon": "bool"})
     frames = [_finish(g, str(fc), ["fclass", "from_polygon"]) for fc, g in cand.groupby("fclass")]
@@ -430,12 +433,23 @@ KIND_FCLASSES: dict[str, tuple[str, ...]] = {
     "clinic": ("clinic", "doctors"),
     "elderly_care": ("nursing_home",),
     "museum": ("museum",),
+    # issue 15
+    "charging_station": ("charging_station",),
+    "culture": ("library", "arts_centre", "community_centre", "theatre", "museum"),
+    "emergency_shelter": ("assembly_point",),
+    "health_centre": ("clinic", "doctors", "hospital"),
+}
+
+#: Kinds read from the ``transport`` / ``transport_a`` layers: kind -> fclasses.
+TRANSPORT_KIND_FCLASSES: dict[str, tuple[str, ...]] = {
+    "bus_stop": ("bus_stop", "bus_station"),
 }
 
 #: Every facility kind :func:`facilities` can build (claim files and scenarios name these).
 FACILITY_KINDS: tuple[str, ...] = (
     "rail_station", "park", "school", "kindergarten", "convenience", "hospital", "clinic",
     "elderly_care", "fire_station", "expressway_entrance", "museum",
+    "bus_stop", "charging_station", "culture", "emergency_shelter", "health_centre",
 )
 
 
@@ -486,6 +500,11 @@ def facilities(osm: OsmData, kind: str, area: Area | None = None, *,
                                        expressway_classes=tuple(fclasses) + links)
         if len(out):  # an entrance is where a car can get ON: not the foot of an exit
             out = out[(out["reason"] == "motorway_junction") | out["onto_link"]]
+    elif kind in TRANSPORT_KIND_FCLASSES:
+        cls = tuple(fclasses) if fclasses else TRANSPORT_KIND_FCLASSES[kind]
+        cand = _candidates(osm, "transport", "transport_a", cls, area)
+        out = _finish(cand, kind, ["fclass", "from_polygon"]) if len(cand) else \
+            _empty(kind, {"fclass": "object", "from_polygon": "bool"})
     elif kind in KIND_FCLASSES:
         out = pois(osm, area, tuple(fclasses) if fclasses else KIND_FCLASSES[kind])
         out["kind"] = kind
@@ -494,8 +513,7 @@ def facilities(osm: OsmData, kind: str, area: Area | None = None, *,
                        f"{', '.join(FACILITY_KINDS)}")
     if extra_name_pattern:
         rx = re.compile(extra_name_pattern)
-        extra = pois(osm, area, _all_poi_classes(osm))
-        extra = extra[names_matching(extra, rx)]
+        extra = pois(osm, area, _all_poi_classes(osm), name_rx=rx)
         extra = extra[~extra["osm_id"].isin(out["osm_id"])]
         if len(extra):
             extra = extra.assign(kind=kind)

@@ -90,6 +90,8 @@ def _fmt(value: Any, unit: str) -> str:
 def target_text(claim: Any) -> str:
     """The claim's target in words, e.g. '~ 29.0 % by 2030'."""
     t = claim.target
+    if t.comparator == "measure":
+        return f"no number in the plan: a measurement ({t.year})"
     if t.comparator == "eliminate":
         return f"eliminate (no blind spots left) by {t.year}"
     return f"{t.comparator} {_fmt(t.value, t.unit)} by {t.year}"

@@ -27,7 +27,8 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 EXPECTED = ("01_rail_station_500m.ipynb", "02_expressway_15min.ipynb",
-            "03_park_service_radius.ipynb", "04_fire_5min.ipynb", "05_beijing_districts.ipynb")
+            "03_park_service_radius.ipynb", "04_fire_5min.ipynb", "05_beijing_districts.ipynb",
+            "06_public_services.ipynb")
 NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
 #: Seconds any single cell may take before the run fails (the slowest, 05's batch, takes ~20 s).
 CELL_TIMEOUT_S = 240

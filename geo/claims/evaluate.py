@@ -23,6 +23,7 @@ from geo.claims.result import AreaEvaluation, ClaimResult
 from geo.claims.verdict import (
     ABOUT_TOLERANCE,
     INCONCLUSIVE,
+    MEASURE,
     MEASURED,
     MET,
     NOT_MET,
@@ -41,6 +42,8 @@ def _judge(m: Measure, claim: Claim) -> str:
     if m.value is None:
         return INCONCLUSIVE
     t = claim.target
+    if t.comparator == MEASURE:   # no number in the plan: a measurement
+        return MEASURED
     v = verdict(m.value, float(t.value), t.comparator, unit=t.unit)
     if v == MET and m.necessary_only:
         return INCONCLUSIVE
@@ -97,6 +100,9 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
                          "verdict": _judge(m, claim), "method": m.method})
     overall, robust = combine(base_verdict, [r["verdict"] for r in rows])
     notes = list(base.notes)
+    if claim.target.comparator == MEASURE and not base.reason:
+        notes.insert(0, "inconclusive: no numeric target: reported as a measurement (the plan "
+                        "states no number to judge it against)")
     if base.reason:
         notes.insert(0, f"inconclusive: {base.reason}")
     elif base.lower_bound and base_verdict == INCONCLUSIVE and \
@@ -110,7 +116,7 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
         notes.insert(0, f"inconclusive: OSM counts every {dict(claim.parameters).get('facility_kind')}"
                         f", not only those the claim means, so reaching {claim.target.value:g} "
                         "is necessary but does not show the claim is met")
-    if overall == INCONCLUSIVE and base_verdict != INCONCLUSIVE:
+    if overall == INCONCLUSIVE and base_verdict != INCONCLUSIVE and base.value is not None:
         vals = [r["measured"] for r in rows if r["measured"] is not None] + [base.value]
         notes.insert(0, f"inconclusive: the sensitivity range {min(vals):.3g} to "
                         f"{max(vals):.3g} straddles the target {claim.target.comparator} "

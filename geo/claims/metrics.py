@@ -1218,5 +1218,8 @@ METRIC_CLASSES: tuple[type[Metric], ...] = (
     PerCapitaArea, NetworkLength,
 )
 
+from geo.claims.metrics_more import MORE_METRIC_CLASSES  # issue 15 metrics (sibling module)
+
 #: metric key -> metric object.
-REGISTRY: Mapping[str, Metric] = MappingProxyType({cls.key: cls() for cls in METRIC_CLASSES})
+REGISTRY: Mapping[str, Metric] = MappingProxyType(
+    {cls.key: cls() for cls in METRIC_CLASSES + MORE_METRIC_CLASSES})

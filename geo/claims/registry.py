@@ -69,8 +69,10 @@ _FILE_KEYS_REQUIRED = ("schema_version", "document_title", "claims")
 _FILE_KEYS_OPTIONAL = ("document_note", "plan_period")
 _CLAIM_KEYS_REQUIRED = ("id", "title_zh", "title_en", "quote", "source", "target", "binding",
                         "metric", "parameters")
-_CLAIM_KEYS_OPTIONAL = ("notes", "scope", "headline", "known_unmapped")
+_CLAIM_KEYS_OPTIONAL = ("notes", "scope", "headline", "known_unmapped", "theme")
 _KNOWN_UNMAPPED_KEYS = ("count", "source")
+#: Report themes (issue 15), in the report's order.
+THEMES = ("transport", "green space", "safety", "public services")
 _SOURCE_KEYS = ("document", "line")
 _TARGET_KEYS = ("value", "comparator", "unit", "year")
 _TIER_KEYS = ("min_area_ha", "radius_m")
@@ -111,7 +113,7 @@ class Target:
     """What the plan promises: ``value`` in ``unit`` (shares are fractions), compared with
     ``comparator`` (``>=``, ``<=``, ``~`` about, ``eliminate`` no gaps), by ``year``."""
 
-    value: float | int
+    value: float | int | None   #: None for comparator "measure" (the plan gives no number)
     comparator: str
     unit: str
     year: int
@@ -139,6 +141,8 @@ class Claim:
     #: Facilities known to exist but missing from OSM: ``{count, source, names?}`` (claim file:
     #: ``known_unmapped``); a verdict resting on the OSM inventory is then never robust.
     known_unmapped: Mapping[str, Any] | None = None
+    #: Report theme (:data:`THEMES`), or None (the report then files it under "other").
+    theme: str | None = None
 
     @property
     def params(self) -> Any:
@@ -160,6 +164,7 @@ class Claim:
             "parameters": _thaw(self.parameters),
             "notes": list(self.notes),
             "scope": self.scope,
+            "theme": self.theme,
         }
 
 
@@ -236,6 +241,13 @@ def _check_param(name: str, spec: Param, value: Any, where: str) -> None:
 
 
 def _check_target(target: Mapping[str, Any], metric: MetricSpec, where: str) -> None:
+    if target.get("comparator") == "measure":   # no number in the plan: value may be left out
+        _check_keys(target, ("comparator", "unit", "year"), ("value",), where=where,
+                    what="target.")
+        if target.get("value") is not None:
+            raise ClaimSpecError(f"{where}: comparator 'measure' means the plan states no number; "
+                                 "leave target.value out")
+        target = {**target, "value": 0}
     _check_keys(target, _TARGET_KEYS, (), where=where, what="target.")
     value, comparator, unit, year = (target[k] for k in _TARGET_KEYS)
     if not isinstance(unit, str) or not unit.strip():
@@ -331,14 +343,18 @@ def _claim_from_record(rec: Any, index: int, path: Path) -> Claim:
         if not isinstance(known["source"], str) or not known["source"].strip():
             raise ClaimSpecError(f"{where}: known_unmapped.source should say where the count "
                                  "comes from")
+    theme = rec.get("theme")
+    if theme is not None and theme not in THEMES:
+        raise ClaimSpecError(f"{where}: theme {theme!r} is not one of "
+                             f"{', '.join(repr(t) for t in THEMES)}")
     t = rec["target"]
-    value = t["value"]
+    value = t.get("value")
     return Claim(
         id=cid, title_zh=rec["title_zh"], title_en=rec["title_en"], quote=rec["quote"],
         source=Source(src["document"], src["line"]),
         target=Target(value, t["comparator"], t["unit"], t["year"]),
         binding=rec["binding"], metric=rec["metric"], parameters=_freeze(params),
-        notes=tuple(notes), scope=scope, headline=headline,
+        notes=tuple(notes), scope=scope, headline=headline, theme=theme,
         known_unmapped=_freeze(known) if known is not None else None,
     )
 

@@ -10,6 +10,9 @@ Comparators (from the claim file's ``target.comparator``):
     points (an absolute 0.02: "about 29 %" is 27-31 %, the precision a plan quotes a share to);
     other units ± 5 % of the target ("about 15.6 km" is 14.8-16.4 km). Outside the band on
     either side the claim is not met: 40 % is not "about 29 %".
+``measure``
+    the plan states no number: the claim is reported as a measurement and never gets met /
+    not met (verdict ``measured``).
 ``eliminate``
     "no gaps left": met only when the measured gap (blind-spot share, count of uncovered
     places) is zero, up to ``eliminate_tolerance`` (default 0: any remaining blind spot counts).
@@ -44,6 +47,8 @@ def about_band(target_value: float, unit: str,
     kind, size = tol.get(unit, tol["*"])
     half = size if kind == "absolute" else abs(target_value) * size
     return target_value - half, target_value + half
+#: Comparator of a claim without a number: a measurement, not a pass/fail.
+MEASURE = "measure"
 
 
 def verdict(value: float | None, target_value: float, comparator: str, *, unit: str = "*",

@@ -137,6 +137,24 @@ def parameter_rows(parameters: dict[str, Any]) -> list[tuple[str, str]]:
             if v is not None and v != [] and v != {}]
 
 
+#: Report groups in order (issue 15): headline claims first, then the claim file's themes.
+THEME_ORDER = ("headline", "transport", "green space", "safety", "public services", "other")
+
+
+def theme_group(claim: Any) -> str:
+    """The report group of a claim: ``headline`` for headline claims, else its ``theme``
+    (``other`` when it has none)."""
+    if getattr(claim, "headline", False):
+        return "headline"
+    theme = getattr(claim, "theme", None)
+    return theme if theme in THEME_ORDER else "other"
+
+
+def by_theme(results: Sequence[ClaimResult]) -> list[ClaimResult]:
+    """Results ordered by :data:`THEME_ORDER`, keeping the claim file's order within a group."""
+    return sorted(results, key=lambda r: THEME_ORDER.index(theme_group(r.claim)))
+
+
 def target_text(claim: Any) -> str:
     """The plan's target in words: "about 29.0 % by 2030", "≥ 100.0 % by 2030"."""
     t = claim.target
@@ -271,13 +289,15 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
     chart_uri = None
     if charts and r.sensitivity:
         svg = sensitivity_svg(r.sensitivity, title=f"{c.id} {c.title_zh}", unit=r.unit,
-                              target=float(c.target.value), base_value=_finite(r.value),
+                              target=None if c.target.value is None else float(c.target.value),
+                              base_value=_finite(r.value),
                               metric=c.metric, comparator=c.target.comparator)
         chart_uri = svg_data_uri(svg) if svg else None
     cols, rows = _breakdown_table(r)
     return {
         "present": True,
         "id": c.id, "title_zh": c.title_zh, "title_en": c.title_en, "quote": c.quote,
+        "theme": theme_group(c),
         "source_text": _source_text(c), "binding": "",
         "target_text": target_text(c),
         "measured_text": fmt_value(_finite(r.value), r.unit) + (
@@ -633,7 +653,7 @@ def write_report(
                             layer_files=layer_files.get(r.claim.id, ()), charts=opts.charts,
                             siting_href=_siting_href(r.claim.id, siting_views),
                             fetch_area=fetch_area_name(evaluation.area))
-                 for r in evaluation.claims]
+                 for r in by_theme(evaluation.claims)]
         by_id = {v["id"]: v for v in views}
         headline = [by_id[r.claim.id] for r in evaluation.claims if r.claim.headline]
         page = render("index.html.j2", area_title=area_title(evaluation.area),
