@@ -26,7 +26,8 @@ UNIT_WORDS: dict[str, str] = {
     "people": "people", "persons": "people",
 }
 
-_VERDICT_WORDS = {"met": "met", "not_met": "not met", "inconclusive": "inconclusive"}
+_VERDICT_WORDS = {"met": "met", "not_met": "not met", "inconclusive": "inconclusive",
+                  "measured": "measured"}
 
 #: Default assumptions of the approximation method (mirrors geo.coverage.engines.CIRCUITY and
 #: the usual 30 km/h urban speed); callers pass the values actually used when they know them.

@@ -33,7 +33,8 @@ from geo.report.options import DEFAULT_CELL_SIZE_M
 #: ``geo site``, so a notebook shows the same number for a claim as the CLI and the report.
 CELL_SIZE_M = DEFAULT_CELL_SIZE_M
 
-VERDICT_COLORS = {"met": "#1a9850", "not_met": "#d73027", "inconclusive": "#9e9e9e"}
+VERDICT_COLORS = {"met": "#1a9850", "not_met": "#d73027", "inconclusive": "#9e9e9e",
+                  "measured": "#4575b4"}
 CJK_FONT_NAMES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC",
                   "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei")
 

@@ -23,7 +23,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 #: Verdict colours (colour-blind-safe pairs; the verdict is also written as text).
-VERDICT_COLORS = {"met": "#1a9850", "not_met": "#d73027", "inconclusive": "#f0a30a"}
+VERDICT_COLORS = {"met": "#1a9850", "not_met": "#d73027", "inconclusive": "#f0a30a",
+                  "measured": "#4575b4"}
 UNKNOWN_COLOR = "#9e9e9e"
 #: CJK font families tried in order (the first is what ``fonts-noto-cjk`` installs).
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Source Han Sans SC",
