@@ -100,6 +100,8 @@ def build_workspace(ws: Path) -> None:
         "nodbf": lambda d: (d / shp.with_suffix(".dbf").name).unlink(),
         "garbage": lambda d: (d / shp.name).write_bytes(b"\0garbage" * 40),
         "zero": lambda d: (d / shp.name).write_bytes(b""),
+        "nopois": lambda d: [f.unlink() for layer in ("pois", "pois_a", "railways")
+                             for f in d.glob(f"gis_osm_{layer}_free_1.*")],
     }.items():
         copy = ws / f"data-{name}"
         _copytree(data, copy)
@@ -411,6 +413,11 @@ for f in ["world", "nan", "hexagon", "deep", "crslist"]:
                                 "--no-sensitivity"])
     case(f"report-area-{f}", ["report", "--area", f"areas/{f}.geojson", *D, "--out", "rep",
                               "--no-maps"])
+for f in ["faraway"]:  # a small area far from the data: refused, not 0 km² and 0 people
+    case(f"evaluate-area-{f}", ["evaluate", "--area", f"areas/{f}.geojson", *D,
+                                "--no-sensitivity"], match="does not intersect the data")
+    case(f"report-area-{f}", ["report", "--area", f"areas/{f}.geojson", *D, "--out", "rep",
+                              "--no-maps"], match="does not intersect the data")
 case("evaluate-area-markup", ["evaluate", "--area", "[/]", *D], match="area")
 # data folders
 for d in ["missing-folder", "a-file", "empty-data", "data-trunc", "data-noshx", "data-nodbf",
@@ -419,6 +426,9 @@ for d in ["missing-folder", "a-file", "empty-data", "data-trunc", "data-noshx", 
                 ["evaluate", "--area", "tongzhou", "--no-sensitivity"]):
         case(f"datadir-{d}-{cmd[0]}-{cmd[-1] if cmd[0] == 'data' else 'ev'}",
              [*cmd, "--data-dir", d], subprocess=(d == "data-trunc" and cmd[0] == "data"))
+case("datadir-nopois-evaluate", ["evaluate", "--area", "tongzhou", "--data-dir", "data-nopois",
+                                  "--no-sensitivity", "--json", "ev.json"], codes=(0,),
+     outputs=("ev.json",))
 case("datadir-global-option", ["--data-dir", "a-file", "data", "summary", "--area", "tongzhou"])
 # claim files: check
 for f in ["passwd", "abs", "abs-secret", "dotdot", "link", "binary-doc", "gbk-doc",
@@ -604,6 +614,32 @@ def test_bad_input_inprocess(c: Case, workspace: Path, monkeypatch):
     res = run_inprocess(c.args, workspace)
     after = snapshot(workspace)
     check_result(c, res, before, after, workspace)
+
+
+def test_missing_layers_make_count_claims_inconclusive(workspace: Path, monkeypatch):
+    """Without the POI and railway layers a count is unknown, not 0 and "not met"."""
+    monkeypatch.setenv("GEO_OFFLINE", "1")
+    monkeypatch.delenv("GEO_DATA_DIR", raising=False)
+    res = run_inprocess(["evaluate", "--area", "tongzhou", "--data-dir", "data-nopois",
+                         "--no-sensitivity", "--json", "ev.json"], workspace)
+    assert res.code == 0, res.stderr[-2000:]
+    claims = json.loads((workspace / "ev.json").read_text(encoding="utf-8"))["claims"]
+    by_metric: dict[str, list[dict]] = {}
+    for c in claims:
+        by_metric.setdefault(c["metric"], []).append(c)
+    counts = by_metric["facility_count"] + by_metric.get("network_length", [])
+    assert counts
+    for c in counts:
+        assert c["verdict"] == "inconclusive", (c["id"], c["verdict"], c["measured"])
+        assert c["measured"]["value"] is None, c["id"]
+        assert any("layer" in n and ("pois" in n or "railways" in n) for n in c["notes"]), \
+            (c["id"], c["notes"])
+    # the complete folder measures the same claims (so the layers, not the claims, decide)
+    res = run_inprocess(["evaluate", "--area", "tongzhou", *D, "--no-sensitivity", "--json",
+                         "full.json"], workspace)
+    assert res.code == 0, res.stderr[-2000:]
+    full = {c["id"]: c for c in json.loads((workspace / "full.json").read_text())["claims"]}
+    assert any(full[c["id"]]["measured"]["value"] is not None for c in counts)
 
 
 SUBPROCESS_CASES = [c for c in CASES if c.subprocess]
