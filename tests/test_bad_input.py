@@ -461,6 +461,10 @@ for f in ["markup", "huge-threshold", "inf-threshold", "nan-threshold", "neg-thr
     case(f"evaluate-claims-{f}", ["evaluate", "--area", "tongzhou", *D, "--claims",
                                   f"claims/{f}.toml", "--no-sensitivity"],
          codes=(0,) if f in ("markup", "passwd") else (2,), subprocess=(f == "markup"))
+for cmd in (["claims", "check", "--seeds", "seeds"],
+            ["evaluate", "--area", "tongzhou", *D, "--no-sensitivity"]):  # the file is named
+    case(f"{cmd[0]}-deep-claims-named", [*cmd, "--claims", "claims/deep.toml"],
+         match="claims/deep.toml")
 # claims extract
 for f in ["plan-binary.txt", "plan-gbk.txt", "plan-empty.txt", "missing.txt", "seeds",
           "claims/deep.toml"]:
