@@ -272,7 +272,7 @@ def build_workspace(ws: Path) -> None:
     (ws / "userreport" / "tables").mkdir()
     (ws / "userreport" / "tables" / "mine.csv").write_text("a,b\n")
     (ws / "userreport" / "index.html").write_text("mine")
-    # zips (for the library part of the corpus; see test_hostile_zips)
+    # zips served to `geo data fetch` by a local HTTP server (test_hostile_zips_through_fetch)
     zips = ws / "zips"
     zips.mkdir()
     link = zipfile.ZipInfo("layers")
@@ -644,6 +644,50 @@ def test_missing_layers_make_count_claims_inconclusive(workspace: Path, monkeypa
     assert res.code == 0, res.stderr[-2000:]
     full = {c["id"]: c for c in json.loads((workspace / "full.json").read_text())["claims"]}
     assert any(full[c["id"]]["measured"]["value"] is not None for c in counts)
+
+
+ZIP_CASES = ["symlink", "bomb", "escape", "abs", "noshp", "notazip", "empty"]
+
+
+@pytest.fixture(scope="module")
+def zip_server():
+    """The HTTP server of tests/test_download.py on 127.0.0.1 (a hostile mirror here)."""
+    import threading
+
+    from test_download import _Server
+
+    srv = _Server()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.mark.parametrize("name", ZIP_CASES)
+def test_hostile_zips_through_fetch(name: str, zip_server, workspace: Path, monkeypatch):
+    """`geo data fetch --url-base <hostile mirror>`: each bad zip is refused with one line and
+    exit 2; nothing is unpacked, nothing is written outside the data folder."""
+    from test_download import ZIP_PATH
+
+    monkeypatch.setenv("GEO_OFFLINE", "0")
+    monkeypatch.delenv("GEO_DATA_DIR", raising=False)
+    zip_server.publish(ZIP_PATH, (workspace / "zips" / f"{name}.zip").read_bytes())
+    before = snapshot(workspace.parent)
+    res = run_inprocess(["data", "fetch", "--area", "tongzhou", "--data-dir", "fetched",
+                         "--url-base", zip_server.base, "--what", "shp"], workspace)
+    after = snapshot(workspace.parent)
+    assert res.code == 2, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "beijing-latest-free.shp.zip" in errors[0], res.stderr
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    # only the downloaded zip itself (checksummed, kept for inspection) in the data folder
+    assert changed <= {"ws/fetched", "ws/fetched/beijing-latest-free.shp.zip"}, sorted(changed)
+    assert not list((workspace / "fetched").rglob("gis_osm_*")) if \
+        (workspace / "fetched").exists() else True
+    assert not Path("/tmp/abs.txt").exists() or name != "abs"
 
 
 SUBPROCESS_CASES = [c for c in CASES if c.subprocess]
