@@ -442,7 +442,23 @@ def test_cjk_font_fallback_warns(monkeypatch, caplog):
     (15.63, "km", "15.63 km"), (None, "share", "n/a"), (float("nan"), "km", "n/a"),
     (1234.5, "m2_per_person", "1,234 m²/person"), (12.5, "m2_per_person", "12.5 m²/person")])
 def test_format_value(value, unit, text):
-    assert charts.format_value(value, unit) == text
+    """Charts write values with the one formatter (geo.format), not one of their own."""
+    from geo.format import fmt_value
+
+    assert fmt_value(value, unit) == text
+    assert charts._value_text(value, unit) == text
+    assert not hasattr(charts, "format_value")
+
+
+def test_chart_variant_labels_use_the_tables_words():
+    assert charts.variant_label({"parameter": "threshold_m", "value": 400}) == \
+        "threshold (m) = 400"
+    assert charts.variant_label({"parameter": "fire_engine_speed_kph", "value": 25.0}) == \
+        "fire engine speed (km/h) = 25"
+    assert charts.variant_label({"parameter": "stations", "value": "metro and light rail"}) \
+        == "stations = metro and light rail"
+    assert charts.variant_label({"parameter": "population_spread", "value": "worldpop"}) == \
+        "population spread = worldpop"
 
 
 # --------------------------------------------------------------------------- CLI
@@ -512,7 +528,7 @@ def test_out_dot_is_the_current_folder(tmp_path, report, monkeypatch):
 
 
 def test_shares_never_round_to_the_target():
-    from geo.report.charts import format_value
+    from geo.format import fmt_value as format_value
 
     assert format_value(0.99999, "share") == "> 99.9 %"
     assert format_value(1.0, "share") == "100.0 %"
