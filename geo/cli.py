@@ -395,7 +395,7 @@ def data_summary_dict(area_name: str, *, data_dir: Path | None = None,
     entrances: int | None
     if "roads" in osm.layers_missing and osm.path is not None and osm.path.is_dir():
         entrances = None
-        notes.append("expressway_entrances: no road network in the data (layer 'roads' "
+        notes.append("expressway entrances: no road network in the data (layer 'roads' "
                      "missing); give a PBF/XML file (--network) or a Geofabrik roads layer")
     else:
         from geo.network import graph_from_osm
@@ -404,7 +404,7 @@ def data_summary_dict(area_name: str, *, data_dir: Path | None = None,
             G = graph_from_osm(osm, "drive")
         except DataNotFoundError as exc:
             entrances = None
-            notes.append(f"expressway_entrances: {exc}")
+            notes.append(f"expressway entrances: {exc}")
         else:
             entrances = len(facilities.expressway_entrances(G, area))
     population: float | None = None
@@ -461,6 +461,8 @@ def data_summary(
     from rich.markup import escape
     from rich.table import Table
 
+    from geo.format import fmt_date
+
     rel = f" (OSM relation {summary['osm_id']})" if summary["osm_id"] is not None else ""
     table = Table(title=escape(f"{summary['area_name']}{rel}"))
     table.add_column("item")
@@ -473,8 +475,12 @@ def data_summary(
               ("crs", "metric CRS")]
     for key, label in labels:
         value = summary[key]
-        if isinstance(value, list):
+        if key == "osm_data_date":
+            text = fmt_date(value)
+        elif isinstance(value, list):
             text = ", ".join(value) or "none"
+        elif key == "population" and isinstance(value, float):
+            text = f"{value:,.0f}"  # whole people
         elif isinstance(value, float):
             text = f"{value:,.1f}"
         elif isinstance(value, int) and not isinstance(value, bool):
@@ -651,11 +657,12 @@ def _print_evaluation(console: Any, ev: Any, before: Any = None) -> None:
     from rich.table import Table
 
     from geo.claims.metrics import REGISTRY
-    from geo.format import fmt_value, method_words, verdict_words
+    from geo.format import fmt_date, fmt_value, method_words, verdict_words
 
     a = ev.area
-    table = Table(title=escape(f"{a['name']} ({a['name_en']}): plan claims vs OSM "
-                               f"{ev.data.get('osm_data_date') or ''}"))
+    date = ev.data.get("osm_data_date")
+    table = Table(title=escape(f"{a['name']} ({a['name_en']}): plan claims vs OSM"
+                               + (f" of {fmt_date(date)}" if date else "")))
     for col in ("id", "claim", "target", "measured", "method", "verdict", "robust"):
         table.add_column(col, overflow="fold")
     before_by_id = {c.claim.id: c for c in before.claims} if before is not None else {}
