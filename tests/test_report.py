@@ -547,3 +547,22 @@ def test_population_provenance_is_a_sentence_not_a_dump():
     assert text == ("dasymetric; WorldPop split; census scaling 大兴区 x 1.38, 通州区 x 1.47; "
                     "27 townships overlap the area; weights fitted on Beijing")
     assert "85972" not in text and "e-05" not in text
+
+
+def test_a_claim_card_without_a_measurement_names_no_method():
+    """"measured n/a (n/a, counted by area)" says nothing: a card without a number has no
+    method in brackets; a measured one keeps its method and what it counts."""
+    text = (Path(__file__).resolve().parent.parent / "geo" / "report" / "templates" /
+            "index.html.j2").read_text(encoding="utf-8")
+    from geo.report.html import jinja_env
+
+    line = next(ln for ln in text.splitlines() if "c.measured_text" in ln and "Target" in ln)
+    tpl = jinja_env().from_string(line)
+    base = {"target_text": "100.0 %", "method_text": "n/a", "denominator": "counted by area",
+            "measured_text": "n/a", "base_verdict_label": "inconclusive",
+            "robust_text": "not robust", "map_href": None, "map_missing": "nothing was measured",
+            "siting_href": None}
+    html_na = tpl.render(c=base)
+    assert "(n/a" not in html_na and "counted by area" not in html_na
+    html_ok = tpl.render(c={**base, "measured_text": "12.6 %", "method_text": "straight line"})
+    assert "(straight line, counted by area)" in html_ok
