@@ -72,7 +72,7 @@ class _Plain(logging.Formatter):
     """"warning: message" for a person; the logger name and level only with -v."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+        return f"{record.levelname.lower()}: {cli_words(record.getMessage())}"
 
 DataDirOption = Annotated[
     Path | None,
@@ -115,7 +115,9 @@ def _data_dir(option: Path | None) -> Path:
 #: Python argument names in library messages -> this CLI's options.
 PYTHON_TO_FLAG = {"(network_path)": "(from --network)", "cell_size_m=": "--cell-size-m ",
                   "path=FILE": "--claims FILE", "add=N": "--add N",
-                  "target_share=SHARE": "--target SHARE", "datum=": "--datum"}
+                  "target_share=SHARE": "--target SHARE", "datum=": "--datum",
+                  "raise time_limit_s": "raise --time-limit-s",
+                  "target_share<=": "--target ", "target_share=": "a target of "}
 
 
 def cli_words(message: str) -> str:
@@ -1002,5 +1004,5 @@ def _print_sites(claim: Any, result: Any, model: dict[str, Any], towns: Any,
                   f"{escape(population_text)}")
     for w in result.warnings:
         if w not in _ONCE.seen:   # geo.siting logged most of them already
-            console.print(f"warning: {escape(w)}")
+            console.print(f"warning: {escape(cli_words(w))}")
     console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")
