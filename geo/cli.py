@@ -72,7 +72,7 @@ class _Plain(logging.Formatter):
     """"warning: message" for a person; the logger name and level only with -v."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+        return f"{record.levelname.lower()}: {cli_words(record.getMessage())}"
 
 DataDirOption = Annotated[
     Path | None,
@@ -115,7 +115,9 @@ def _data_dir(option: Path | None) -> Path:
 #: Python argument names in library messages -> this CLI's options.
 PYTHON_TO_FLAG = {"(network_path)": "(from --network)", "cell_size_m=": "--cell-size-m ",
                   "path=FILE": "--claims FILE", "add=N": "--add N",
-                  "target_share=SHARE": "--target SHARE", "datum=": "--datum"}
+                  "target_share=SHARE": "--target SHARE", "datum=": "--datum",
+                  "raise time_limit_s": "raise --time-limit-s",
+                  "target_share<=": "--target ", "target_share=": "a target of "}
 
 
 def cli_words(message: str) -> str:
@@ -396,7 +398,7 @@ def data_summary_dict(area_name: str, *, data_dir: Path | None = None,
     entrances: int | None
     if "roads" in osm.layers_missing and osm.path is not None and osm.path.is_dir():
         entrances = None
-        notes.append("expressway_entrances: no road network in the data (layer 'roads' "
+        notes.append("expressway entrances: no road network in the data (layer 'roads' "
                      "missing); give a PBF/XML file (--network) or a Geofabrik roads layer")
     else:
         from geo.network import graph_from_osm
@@ -405,7 +407,7 @@ def data_summary_dict(area_name: str, *, data_dir: Path | None = None,
             G = graph_from_osm(osm, "drive")
         except DataNotFoundError as exc:
             entrances = None
-            notes.append(f"expressway_entrances: {exc}")
+            notes.append(f"expressway entrances: {exc}")
         else:
             entrances = len(facilities.expressway_entrances(G, area))
     population: float | None = None
@@ -462,6 +464,8 @@ def data_summary(
     from rich.markup import escape
     from rich.table import Table
 
+    from geo.format import fmt_date
+
     rel = f" (OSM relation {summary['osm_id']})" if summary["osm_id"] is not None else ""
     table = Table(title=escape(f"{summary['area_name']}{rel}"))
     table.add_column("item")
@@ -474,8 +478,12 @@ def data_summary(
               ("crs", "metric CRS")]
     for key, label in labels:
         value = summary[key]
-        if isinstance(value, list):
+        if key == "osm_data_date":
+            text = fmt_date(value)
+        elif isinstance(value, list):
             text = ", ".join(value) or "none"
+        elif key == "population" and isinstance(value, float):
+            text = f"{value:,.0f}"  # whole people
         elif isinstance(value, float):
             text = f"{value:,.1f}"
         elif isinstance(value, int) and not isinstance(value, bool):
@@ -665,11 +673,12 @@ def _print_evaluation(console: Any, ev: Any, before: Any = None) -> None:
     from rich.table import Table
 
     from geo.claims.metrics import REGISTRY
-    from geo.format import fmt_value, method_words, verdict_words
+    from geo.format import fmt_date, fmt_value, method_words, verdict_words
 
     a = ev.area
-    table = Table(title=escape(f"{a['name']} ({a['name_en']}): plan claims vs OSM "
-                               f"{ev.data.get('osm_data_date') or ''}"))
+    date = ev.data.get("osm_data_date")
+    table = Table(title=escape(f"{a['name']} ({a['name_en']}): plan claims vs OSM"
+                               + (f" of {fmt_date(date)}" if date else "")))
     for col in ("id", "claim", "target", "measured", "method", "verdict", "robust"):
         table.add_column(col, overflow="fold")
     before_by_id = {c.claim.id: c for c in before.claims} if before is not None else {}
@@ -1010,5 +1019,5 @@ def _print_sites(claim: Any, result: Any, model: dict[str, Any], towns: Any,
                   f"{escape(population_text)}")
     for w in result.warnings:
         if w not in _ONCE.seen:   # geo.siting logged most of them already
-            console.print(f"warning: {escape(w)}")
+            console.print(f"warning: {escape(cli_words(w))}")
     console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")

@@ -22,6 +22,7 @@ import shapely
 
 from geo import settings
 from geo.areas import Area
+from geo.errors import DataNotFoundError
 from geo.sources.base import OsmData
 
 log = logging.getLogger(__name__)
@@ -460,6 +461,27 @@ def names_matching(frame: pd.DataFrame, rx: re.Pattern[str]) -> np.ndarray:
                     dtype=bool)
 
 
+#: OSM layers each facility kind is read from; when the source lacks one (``layers_missing``)
+#: the kind cannot be counted, which is not the same as none being mapped.
+KIND_LAYERS: dict[str, tuple[str, ...]] = {
+    "rail_station": ("transport", "transport_a"),
+    "park": ("pois_a",),
+    **{k: ("pois", "pois_a") for k in ("fire_station", *KIND_FCLASSES)},
+}
+
+
+def require_layers(osm: OsmData, layers: Iterable[str], what: str) -> None:
+    """Raise :class:`DataNotFoundError` naming the ``layers`` the source lacks (its
+    ``layers_missing``): ``what`` cannot be measured on data that is absent."""
+    missing = [layer for layer in layers if layer in osm.layers_missing]
+    if missing:
+        noun = "layer" if len(missing) == 1 else "layers"
+        raise DataNotFoundError(
+            f"{what} cannot be measured: the OSM data ({osm.source or 'unnamed source'}) has no "
+            f"{', '.join(missing)} {noun}; use a complete Geofabrik folder or an OSM PBF file "
+            "('geo data fetch')")
+
+
 def _all_poi_classes(osm: OsmData) -> list[str]:
     classes: set[str] = set()
     for layer in ("pois", "pois_a"):
@@ -482,6 +504,10 @@ def facilities(osm: OsmData, kind: str, area: Area | None = None, *,
     """
     from geo.errors import GeoError, NetworkError
 
+    what = kind.replace("_", " ") + " facilities"
+    require_layers(osm, KIND_LAYERS.get(kind, ()), what)
+    if extra_name_pattern:
+        require_layers(osm, ("pois", "pois_a"), what)
     if kind == "rail_station":
         out = rail_stations(osm, area) if fclasses is None else \
             rail_stations(osm, area, fclasses=tuple(fclasses))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
-    "UNIT_WORDS", "fmt_cell_size", "fmt_count", "fmt_number", "fmt_people", "fmt_share",
+    "UNIT_WORDS", "fmt_cell_size", "fmt_count", "fmt_date", "fmt_number", "fmt_people", "fmt_share",
     "fmt_value", "key_words", "method_words", "param_words", "prose", "unit_words",
     "verdict_words",
 ]
@@ -138,7 +138,11 @@ def method_words(method: Any, *, circuity: float | None = None,
         c = _APPROX_CIRCUITY if circuity is None else circuity
         s = _APPROX_SPEED_KPH if speed_kph is None else speed_kph
         return f"approximation ({fmt_number(c, 2)} x straight line at {fmt_number(s)} km/h)"
-    return m.replace("_", " ")
+    return _METHOD_WORDS.get(m, m.replace("_", " "))
+
+
+#: Method codes whose words are not just the code with spaces.
+_METHOD_WORDS = {"osm_count": "OSM count", "clip_length": "track length inside the area"}
 
 
 def fmt_cell_size(cell_m: Any) -> str:
@@ -146,6 +150,20 @@ def fmt_cell_size(cell_m: Any) -> str:
     if not _finite(cell_m):
         return "n/a"
     return f"{fmt_number(cell_m)} m cells"
+
+
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]00:?00)?$")
+
+
+def fmt_date(value: Any) -> str:
+    """An ISO date-time for people: "2026-06-07T20:21:20Z" -> "2026-06-07 20:21 UTC" (other
+    text unchanged; ``None`` -> "unknown")."""
+    if value is None or value == "":
+        return "unknown"
+    m = _ISO_TIME.match(str(value).strip())
+    if not m:
+        return str(value)
+    return f"{m.group(1)} {m.group(2)}" + (" UTC" if m.group(3) else "")
 
 
 def key_words(key: Any) -> str:

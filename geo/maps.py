@@ -548,7 +548,10 @@ def _cell_colours(m: folium.Map, cg: gpd.GeoDataFrame, style: CellStyle) -> _Cel
     cmap = bcm.StepColormap([ramp.rgb_hex_str(v) for v in mids], index=edges, vmin=0.0,
                             vmax=vmax)
     unreachable = "; grey = unreachable" if not finite.all() else ""
-    cmap.caption = (f"{style.cost_label or 'Cost to the nearest facility'} ({unit_word}), "
+    default = {"m": "Distance to the nearest facility",
+               "min": "Travel time to the nearest facility"}.get(shown_unit,
+                                                                 "Cost to the nearest facility")
+    cmap.caption = (f"{style.cost_label or default} ({unit_word}), "
                     f"lower is better{unreachable}")
     cmap.add_to(m)
 

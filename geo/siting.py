@@ -768,12 +768,18 @@ def _fewest_by_mclp(sub: Any, w: np.ndarray, need: float, solver: Any, slv: Any,
     best, best_k, best_opt = np.asarray(order, dtype=np.int64), -1, False
     unproven = False
 
+    spent: list[float] = []   # wall seconds of each solve (model building included)
+
     def solve(k: int) -> tuple[np.ndarray, bool, float] | None:
         left = time_limit_s - (time.perf_counter() - t0)
-        if left < 1.0:
+        # a solve takes at least as long as the quickest so far (building and writing the
+        # model is outside the solver's own limit): do not start one that must overrun
+        if left < max(1.0, min(spent, default=0.0)):
             return None
+        t1 = time.perf_counter()
         s2 = slv if not isinstance(solver, str) else _solver(solver, left)[0]
         chosen, opt = _mclp(sub, w, k, s2, name, f"set covering (k={k})")
+        spent.append(time.perf_counter() - t1)
         return chosen, opt, float(w[np.asarray(sub[:, chosen].sum(axis=1)).ravel() > 0].sum())
 
     while lo < hi:

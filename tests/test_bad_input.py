@@ -100,6 +100,8 @@ def build_workspace(ws: Path) -> None:
         "nodbf": lambda d: (d / shp.with_suffix(".dbf").name).unlink(),
         "garbage": lambda d: (d / shp.name).write_bytes(b"\0garbage" * 40),
         "zero": lambda d: (d / shp.name).write_bytes(b""),
+        "nopois": lambda d: [f.unlink() for layer in ("pois", "pois_a", "railways")
+                             for f in d.glob(f"gis_osm_{layer}_free_1.*")],
     }.items():
         copy = ws / f"data-{name}"
         _copytree(data, copy)
@@ -270,7 +272,7 @@ def build_workspace(ws: Path) -> None:
     (ws / "userreport" / "tables").mkdir()
     (ws / "userreport" / "tables" / "mine.csv").write_text("a,b\n")
     (ws / "userreport" / "index.html").write_text("mine")
-    # zips (for the library part of the corpus; see test_hostile_zips)
+    # zips served to `geo data fetch` by a local HTTP server (test_hostile_zips_through_fetch)
     zips = ws / "zips"
     zips.mkdir()
     link = zipfile.ZipInfo("layers")
@@ -411,6 +413,11 @@ for f in ["world", "nan", "hexagon", "deep", "crslist"]:
                                 "--no-sensitivity"])
     case(f"report-area-{f}", ["report", "--area", f"areas/{f}.geojson", *D, "--out", "rep",
                               "--no-maps"])
+for f in ["faraway"]:  # a small area far from the data: refused, not 0 km² and 0 people
+    case(f"evaluate-area-{f}", ["evaluate", "--area", f"areas/{f}.geojson", *D,
+                                "--no-sensitivity"], match="does not intersect the data")
+    case(f"report-area-{f}", ["report", "--area", f"areas/{f}.geojson", *D, "--out", "rep",
+                              "--no-maps"], match="does not intersect the data")
 case("evaluate-area-markup", ["evaluate", "--area", "[/]", *D], match="area")
 # data folders
 for d in ["missing-folder", "a-file", "empty-data", "data-trunc", "data-noshx", "data-nodbf",
@@ -419,6 +426,9 @@ for d in ["missing-folder", "a-file", "empty-data", "data-trunc", "data-noshx", 
                 ["evaluate", "--area", "tongzhou", "--no-sensitivity"]):
         case(f"datadir-{d}-{cmd[0]}-{cmd[-1] if cmd[0] == 'data' else 'ev'}",
              [*cmd, "--data-dir", d], subprocess=(d == "data-trunc" and cmd[0] == "data"))
+case("datadir-nopois-evaluate", ["evaluate", "--area", "tongzhou", "--data-dir", "data-nopois",
+                                  "--no-sensitivity", "--json", "ev.json"], codes=(0,),
+     outputs=("ev.json",))
 case("datadir-global-option", ["--data-dir", "a-file", "data", "summary", "--area", "tongzhou"])
 # claim files: check
 for f in ["passwd", "abs", "abs-secret", "dotdot", "link", "binary-doc", "gbk-doc",
@@ -451,6 +461,10 @@ for f in ["markup", "huge-threshold", "inf-threshold", "nan-threshold", "neg-thr
     case(f"evaluate-claims-{f}", ["evaluate", "--area", "tongzhou", *D, "--claims",
                                   f"claims/{f}.toml", "--no-sensitivity"],
          codes=(0,) if f in ("markup", "passwd") else (2,), subprocess=(f == "markup"))
+for cmd in (["claims", "check", "--seeds", "seeds"],
+            ["evaluate", "--area", "tongzhou", *D, "--no-sensitivity"]):  # the file is named
+    case(f"{cmd[0]}-deep-claims-named", [*cmd, "--claims", "claims/deep.toml"],
+         match="claims/deep.toml")
 # claims extract
 for f in ["plan-binary.txt", "plan-gbk.txt", "plan-empty.txt", "missing.txt", "seeds",
           "claims/deep.toml"]:
@@ -604,6 +618,76 @@ def test_bad_input_inprocess(c: Case, workspace: Path, monkeypatch):
     res = run_inprocess(c.args, workspace)
     after = snapshot(workspace)
     check_result(c, res, before, after, workspace)
+
+
+def test_missing_layers_make_count_claims_inconclusive(workspace: Path, monkeypatch):
+    """Without the POI and railway layers a count is unknown, not 0 and "not met"."""
+    monkeypatch.setenv("GEO_OFFLINE", "1")
+    monkeypatch.delenv("GEO_DATA_DIR", raising=False)
+    res = run_inprocess(["evaluate", "--area", "tongzhou", "--data-dir", "data-nopois",
+                         "--no-sensitivity", "--json", "ev.json"], workspace)
+    assert res.code == 0, res.stderr[-2000:]
+    claims = json.loads((workspace / "ev.json").read_text(encoding="utf-8"))["claims"]
+    by_metric: dict[str, list[dict]] = {}
+    for c in claims:
+        by_metric.setdefault(c["metric"], []).append(c)
+    counts = by_metric["facility_count"] + by_metric.get("network_length", [])
+    assert counts
+    for c in counts:
+        assert c["verdict"] == "inconclusive", (c["id"], c["verdict"], c["measured"])
+        assert c["measured"]["value"] is None, c["id"]
+        assert any("layer" in n and ("pois" in n or "railways" in n) for n in c["notes"]), \
+            (c["id"], c["notes"])
+    # the complete folder measures the same claims (so the layers, not the claims, decide)
+    res = run_inprocess(["evaluate", "--area", "tongzhou", *D, "--no-sensitivity", "--json",
+                         "full.json"], workspace)
+    assert res.code == 0, res.stderr[-2000:]
+    full = {c["id"]: c for c in json.loads((workspace / "full.json").read_text())["claims"]}
+    assert any(full[c["id"]]["measured"]["value"] is not None for c in counts)
+
+
+ZIP_CASES = ["symlink", "bomb", "escape", "abs", "noshp", "notazip", "empty"]
+
+
+@pytest.fixture(scope="module")
+def zip_server():
+    """The HTTP server of tests/test_download.py on 127.0.0.1 (a hostile mirror here)."""
+    import threading
+
+    from test_download import _Server
+
+    srv = _Server()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.mark.parametrize("name", ZIP_CASES)
+def test_hostile_zips_through_fetch(name: str, zip_server, workspace: Path, monkeypatch):
+    """`geo data fetch --url-base <hostile mirror>`: each bad zip is refused with one line and
+    exit 2; nothing is unpacked, nothing is written outside the data folder."""
+    from test_download import ZIP_PATH
+
+    monkeypatch.setenv("GEO_OFFLINE", "0")
+    monkeypatch.delenv("GEO_DATA_DIR", raising=False)
+    zip_server.publish(ZIP_PATH, (workspace / "zips" / f"{name}.zip").read_bytes())
+    before = snapshot(workspace.parent)
+    res = run_inprocess(["data", "fetch", "--area", "tongzhou", "--data-dir", "fetched",
+                         "--url-base", zip_server.base, "--what", "shp"], workspace)
+    after = snapshot(workspace.parent)
+    assert res.code == 2, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "beijing-latest-free.shp.zip" in errors[0], res.stderr
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    # only the downloaded zip itself (checksummed, kept for inspection) in the data folder
+    assert changed <= {"ws/fetched", "ws/fetched/beijing-latest-free.shp.zip"}, sorted(changed)
+    assert not list((workspace / "fetched").rglob("gis_osm_*")) if \
+        (workspace / "fetched").exists() else True
+    assert not Path("/tmp/abs.txt").exists() or name != "abs"
 
 
 SUBPROCESS_CASES = [c for c in CASES if c.subprocess]

@@ -41,3 +41,15 @@ def test_env_data_dir_missing_is_error(tmp_path, monkeypatch):
 def test_env_data_dir_wins_over_shared(tmp_path, monkeypatch):
     monkeypatch.setenv("GEO_DATA_DIR", str(tmp_path))
     assert settings.resolve_data_dir() == tmp_path
+
+
+def test_library_parameter_names_become_cli_flags_in_messages():
+    from geo.cli import cli_words
+
+    assert cli_words("solver stopped; raise time_limit_s for a proof") == \
+        "solver stopped; raise --time-limit-s for a proof"
+    assert cli_words("set covering: target_share=1 is infeasible: at most 0.9873 is "
+                     "reachable: pass target_share<=0.9873 or add candidates") == (
+        "set covering: a target of 1 is infeasible: at most 0.9873 is reachable: pass "
+        "--target 0.9873 or add candidates")
+    assert cli_words("pass target_share=SHARE") == "pass --target SHARE"

@@ -40,7 +40,7 @@ def test_summary_json_tiny(tiny_dir):
     assert out["population"] == 100_000 and "WorldPop" in out["population_source"]
     assert out["osm_data_date"] == "2025-01-02T03:04:05Z"
     assert out["expressway_entrances"] is None and "roads" in out["layers_missing"]
-    assert any("expressway_entrances" in n and "roads" in n for n in out["notes"])
+    assert any("expressway entrances" in n and "roads" in n for n in out["notes"])
 
 
 def test_summary_table_tiny(tiny_dir):

@@ -84,6 +84,9 @@ def test_straddling_variants_make_inconclusive(toy_ctx):
     assert r.base_verdict == "not_met"
     assert r.verdict == "inconclusive" and not r.robust
     assert "straddles" in r.notes[0]
+    # in the tables' words: percentages, "not met", no fractions (issue 14)
+    assert "straddles the target >= 50.0 % (base not met: 30.0 %)" in r.notes[0], r.notes[0]
+    assert "0.3" not in r.notes[0] and "not_met" not in r.notes[0]
 
 
 def test_fire_response_approximation_by_hand(toy_ctx):

@@ -212,3 +212,22 @@ def test_shared_tongzhou_counts(shared_data_dir):
     assert fs.loc[fs["small"], "name"].tolist() == ["觅子店小型消防救援站"]
     for place in ("梨园", "宋庄", "西集", "永乐店", "环球影城", "潞源特勤站"):
         assert fs["name"].str.contains(place).any()
+
+
+@pytest.mark.parametrize("kind, missing, named", [
+    ("rail_station", ["transport_a"], "transport_a"),
+    ("park", ["pois_a"], "pois_a"),
+    ("hospital", ["pois", "pois_a"], "pois, pois_a"),
+    ("fire_station", ["pois"], "pois"),
+])
+def test_a_missing_layer_is_an_error_not_zero_facilities(kind, missing, named):
+    from geo.errors import DataNotFoundError
+    from geo.sources.base import OsmData
+
+    osm = OsmData(layers_missing=missing, source="test source")
+    with pytest.raises(DataNotFoundError, match=f"has no {named} layer"):
+        F.facilities(osm, kind)
+    # the same empty source with nothing declared missing: an honest empty frame
+    assert len(F.facilities(OsmData(source="test source"), kind)) == 0
+    # a layer not needed by the kind does not matter
+    assert len(F.facilities(OsmData(layers_missing=["roads"]), kind)) == 0

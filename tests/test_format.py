@@ -78,3 +78,12 @@ def test_prose_spells_out_machine_words_and_names_the_area():
     assert "'geo data fetch --area haidian'" in text and "tongzhou" not in text
     assert f.prose("geo data fetch --area tongzhou") == "geo data fetch --area tongzhou"
     assert f.prose("name_pattern stays") == "name_pattern stays"   # only known patterns change
+
+
+def test_dates_and_count_methods_in_words():
+    assert f.fmt_date("2026-06-07T20:21:20Z") == "2026-06-07 20:21 UTC"
+    assert f.fmt_date("2026-06-07T20:21:20") == "2026-06-07 20:21"
+    assert f.fmt_date("2026-06-07") == "2026-06-07"
+    assert f.fmt_date(None) == "unknown"
+    assert f.method_words("osm_count") == "OSM count"
+    assert f.method_words("name_match") == "name match"

@@ -119,7 +119,7 @@ def test_layers_legend_scale_and_counts(frames, page):
         assert f'"{name}"' in text, name
     assert "L.control.layers(" in page
     assert "L.control.scale(" in page
-    assert "Cost to the nearest facility (metres)" in text
+    assert "Distance to the nearest facility (metres)" in text
     layers = geojson_layers(build(frames))
     assert len(layers[f"Blind spots ({n_blind})"]["features"]) == n_blind
     blind_costs = [f["properties"]["cost"] for f in layers[f"Blind spots ({n_blind})"]["features"]]
@@ -137,7 +137,7 @@ def test_cost_in_seconds_is_shown_in_minutes(frames):
     m = maps.claim_map(area, fac, title="walk", cells=cells, cost_column="travel_time_s",
                        cost_unit="s")
     text = decoded(maps.map_html(m))
-    assert "Cost to the nearest facility (minutes)" in text
+    assert "Travel time to the nearest facility (minutes)" in text
     feats = geojson_layers(m)[f"Demand cells ({len(cells)})"]["features"]
     assert feats[0]["properties"]["cost"] == f"{cells['travel_time_s'].iloc[0] / 60:.1f} min"
 

@@ -448,7 +448,23 @@ def test_cjk_font_fallback_warns(monkeypatch, caplog):
     (15.63, "km", "15.63 km"), (None, "share", "n/a"), (float("nan"), "km", "n/a"),
     (1234.5, "m2_per_person", "1,234 m²/person"), (12.5, "m2_per_person", "12.5 m²/person")])
 def test_format_value(value, unit, text):
-    assert charts.format_value(value, unit) == text
+    """Charts write values with the one formatter (geo.format), not one of their own."""
+    from geo.format import fmt_value
+
+    assert fmt_value(value, unit) == text
+    assert charts._value_text(value, unit) == text
+    assert not hasattr(charts, "format_value")
+
+
+def test_chart_variant_labels_use_the_tables_words():
+    assert charts.variant_label({"parameter": "threshold_m", "value": 400}) == \
+        "threshold (m) = 400"
+    assert charts.variant_label({"parameter": "fire_engine_speed_kph", "value": 25.0}) == \
+        "fire engine speed (km/h) = 25"
+    assert charts.variant_label({"parameter": "stations", "value": "metro and light rail"}) \
+        == "stations = metro and light rail"
+    assert charts.variant_label({"parameter": "population_spread", "value": "worldpop"}) == \
+        "population spread = worldpop"
 
 
 # --------------------------------------------------------------------------- CLI
@@ -518,9 +534,41 @@ def test_out_dot_is_the_current_folder(tmp_path, report, monkeypatch):
 
 
 def test_shares_never_round_to_the_target():
-    from geo.report.charts import format_value
+    from geo.format import fmt_value as format_value
 
     assert format_value(0.99999, "share") == "> 99.9 %"
     assert format_value(1.0, "share") == "100.0 %"
     assert format_value(0.00001, "share") == "< 0.1 %"
     assert format_value(0.0, "share") == "0.0 %"
+
+
+def test_population_provenance_is_a_sentence_not_a_dump():
+    from geo.report.html import _population_text
+
+    pop = {"method": "dasymetric", "source": "WorldPop split", "total": 1857311.55,
+           "scaling": {"通州区": 1.468495, "大兴区": 1.377001},
+           "units": [{"unit": "宋庄镇", "contributed": 85972.3, "inside_share": 6.47e-05}] * 27,
+           "notes": ["weights fitted on Beijing"]}
+    text = _population_text(pop)
+    assert text == ("dasymetric; WorldPop split; census scaling 大兴区 x 1.38, 通州区 x 1.47; "
+                    "27 townships overlap the area; weights fitted on Beijing")
+    assert "85972" not in text and "e-05" not in text
+
+
+def test_a_claim_card_without_a_measurement_names_no_method():
+    """"measured n/a (n/a, counted by area)" says nothing: a card without a number has no
+    method in brackets; a measured one keeps its method and what it counts."""
+    text = (Path(__file__).resolve().parent.parent / "geo" / "report" / "templates" /
+            "index.html.j2").read_text(encoding="utf-8")
+    from geo.report.html import jinja_env
+
+    line = next(ln for ln in text.splitlines() if "c.measured_text" in ln and "Target" in ln)
+    tpl = jinja_env().from_string(line)
+    base = {"target_text": "100.0 %", "method_text": "n/a", "denominator": "counted by area",
+            "measured_text": "n/a", "base_verdict_label": "inconclusive",
+            "robust_text": "not robust", "map_href": None, "map_missing": "nothing was measured",
+            "siting_href": None}
+    html_na = tpl.render(c=base)
+    assert "(n/a" not in html_na and "counted by area" not in html_na
+    html_ok = tpl.render(c={**base, "measured_text": "12.6 %", "method_text": "straight line"})
+    assert "(straight line, counted by area)" in html_ok

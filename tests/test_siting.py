@@ -491,3 +491,27 @@ def test_tongzhou_fire_stations_monotone(shared_data_dir):
         assert r.n_sites == add and r.covered_before == pytest.approx(before)
         assert r.sites.covered_gain.sum() == pytest.approx(r.covered_after - before)
         assert (r.sites.to_crs(CRS).distance(st_m) > 250).all()   # not on a station
+
+
+def test_set_covering_starts_no_solve_that_must_overrun_the_time_limit(toy, monkeypatch):
+    """Building and writing a model is outside the solver's own limit: once less time is left
+    than the quickest solve so far took, no new solve starts (geo site --time-limit-s)."""
+    import time
+
+    demand, cands, _existing, cost, _ecost = toy
+    calls = []
+
+    def slow_mclp(rows, w, add, solver, name, what):   # 1.5 s, and never reaches the target
+        calls.append(add)
+        time.sleep(1.5)
+        return np.array([], dtype=np.int64), True
+
+    monkeypatch.setattr(siting, "_mclp", slow_mclp)
+    t0 = time.perf_counter()
+    # target 0.99 of 210: greedy D, B, A (3 sites) vs the bound ceil(207.9 / 110) = 2: the
+    # bisection solves k=2 (1.5 s), then 1.3 s are left, less than one solve takes
+    r = siting.set_covering(demand, cands, threshold=1.0, cost_matrix=cost, target_share=0.99,
+                            time_limit_s=2.8)
+    assert calls == [2]
+    assert time.perf_counter() - t0 < 2.8
+    assert not r.proven_optimal and r.objective == 3      # the greedy's sites, not proven

@@ -32,6 +32,7 @@ from geo.claims.verdict import (
     verdict,
 )
 from geo.errors import ClaimSpecError, EmptyResultError, GeoError
+from geo.format import fmt_value, verdict_words
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,15 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
                         "cannot be checked")
     elif base.necessary_only and base_verdict == INCONCLUSIVE:
         notes.insert(0, f"inconclusive: OSM counts every {dict(claim.parameters).get('facility_kind')}"
-                        f", not only those the claim means, so reaching {claim.target.value:g} "
+                        f", not only those the claim means, so reaching {fmt_value(claim.target.value, claim.target.unit)} "
                         "is necessary but does not show the claim is met")
     if overall == INCONCLUSIVE and base_verdict != INCONCLUSIVE and base.value is not None:
         vals = [r["measured"] for r in rows if r["measured"] is not None] + [base.value]
-        notes.insert(0, f"inconclusive: the sensitivity range {min(vals):.3g} to "
-                        f"{max(vals):.3g} straddles the target {claim.target.comparator} "
-                        f"{claim.target.value:g} (base {base_verdict}: {base.value:.3g})")
+        unit = claim.target.unit  # the same words as the tables: 6.6 %, not 0.066
+        notes.insert(0, f"inconclusive: the sensitivity range {fmt_value(min(vals), unit)} to "
+                        f"{fmt_value(max(vals), unit)} straddles the target "
+                        f"{claim.target.comparator} {fmt_value(claim.target.value, unit)} "
+                        f"(base {verdict_words(base_verdict)}: {fmt_value(base.value, unit)})")
     if sensitivity and base.value is not None and not rows and not base.not_robust:
         robust = False
         notes.append("not robust: no assumption of this metric can be varied; OSM "

@@ -45,7 +45,7 @@ from geo.claims.context import DEFAULT_SPREAD, NO_NETWORK, SPREADS, StudyContext
 from geo.claims.result import ClaimLayers
 from geo.claims.spec import MetricSpec, Param
 from geo.coverage import CIRCUITY, choose_method, variant_methods
-from geo.facilities import FACILITY_KINDS, names_matching
+from geo.facilities import FACILITY_KINDS, names_matching, require_layers
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +287,8 @@ def _select(ctx: StudyContext, p: Any, *, coverage: bool) -> gpd.GeoDataFrame:
                          extra_name_pattern=getattr(p, "extra_name_pattern", None),
                          reach_m=_reach_m(ctx, p) if coverage else 0.0)
     modes = getattr(p, "station_modes", None)
+    if modes is not None:  # modes come from the nearest railway line
+        require_layers(ctx.osm, ("railways",), "station modes")
     if modes is not None and "mode" in fac.columns:
         fac = fac[fac["mode"].isin(list(modes))].reset_index(drop=True)
     if "in_service" in fac.columns and not getattr(p, "include_not_in_service", False):
@@ -942,6 +944,7 @@ class FacilityCount(Metric):
             return self._names(ctx, p, detail=detail)
         if p.line_pattern:
             rx = re.compile(p.line_pattern)
+            require_layers(ctx.osm, ("railways",), "stations on a named line")
             lines = ctx.osm.layer("railways")
             lines = lines[names_matching(lines, rx)]
             if len(lines) == 0:
@@ -1154,6 +1157,7 @@ class NetworkLength(Metric):
     )
 
     def evaluate(self, ctx: StudyContext, p: NetworkLengthParams, *, detail: bool) -> Measure:
+        require_layers(ctx.osm, ("railways",), "rail network length")
         lines = ctx.osm.layer("railways")
         classes = list(p.fclasses or lines["fclass"].dropna().unique())
         if p.include_construction:

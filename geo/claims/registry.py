@@ -381,6 +381,19 @@ def parse_claims(data: Mapping[str, Any], path: Path) -> list[Claim]:
     return claims
 
 
+def _read_toml(p: Path) -> dict[str, Any]:
+    """The claim file ``p`` parsed; every way it can fail is a ClaimSpecError naming it."""
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ClaimSpecError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ClaimSpecError(f"{p}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ClaimSpecError(f"{p}: nested too deeply to be a claim file (a broken or hostile "
+                             "TOML file): check the file given with --claims") from None
+
+
 def load_claims(path: str | os.PathLike[str] | None = None) -> list[Claim]:
     """Read and validate a claim file (default: the packaged Tongzhou 2026-2030 claims).
 
@@ -398,13 +411,7 @@ def load_claims(path: str | os.PathLike[str] | None = None) -> list[Claim]:
         hint = ("pass the claim file's path (path=FILE)" if path is None
                 else "check the path")
         raise DataNotFoundError(f"claim file {p} not found: {hint}")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ClaimSpecError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ClaimSpecError(f"{p}: not valid TOML: {exc}") from None
-    claims = parse_claims(data, p)
+    claims = parse_claims(_read_toml(p), p)
     log.info("loaded %d claims from %s", len(claims), p)
     return claims
 
@@ -412,7 +419,7 @@ def load_claims(path: str | os.PathLike[str] | None = None) -> list[Claim]:
 def read_document_title(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """The file-level ``document_title``, ``document_note`` and ``plan_period`` (those set)."""
     p = Path(path) if path is not None else DEFAULT_CLAIMS_FILE
-    data = tomllib.loads(p.read_text(encoding="utf-8"))
+    data = _read_toml(p)
     return {k: data[k] for k in ("document_title", "document_note", "plan_period") if k in data}
 
 

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+from geo.format import fmt_count, fmt_value, key_words, param_words, verdict_words
+
 log = logging.getLogger(__name__)
 
 #: Verdict colours (colour-blind-safe pairs; the verdict is also written as text).
@@ -69,28 +71,6 @@ def has_cjk(text: str) -> bool:
     return _CJK_CHAR.search(text) is not None
 
 
-def format_value(value: Any, unit: str | None) -> str:
-    """A measured value for people: shares as percentages, counts as integers, units spelled."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if unit == "share":
-        pct = value * 100
-        if 99.95 <= pct < 100:   # never show "100.0 %" for a share that falls short of 1
-            return "> 99.9 %"
-        if 0 < pct < 0.05:
-            return "< 0.1 %"
-        return f"{pct:.1f} %"
-    if unit == "count":
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-    suffix = {"km": " km", "m": " m", "min": " min", "s": " s", "m2_per_person": " m²/person",
-              "km2": " km²", "ha": " ha"}.get(unit or "", f" {unit}" if unit else "")
-    if abs(value) >= 100:
-        return f"{value:,.0f}{suffix}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".") + suffix
-
-
 def _scale(unit: str | None) -> tuple[float, str]:
     return (100.0, "%") if unit == "share" else (1.0, unit or "")
 
@@ -129,10 +109,15 @@ def axis_label(unit: str | None, *, metric: str | None = None, measure: str | No
 
 
 def _value_text(value: float, unit: str | None) -> str:
-    """A bar's label in the chart's unit (percent for shares, whole numbers for counts)."""
-    if unit in INTEGER_UNITS:
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-    return format_value(value, unit)
+    """A bar's label in the chart's unit (percent for shares, whole numbers for counts), as
+    :func:`geo.format.fmt_value` writes it everywhere else."""
+    return fmt_count(value) if unit in INTEGER_UNITS else fmt_value(value, unit)
+
+
+def variant_label(row: dict[str, Any]) -> str:
+    """A sensitivity bar's label in the words of the report's tables:
+    ``{"parameter": "threshold_m", "value": 400}`` -> "threshold (m) = 400"."""
+    return f"{key_words(row.get('parameter'))} = {param_words(row.get('value'))}"
 
 
 def _wrap(text: str, width: int) -> str:
@@ -203,7 +188,7 @@ def sensitivity_svg(
     from matplotlib.transforms import offset_copy
 
     factor, _ = _scale(unit)
-    labels = [f"{s.get('parameter')} = {_param_text(s.get('value'))}" for s in rows]
+    labels = [variant_label(s) for s in rows]
     raw = [float(s["measured"]) for s in rows]
     values = [v * factor for v in raw]
     verdicts = [str(s.get("verdict")) for s in rows]
@@ -248,11 +233,11 @@ def sensitivity_svg(
             if has_target:
                 tx = target * factor
                 ax.axvline(tx, color=TARGET_COLOR, linewidth=2.2, zorder=4)
-                ax.text(tx, 1.0, f"target {format_value(target, unit)}", transform=(
+                ax.text(tx, 1.0, f"target {_value_text(target, unit)}", transform=(
                     ax.get_xaxis_transform()), ha="left" if tx < 0.6 * xmax else "right",
                     va="bottom", fontsize=10)
                 handles.append(Line2D([], [], color=TARGET_COLOR, linewidth=2.2,
-                                      label=f"target {format_value(target, unit)}"))
+                                      label=f"target {_value_text(target, unit)}"))
             if has_base:
                 ax.axvline(base_value * factor, color=BASE_COLOR, linewidth=1.2,
                            linestyle="--", zorder=4)
@@ -260,7 +245,7 @@ def sensitivity_svg(
                                       label=f"base {_value_text(base_value, unit)}"))
             for verdict in dict.fromkeys(verdicts):
                 handles.append(Patch(color=VERDICT_COLORS.get(verdict, UNKNOWN_COLOR),
-                                     label=verdict.replace("_", " ")))
+                                     label=verdict_words(verdict)))
             if unit in INTEGER_UNITS:
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
                 ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
@@ -286,13 +271,3 @@ def sensitivity_svg(
 def svg_data_uri(svg: str) -> str:
     """``data:image/svg+xml;base64,...`` for an ``<img src>`` (ids cannot clash, no scripts)."""
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
-
-
-def _param_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list | tuple):
-        return ", ".join(_param_text(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_param_text(v)}" for k, v in value.items())
-    return str(value)

@@ -95,9 +95,13 @@ def jinja_env() -> jinja2.Environment:
     """The report templates' Jinja environment: autoescape on, undefined names are errors."""
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=False)
+    from geo.format import fmt_date
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=False)
+    env.filters["date_words"] = fmt_date
+    return env
 
 
 def render(template: str, **context: Any) -> str:
@@ -223,6 +227,15 @@ def _method_text(r: ClaimResult) -> str:
     return method_words(r.method)
 
 
+def _denominator_text(r: ClaimResult) -> str:
+    """What the measure counts over, for the claim card: "counted by population" for a share,
+    the counted set ("hospital in OSM", "13 named facilities") for a count or a length."""
+    if not r.denominator:
+        return ""
+    words = prose(str(r.denominator)).replace("_", " ")
+    return f"counted by {words}" if r.unit == "share" else words
+
+
 # --------------------------------------------------------------------------- view models
 
 def _layers_nonempty(r: ClaimResult) -> bool:
@@ -302,7 +315,7 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
         "target_text": target_text(c),
         "measured_text": fmt_value(_finite(r.value), r.unit) + (
             REGISTRY[r.claim.metric].measured_label if _finite(r.value) is not None else ""),
-        "method_text": _method_text(r), "denominator": r.denominator,
+        "method_text": _method_text(r), "denominator": _denominator_text(r),
         "verdict": r.verdict, "verdict_label": verdict_words(r.verdict),
         "base_verdict_label": verdict_words(r.base_verdict),
         "robust_text": robust_text(r),
@@ -348,7 +361,7 @@ def area_title(area: dict[str, Any]) -> str:
 
 
 #: Evaluation data keys a person does not need in the report (local paths, repeats).
-_PROVENANCE_HIDDEN = frozenset({"data_dir", "network_notes", "claims_skipped"})
+_PROVENANCE_HIDDEN = frozenset({"data_dir", "network_notes", "claims_skipped", "population"})
 
 
 def _network_text(source: Any) -> str:
@@ -365,7 +378,7 @@ def provenance(evaluation: AreaEvaluation) -> list[tuple[str, str]]:
 
     In words: no machine keys, no ``None``, no local paths (the JSON keeps those).
     """
-    from geo.format import fmt_cell_size, fmt_people
+    from geo.format import fmt_cell_size, fmt_date, fmt_people
 
     data = dict(evaluation.data)
     area = {k: v for k, v in evaluation.area.items() if k != "geometry"}
@@ -376,7 +389,7 @@ def provenance(evaluation: AreaEvaluation) -> list[tuple[str, str]]:
              for n in data.get("network_notes") or []]
     out += [
         ("OSM data", param_words(data.pop("osm_source", None) or "unknown")),
-        ("OSM data date", param_words(data.pop("osm_data_date", None) or "unknown")),
+        ("OSM data date", fmt_date(data.pop("osm_data_date", None))),
         ("population source", param_words(data.pop("population_source", None) or "unknown")),
         ("demand cells", fmt_cell_size(evaluation.parameters.get("cell_size_m"))),
         ("road network", _network_text(data.pop("network_source", None))
@@ -385,10 +398,31 @@ def provenance(evaluation: AreaEvaluation) -> list[tuple[str, str]]:
     ]
     if data.get("population_total") is not None:
         out.append(("residents in the area", fmt_people(data.pop("population_total"))))
+    if isinstance(data.get("population"), dict):
+        out.append(("population method", _population_text(data["population"])))
     out += [(key_words(k), param_words(v)) for k, v in data.items()
             if k not in _PROVENANCE_HIDDEN and v is not None and not _is_local_path(v)]
     out.append(("software", f"geo {geo_version()}"))
     return out
+
+
+def _population_text(pop: dict[str, Any]) -> str:
+    """How residents were put on the cells, in a sentence (the JSON keeps every unit's
+    numbers): method, census scaling by district, how many townships contribute."""
+    from geo.format import fmt_number
+
+    parts = [str(pop["method"])] if pop.get("method") else []
+    if pop.get("source"):
+        parts.append(str(pop["source"]))
+    scaling = pop.get("scaling")
+    if isinstance(scaling, dict) and scaling:
+        parts.append("census scaling " + ", ".join(
+            f"{k} x {fmt_number(v, 2)}" for k, v in sorted(scaling.items(), key=str)))
+    units = pop.get("units")
+    if isinstance(units, list) and units:
+        parts.append(f"{len(units)} townships overlap the area")
+    parts += [str(n) for n in pop.get("notes") or []]
+    return "; ".join(parts) or "unknown"
 
 
 def _area_label(key: str) -> str:
