@@ -181,8 +181,9 @@ def plot_sensitivity(result: Any, *, ax: Any = None, about_tolerance: Any = None
                    color=VERDICT_COLORS.get(row["verdict"], "#000000"),
                    marker="D" if yi == y[0] else "o", zorder=3)
     t = r.claim.target
-    tv = float(t.value) * scale
-    ax.axvline(tv, color="#333333", ls="--", lw=1.2, label=f"target {target_text(r.claim)}")
+    tv = 0.0 if t.value is None else float(t.value) * scale
+    if t.value is not None:   # a claim without a number ("measure") has no target line
+        ax.axvline(tv, color="#333333", ls="--", lw=1.2, label=f"target {target_text(r.claim)}")
     if t.comparator == "~" and about_tolerance:
         from geo.claims.verdict import about_band  # two-sided band per unit (issue 11)
 

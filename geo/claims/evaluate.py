@@ -102,8 +102,9 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
     overall, robust = combine(base_verdict, [r["verdict"] for r in rows])
     notes = list(base.notes)
     if claim.target.comparator == MEASURE and not base.reason:
-        notes.insert(0, "inconclusive: no numeric target: reported as a measurement (the plan "
-                        "states no number to judge it against)")
+        notes.insert(0, "measured: the plan states no number to judge it against, so the claim "
+                        "is reported as a measurement (value, variants, map), never met / not "
+                        "met")
     if base.reason:
         notes.insert(0, f"inconclusive: {base.reason}")
     elif base.lower_bound and base_verdict == INCONCLUSIVE and \

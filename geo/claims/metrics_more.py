@@ -75,7 +75,7 @@ def _roads(ctx: StudyContext, network_type: str = "walk") -> tuple[gpd.GeoDataFr
                               "name": roads["name"].to_numpy()},
                              geometry=roads.geometry.values, crs=roads.crs)
         return g.to_crs(settings.metric_crs), f"Geofabrik roads layer ({ctx.osm.source})"
-    G = ctx.graph(network_type)
+    G = ctx.networkx_graph(network_type)
     if G is None:
         return None
     rows, seen = [], set()
