@@ -126,6 +126,12 @@ def find_admin_layer(data_dir: str | Path | None = None) -> Path:
         "the Geofabrik extract with 'geo data fetch --area tongzhou' or give a GeoJSON polygon")
 
 
+def clear_cache() -> None:
+    """Forget the admin boundaries read so far (they are cached per file path and mtime)."""
+    _read_admin.cache_clear()
+    _districts_cached.cache_clear()
+
+
 @functools.lru_cache(maxsize=8)
 def _read_admin(path: str, mtime: float) -> gpd.GeoDataFrame:
     import pyogrio

@@ -107,6 +107,12 @@ def _root(
         settings.offline = True
 
 
+def reset_state() -> None:
+    """Forget the global options of an earlier in-process run (``-v``, ``-q``)."""
+    _state["verbose"] = False
+    _state["quiet"] = False
+
+
 def _data_dir(option: Path | None) -> Path:
     """The data directory for a command: its own ``--data-dir``, else the global resolution."""
     return settings.resolve_data_dir(option if option is not None else settings.data_dir)

@@ -116,6 +116,17 @@ def fmt_value(value: Any, unit: str | None) -> str:
     return f"{text} {word}" if word else text
 
 
+#: A plan target's comparator in words; ``{v}`` is the formatted target value.
+COMPARATOR_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "~": "about {v}",
+                   "eliminate": "no gaps left ({v})"}
+
+
+def comparator_words(comparator: Any, value_text: str) -> str:
+    """A target for prose: ``comparator_words("~", "29.0 %")`` -> "about 29.0 %"."""
+    pattern = COMPARATOR_TEXT.get(str(comparator), f"{comparator} {{v}}")
+    return pattern.format(v=value_text)
+
+
 def verdict_words(verdict: Any) -> str:
     """A verdict for prose: "met", "not met", "inconclusive" (never "not_met")."""
     if verdict is None:

@@ -42,7 +42,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         if tmp.is_file():  # mkstemp makes 0600 files; give the usual umask-based mode
-            tmp.chmod(0o666 & ~_umask())
+            tmp.chmod(0o666 & ~current_umask())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -50,7 +50,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -61,7 +62,7 @@ def default_permissions(path: str | os.PathLike[str], *, recursive: bool = False
     ``open``/``mkdir`` would per the umask: temporary files and folders are created private
     (0600/0700), while reports and unpacked data are meant to be shared."""
     p = Path(path)
-    mask = _umask()
+    mask = current_umask()
     todo = [p, *(p.rglob("*") if recursive and p.is_dir() else ())]
     for q in todo:
         if q.is_symlink():

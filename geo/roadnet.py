@@ -27,15 +27,10 @@ from typing import Any
 import numpy as np
 
 from geo import settings
+from geo._graphs import CsrView, check_network_type
 from geo.errors import DataError, DataNotFoundError, NetworkError
-from geo.network import (
-    SpeedProfile,
-    _check_network_type,
-    keep_way,
-    load_profile,
-    metric_crs_for,
-    parse_maxspeed,
-)
+from geo.network import keep_way, metric_crs_for
+from geo.speeds import SpeedProfile, load_profile, parse_maxspeed
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +365,7 @@ def road_networks_from_pbf(path: str | Path, network_types: tuple[str, ...] = ("
     """Several network types from ONE pass over the PBF (those not already cached); same
     parameters as :func:`road_network_from_pbf`. Returns ``{network_type: RoadNetwork}``."""
     for nt in network_types:
-        _check_network_type(nt)
+        check_network_type(nt)
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"path {path} (OSM PBF) does not exist")
@@ -390,9 +385,9 @@ def road_networks_from_pbf(path: str | Path, network_types: tuple[str, ...] = ("
                                   network_type=meta[1], source=meta[2])
     todo = [nt for nt in network_types if nt not in out]
     if todo:
-        collected = _collect(path, bbox)
+        collected = collect_highways(path, bbox)
         for nt in todo:
-            net = _read_pbf(path, nt, bbox, to_crs, collected)
+            net = read_pbf_network(path, nt, bbox, to_crs, collected)
             if cache:
                 f = files[nt]
                 f.parent.mkdir(parents=True, exist_ok=True)
@@ -405,7 +400,7 @@ def road_networks_from_pbf(path: str | Path, network_types: tuple[str, ...] = ("
     return {nt: out[nt] for nt in network_types}
 
 
-def _collect(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, list]:
+def collect_highways(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, list]:
     """One pass with pyosmium: motorway_junction node ids, and for every highway way with a
     node inside ``bbox``: (small tag dict, node ids, lons, lats)."""
     import osmium
@@ -438,11 +433,14 @@ def _collect(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, list]:
     return junctions, ways
 
 
-def _read_pbf(path: Path, network_type: str, bbox: tuple[float, ...] | None,
+def read_pbf_network(path: Path, network_type: str, bbox: tuple[float, ...] | None,
               to_crs: str | None, collected: tuple[list, list] | None = None) -> RoadNetwork:
+    """A :class:`RoadNetwork` of ``network_type`` read from the PBF (no cache): the ways
+    :func:`collect_highways` finds (or ``collected``, its earlier result), projected to
+    ``to_crs`` (None: the local metric CRS)."""
     from pyproj import Transformer
 
-    junctions, ways = collected if collected is not None else _collect(path, bbox)
+    junctions, ways = collected if collected is not None else collect_highways(path, bbox)
     refs: list[list[int]] = []
     lons: list[list[float]] = []
     lats: list[list[float]] = []
@@ -541,16 +539,6 @@ def _read_pbf(path: Path, network_type: str, bbox: tuple[float, ...] | None,
 # Point-to-point costs (geo.snapping semantics on arrays)
 # ------------------------------------------------------------------------------------------
 
-@dataclass
-class _CsrView:
-    """What :func:`geo.snapping.search_from_points` needs: rows are node positions."""
-
-    nodes: Any
-    pos: Any
-    matrix: Any
-    transposed: Any
-
-
 def _placements(net: RoadNetwork, snap: dict, w: np.ndarray) -> Any:
     """Directed placements (``point, tail, head, key, pos, w``) of on-network snapped points:
     one row on the snapped edge, one on its twin for two-way streets (pos mirrored)."""
@@ -613,7 +601,7 @@ def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray
     best = np.full(n_t, -1, dtype=np.int64)
     limit = np.inf if cutoff is None else float(cutoff)
     if len(sp):
-        view = _CsrView(nodes=np.empty(net.n_nodes), pos=pd.Series(np.arange(net.n_nodes)),
+        view = CsrView(nodes=np.empty(net.n_nodes), pos=pd.Series(np.arange(net.n_nodes)),
                         matrix=net.csr(weight, speed_scale=speed_scale),
                         transposed=net.csr(weight, reverse=True, speed_scale=speed_scale))
         dist, src = search_from_points(view, sp, s_leg, len(sxy), reverse=reverse, limit=limit)

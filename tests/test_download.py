@@ -408,12 +408,12 @@ def test_unzip_refuses_too_many_members_and_too_many_bytes(tmp_path, monkeypatch
 def test_unpacked_data_gets_umask_permissions(tmp_path):
     import os
 
-    from geo.io import _umask
+    from geo.io import current_umask
 
     z = tmp_path / "ok.zip"
     z.write_bytes(_shapefile_zip(tmp_path))
     target = dl.unpack_shapefile_zip(z, tmp_path, region="beijing")
-    assert target.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's 0700
+    assert target.stat().st_mode & 0o777 == 0o777 & ~current_umask()  # not mkdtemp's 0700
     for f in target.rglob("*"):
-        assert f.stat().st_mode & 0o777 == (0o777 if f.is_dir() else 0o666) & ~_umask(), f
+        assert f.stat().st_mode & 0o777 == (0o777 if f.is_dir() else 0o666) & ~current_umask(), f
     assert os.access(target, os.R_OK)

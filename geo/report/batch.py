@@ -120,12 +120,12 @@ class BatchSummary:
 
 
 def _claims_digest(contract: dict[str, Any]) -> list[dict[str, Any]]:
-    from geo.report.html import _COMPARATOR_TEXT
+    from geo.format import COMPARATOR_TEXT
 
     out = []
     for c in contract.get("claims", []):
         m, t = c.get("measured") or {}, c.get("target") or {}
-        pattern = _COMPARATOR_TEXT.get(t.get("comparator"), f"{t.get('comparator')} {{v}}")
+        pattern = COMPARATOR_TEXT.get(t.get("comparator"), f"{t.get('comparator')} {{v}}")
         out.append({"id": c.get("id"), "title_zh": c.get("title_zh"),
                     "title_en": c.get("title_en"), "value": m.get("value"),
                     "unit": m.get("unit"), "method": m.get("method"),

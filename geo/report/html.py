@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from geo.claims.metrics import REGISTRY
 from geo.errors import GeoError, OutputError
 from geo.format import (
+    comparator_words,
     fmt_value,
     key_words,
     method_words,
@@ -67,7 +68,6 @@ log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 VERDICT_LABELS = {v: verdict_words(v) for v in ("met", "not_met", "inconclusive")}
-_COMPARATOR_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "~": "about {v}", "eliminate": "no gaps left ({v})"}
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 _FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")
 #: Layer frames written as GeoParquet, by attribute of ClaimLayers.
@@ -139,8 +139,7 @@ def parameter_rows(parameters: dict[str, Any]) -> list[tuple[str, str]]:
 def target_text(claim: Any) -> str:
     """The plan's target in words: "about 29.0 % by 2030", "≥ 100.0 % by 2030"."""
     t = claim.target
-    pattern = _COMPARATOR_TEXT.get(t.comparator, f"{t.comparator} {{v}}")
-    return f"{pattern.format(v=fmt_value(t.value, t.unit))} by {t.year}"
+    return f"{comparator_words(t.comparator, fmt_value(t.value, t.unit))} by {t.year}"
 
 
 def fetch_area_name(area: dict[str, Any]) -> str:
@@ -155,7 +154,7 @@ def fetch_area_name(area: dict[str, Any]) -> str:
     return "beijing"
 
 
-def _why_inconclusive(r: ClaimResult) -> list[str]:
+def why_inconclusive(r: ClaimResult) -> list[str]:
     """Reasons for an inconclusive verdict: the notes, plus what the numbers show."""
     if r.verdict != "inconclusive":
         return []
@@ -285,7 +284,7 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
         "verdict": r.verdict, "verdict_label": verdict_words(r.verdict),
         "base_verdict_label": verdict_words(r.base_verdict),
         "robust_text": robust_text(r),
-        "why": [prose(n, fetch_area=fetch_area) for n in _why_inconclusive(r)],
+        "why": [prose(n, fetch_area=fetch_area) for n in why_inconclusive(r)],
         "notes": [prose(n, fetch_area=fetch_area) for n in r.notes
                   if not (siting_href and "'geo site --claim" in str(n))],
         "parameters": parameter_rows(r.parameters),

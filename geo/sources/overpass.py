@@ -25,9 +25,9 @@ from geo.sources.base import OsmData
 from geo.sources.osmfile import (
     DEFAULT_LAYERS,
     FILE_LAYERS,
-    _empty_layers,
-    _tag_filter,
     classify_features,
+    empty_layers,
+    tag_filter,
 )
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _osmnx_settings(**values: Any) -> Iterator[None]:
             setattr(ox.settings, k, v)
 
 
-def _query_polygon(area: Any, buffer_m: float, simplify_m: float) -> Any:
+def query_polygon(area: Any, buffer_m: float, simplify_m: float) -> Any:
     """The (multi)polygon to query, EPSG:4326, from an Area, an area name or a geometry.
 
     Grown by ``buffer_m + simplify_m`` and then simplified with tolerance ``simplify_m``, so it
@@ -184,12 +184,12 @@ def load_osm_overpass(
     wanted = list(dict.fromkeys(layers if layers is not None else DEFAULT_LAYERS))
     producible = [w for w in wanted if w in FILE_LAYERS]
     missing = sorted(w for w in wanted if w not in FILE_LAYERS)
-    polygon = _query_polygon(area, buffer_m, simplify_m)
+    polygon = query_polygon(area, buffer_m, simplify_m)
     url = (overpass_url or ox.settings.overpass_url).rstrip("/")
-    tags = _tag_filter(producible)
+    tags = tag_filter(producible)
     source = f"Overpass API {url} (osmnx {ox.__version__}), cached in {cache_folder()}"
     if not tags:
-        return OsmData(layers=_empty_layers(producible), layers_missing=missing, source=source)
+        return OsmData(layers=empty_layers(producible), layers_missing=missing, source=source)
 
     _probe(url)
     folder = cache_folder()
@@ -212,7 +212,7 @@ def load_osm_overpass(
 
     if feats is None or len(feats) == 0:
         log.warning("Overpass returned no matching features for the area")
-        produced = _empty_layers(producible)
+        produced = empty_layers(producible)
     else:
         feats = feats.reset_index()
         feats["osm_id"] = feats["id"].astype(str)
