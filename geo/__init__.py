@@ -7,7 +7,7 @@ are WGS84 (EPSG:4326).
 
 The public API is :data:`__all__` below; notebooks, README examples and user-workflow tests use
 only these names (``from geo import get_area, evaluate_area``). The submodules are imported
-lazily on first use, so ``import geo`` (and ``geo --help``) stays fast.
+lazily on first use, so ``import geo`` (and the CLI's help) stays fast.
 
 =========================  ==================================================================
 load an area               :func:`get_area`, :func:`districts`

@@ -123,7 +123,7 @@ def find_admin_layer(data_dir: str | Path | None = None) -> Path:
             return hits[-1]
     raise DataNotFoundError(
         f"no OSM admin boundaries ({ADMIN_LAYER_FILE}) under data directory {root}: download "
-        "the Geofabrik extract with 'geo data fetch --area tongzhou' or give a GeoJSON polygon")
+        "the Geofabrik extract with fetch_geofabrik(area='tongzhou') or give a GeoJSON polygon")
 
 
 def clear_cache() -> None:

@@ -157,7 +157,7 @@ def find_population_folder(data_dir: str | Path | None = None) -> Path:
                 return hit.parent
     raise DataNotFoundError(
         f"no population data ({POPULATION_FOLDER}/{POPULATION_SHP} + {POPULATION_NPY}) under "
-        f"data directory {root}: use the shared bundle or pass --data-dir")
+        f"data directory {root}: use the shared bundle or pass data_dir=")
 
 
 @functools.lru_cache(maxsize=4)

@@ -172,13 +172,13 @@ def key_words(key: Any) -> str:
 
 _IDENTIFIER = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 _MACHINE_WORD = re.compile(r"\b(not_met|straight_line|[a-z]+(?:_[a-z]+)+(?= facilit))\b")
-_FETCH_AREA = re.compile(r"(geo data fetch --area )tongzhou\b")
+_FETCH_AREA = re.compile(r"(fetch_geofabrik\(area=')tongzhou\b")
 
 
 def prose(text: Any, *, fetch_area: str | None = None) -> str:
     """A library message for people: machine words in it spelled out ("not_met" -> "not met",
     "rail_station facilities" -> "rail station facilities"); with ``fetch_area`` its
-    ``geo data fetch --area`` advice names that area instead of the example ``tongzhou``."""
+    ``fetch_geofabrik(area=...)`` advice names that area instead of the example ``tongzhou``."""
     out = _MACHINE_WORD.sub(lambda m: m.group(1).replace("_", " "), str(text))
     if fetch_area:
         out = _FETCH_AREA.sub(lambda m: m.group(1) + fetch_area, out)

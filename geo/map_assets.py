@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 INSTALL_HINT = ("run 'make install' (or 'npm ci --prefix geo/assets --no-audit --no-fund' "
-                "from the project root), or save the map with cdn=True / --cdn")
+                "from the project root), or save the map with cdn=True")
 
 #: folium / branca asset name -> file inside node_modules. Names are folium's keys in
 #: ``folium.folium._default_js`` / ``_default_css``; "d3" is branca's colour-legend script.
@@ -370,7 +370,7 @@ def finish_page(page: str, *, cdn: bool = False) -> str:
             log.warning("offline map assets not installed (%s): maps link Leaflet & co. from "
                         "public CDNs and need the internet to draw; to make them self-contained "
                         "%s", ASSETS_DIR / "node_modules",
-                        INSTALL_HINT.replace(", or save the map with cdn=True / --cdn", ""))
+                        INSTALL_HINT.replace(", or save the map with cdn=True", ""))
             _cdn_warned = True
         cdn = True
     if not cdn:

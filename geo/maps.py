@@ -117,7 +117,7 @@ def _providers() -> dict[str, TileChoice]:
     }
 
 
-#: Accepted values of ``tiles`` (and the CLI's ``--tiles``).
+#: Accepted values of ``tiles`` (and the CLI's tiles option).
 TILE_NAMES = ("osm", "cartodb", "none", "gaode", "amap", "gaode-satellite", "tencent",
               "tianditu", "baidu")
 
@@ -143,8 +143,8 @@ def tile_choice(tiles: str, *, tiles_key: str | None = None) -> TileChoice:
     if choice.needs_key:
         tk = tiles_key or os.environ.get(TIANDITU_KEY_ENV, "").strip()
         if not tk:
-            raise DataError(f"tiles={tiles!r} needs an API key: pass tiles_key=... (CLI "
-                            f"--tiles-key) or set {TIANDITU_KEY_ENV}; get a free key at "
+            raise DataError(f"tiles={tiles!r} needs an API key: pass tiles_key=... or set "
+                            f"{TIANDITU_KEY_ENV}; get a free key at "
                             f"https://console.tianditu.gov.cn/ or use tiles='osm'")
         provider = choice.provider.copy()
         provider["apikey"] = tk

@@ -139,7 +139,7 @@ def test_region_and_urls_for_beijing_areas():
         dl.region_for_area("tongzhuo")
     with pytest.raises(UnknownAreaError, match="'shanghai'"):
         dl.region_for_area("shanghai")
-    with pytest.raises(DataError, match="--what 'osm'"):
+    with pytest.raises(DataError, match="what 'osm'"):
         dl.geofabrik_urls("tongzhou", what=["osm"])
 
 
@@ -237,7 +237,7 @@ def test_server_down_is_offline_error_naming_url_and_fix(tmp_path):
     with pytest.raises(OfflineError) as err:
         dl.download_file(url, tmp_path / "b.pbf", timeout=2)
     msg = str(err.value)
-    assert url in msg and "--data-dir" in msg and "GEO_DATA_DIR" in msg and "\n" not in msg
+    assert url in msg and "data_dir=DIR" in msg and "GEO_DATA_DIR" in msg and "\n" not in msg
     assert not (tmp_path / "b.pbf").exists()
 
 

@@ -36,7 +36,7 @@ GRAPH_MARGIN_M = 3000.0
 
 #: Why a network claim cannot use a network, when none is available.
 NO_NETWORK = ("no road network: the data has no roads layer and no OSM PBF/XML was given "
-              "(get one with 'geo data fetch --area tongzhou', then pass --network FILE)")
+              "(get one with fetch_geofabrik(area='tongzhou'), then pass network_path=FILE)")
 
 
 class StudyContext:

@@ -304,7 +304,7 @@ def stubs_to_toml(stubs: list[ClaimStub], *, document: str, document_title: str 
         "# number found. Fill in title_zh, title_en, metric and parameters (metric registry:",
         "# geo.claims.registry.METRICS / data/claims/tongzhou-2026-2030.toml), check target and",
         "# binding, delete stubs that are not spatial claims, then run",
-        "# `geo claims check --claims FILE`.",
+        "# `geo claims check` on this file (geo.claims.verify_quotes).",
         "",
         "schema_version = 1",
         f"document_title = {toml_string(document_title)}",

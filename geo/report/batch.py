@@ -326,7 +326,7 @@ def run_batch(
     write_json(out / "summary.json", summary.to_dict())
     write_text(out / "summary.csv", summary_csv(summary))
     write_text(out / "index.html", batch_index_html(summary, title=title))
-    write_marker(out, {"written_by": "geo report --area beijing (this folder may be replaced "
+    write_marker(out, {"written_by": "geo report for all Beijing districts (this folder may be replaced "
                                      "by the next batch)"})
     log.info("batch %s: %d ok, %d reused, %d failed in %.1f s", out, summary.count(OK),
              summary.count(REUSED), summary.count(FAILED), summary.wall_time_s)
@@ -394,7 +394,7 @@ def _run_dask(tasks: list[DistrictTask], address: str,
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - distributed is a dependency
-        raise DataError("--dask needs the 'distributed' package: pip install distributed") \
+        raise DataError("a dask cluster needs the 'distributed' package: pip install distributed") \
             from exc
     import uuid
 

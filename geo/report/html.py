@@ -143,7 +143,7 @@ def target_text(claim: Any) -> str:
 
 
 def fetch_area_name(area: dict[str, Any]) -> str:
-    """The ``geo data fetch --area`` name for an evaluated area: its district's pinyin
+    """The ``fetch_geofabrik(area=...)`` name for an evaluated area: its district's pinyin
     (``haidian``), else ``beijing`` (whose extract covers any area in the city)."""
     from geo.areas import BEIJING_DISTRICTS
 
@@ -286,7 +286,7 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
         "robust_text": robust_text(r),
         "why": [prose(n, fetch_area=fetch_area) for n in why_inconclusive(r)],
         "notes": [prose(n, fetch_area=fetch_area) for n in r.notes
-                  if not (siting_href and "'geo site --claim" in str(n))],
+                  if not (siting_href and "close_gap(ctx, claim, add=" in str(n))],
         "parameters": parameter_rows(r.parameters),
         "map_href": map_href, "map_missing": map_missing, "chart_uri": chart_uri,
         "siting_href": siting_href,

@@ -170,4 +170,4 @@ def _check_overlap(area: Area | None, extent: tuple[float, float, float, float] 
         e = tuple(round(v, 4) for v in extent)
         raise EmptyResultError(f"area {area.name} (bounds {b}) does not intersect the data in "
                                f"{osm_source} (extent {e}): use an area inside the data or "
-                               "other data (--data-dir)")
+                               "other data (data_dir=)")

@@ -103,7 +103,7 @@ def _probe(url: str) -> None:
     except requests.exceptions.RequestException as exc:
         raise OfflineError(
             f"cannot reach the Overpass API at {url} ({type(exc).__name__}): check the network, "
-            f"or read OSM from a file instead (geo data fetch, or --data-dir with a Geofabrik "
+            f"or read OSM from a file instead (fetch_geofabrik, or data_dir= with a Geofabrik "
             f"folder or *.osm.pbf)") from exc
 
 
@@ -178,7 +178,7 @@ def load_osm_overpass(
     import requests
 
     if settings.offline:
-        raise OfflineError("offline mode (--offline / GEO_OFFLINE) forbids querying the Overpass "
+        raise OfflineError("offline mode (settings.offline / GEO_OFFLINE) forbids querying the Overpass "
                            "API: read OSM from the data directory instead (a Geofabrik folder "
                            "or *.osm.pbf; see 'geo data fetch')")
     wanted = list(dict.fromkeys(layers if layers is not None else DEFAULT_LAYERS))
