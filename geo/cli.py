@@ -177,9 +177,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rc = app(args=argv, prog_name="geo", standalone_mode=False)
     except _USAGE_ERRORS as exc:
-        hint = f" (see 'geo {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
-            "geo  --help", "geo --help") if exc.ctx is not None else ""
-        typer.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
+        usage: Any = exc  # a click UsageError (typer vendors its own click class)
+        hint = f" (see 'geo {usage.ctx.command_path.partition(' ')[2]} --help')".replace(
+            "geo  --help", "geo --help") if usage.ctx is not None else ""
+        typer.echo(f"error: {_one_line(usage.format_message())}{hint}", err=True)
         sys.exit(2)
     except typer.Abort:
         typer.echo("interrupted", err=True)
@@ -312,6 +313,7 @@ def data_fetch(
         BarColumn,
         DownloadColumn,
         Progress,
+        TaskID,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
@@ -326,7 +328,7 @@ def data_fetch(
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
                   disable=not console.is_terminal or _state["quiet"]) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(label: str, done: int, total: int | None) -> None:
             if label not in tasks:

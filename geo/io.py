@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,7 @@ def check_output(path: str | os.PathLike[str], *, kind: str = "file", what: str 
     return p
 
 
-def check_outputs(paths: dict[str, str | os.PathLike[str] | None]) -> dict[str, Path]:
+def check_outputs(paths: Mapping[str, str | os.PathLike[str] | None]) -> dict[str, Path]:
     """:func:`check_output` for several output files (label -> path, ``None`` = not asked
     for), and no two the same file; return the asked-for ones as Paths."""
     targets = {k: Path(v) for k, v in paths.items() if v is not None}
@@ -130,7 +130,7 @@ def _tmp_beside(target: Path) -> Path:
 
 
 @contextlib.contextmanager
-def staged_files(paths: dict[str, str | os.PathLike[str] | None]) -> Iterator[dict[str, Path]]:
+def staged_files(paths: Mapping[str, str | os.PathLike[str] | None]) -> Iterator[dict[str, Path]]:
     """Stage several output files and commit them together: all or nothing.
 
     ``paths`` maps a label to a target (``None`` = not asked for). Every target is checked with

@@ -410,7 +410,8 @@ def claim_map(
         lines += _add_cells(m, cells, style, draw)
     if facilities is not None and len(facilities):
         lines.append(_add_facilities(m, facilities, draw))
-    m.get_root().html.add_child(folium.Element(_title_box(title, lines)))
+    m.get_root().html.add_child(  # type: ignore[attr-defined]  # folium's Figure has .html
+        folium.Element(_title_box(title, lines)))
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 

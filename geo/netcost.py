@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,18 +17,23 @@ import pandas as pd
 from geo._graphs import Csr, graph_stamp
 from geo.errors import NetworkError
 
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from geo.roadnet import RoadNetwork
+
 log = logging.getLogger(__name__)
 
 
 _CACHE: weakref.WeakKeyDictionary[Any, dict[str, Csr]] = weakref.WeakKeyDictionary()
 
 
-def clear_cache(G: Any) -> None:
+def clear_cache(G: nx.Graph) -> None:
     """Forget the cached CSR arrays of ``G`` (call after changing edge weights in place)."""
     _CACHE.pop(G, None)
 
 
-def _build_csr(G: Any, weight: str) -> Csr:
+def _build_csr(G: nx.Graph, weight: str) -> Csr:
     from scipy.sparse import csr_array
 
     nodes = list(G.nodes)
@@ -83,7 +88,7 @@ def _build_csr(G: Any, weight: str) -> Csr:
     return Csr(nodes=pd.Index(nodes), pos=pos, matrix=matrix, stamp=graph_stamp(G))
 
 
-def csr_for(G: Any, weight: str = "length") -> Csr:
+def csr_for(G: nx.Graph, weight: str = "length") -> Csr:
     """The cached CSR arrays of ``G`` for ``weight`` (built on first use)."""
     if not hasattr(G, "_adj") or not hasattr(G, "is_multigraph"):
         raise NetworkError(f"G must be a networkx graph, got {type(G).__name__}")
@@ -115,7 +120,7 @@ def source_positions(csr: Csr, sources: Iterable[Any], *, arg: str = "sources") 
     return np.unique(np.asarray(idx, dtype=np.int32))
 
 
-def nearest_cost(G: Any, sources: Iterable[Any], *, weight: str = "length",
+def nearest_cost(G: nx.Graph | RoadNetwork, sources: Iterable[Any], *, weight: str = "length",
                  cutoff: float | None = None, reverse: bool = False,
                  return_source: bool = False) -> pd.Series | tuple[pd.Series, pd.Series]:
     """Cost between every node of ``G`` and its nearest source node.
@@ -189,7 +194,7 @@ def nearest_cost(G: Any, sources: Iterable[Any], *, weight: str = "length",
     return pd.Series(dist, index=csr.nodes, name=f"cost_{weight}", copy=False)
 
 
-def _roadnet_nearest_cost(net: Any, sources: Iterable[Any], *, weight: str,
+def _roadnet_nearest_cost(net: RoadNetwork, sources: Iterable[Any], *, weight: str,
                           limit: float | None, reverse: bool,
                           return_source: bool) -> pd.Series | tuple[pd.Series, pd.Series]:
     """:func:`nearest_cost` on a :class:`geo.roadnet.RoadNetwork` (same outputs)."""

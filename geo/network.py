@@ -27,7 +27,7 @@ import logging
 import math
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ from geo.errors import CRSError, DataError, DataNotFoundError, NetworkError, Off
 # names stay importable from here
 from geo.netcost import clear_cache, csr_for, nearest_cost, source_positions
 from geo.speeds import SpeedProfile, add_speeds, load_profile, parse_maxspeed
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +124,7 @@ def is_projected(crs: Any) -> bool:
     return crs is not None and CRS.from_user_input(crs).is_projected
 
 
-def require_projected(G: Any, *, arg: str = "G") -> str:
+def require_projected(G: nx.MultiDiGraph, *, arg: str = "G") -> str:
     """Return ``G.graph['crs']``; raise :class:`CRSError` unless it is projected (metres)."""
     crs = G.graph.get("crs") if hasattr(G, "graph") else None
     if crs is None:
@@ -133,7 +136,7 @@ def require_projected(G: Any, *, arg: str = "G") -> str:
     return str(crs)
 
 
-def project_graph(G: Any, to_crs: str | None = None) -> Any:
+def project_graph(G: nx.MultiDiGraph, to_crs: str | None = None) -> nx.MultiDiGraph:
     """Project an osmnx-style graph to ``to_crs`` (default: :func:`metric_crs_for` its centre)."""
     import osmnx as ox
 
@@ -156,7 +159,8 @@ def project_graph(G: Any, to_crs: str | None = None) -> Any:
 # Builders
 # --------------------------------------------------------------------------------------------
 
-def _finish(G: Any, network_type: str, source: str, to_crs: str | None, project: bool) -> Any:
+def _finish(G: nx.MultiDiGraph, network_type: str, source: str, to_crs: str | None,
+            project: bool) -> nx.MultiDiGraph:
     G.graph["network_type"] = network_type
     G.graph["source"] = source
     if project and G.number_of_nodes():
@@ -170,7 +174,7 @@ def _finish(G: Any, network_type: str, source: str, to_crs: str | None, project:
 
 def graph_from_pbf(path: str | Path, network_type: str = "walk", *,
                    bounding_box: Any = None, to_crs: str | None = None,
-                   project: bool = True) -> Any:
+                   project: bool = True) -> nx.MultiDiGraph:
     """Build a walk or drive graph from an OSM PBF file with pyrosm.
 
     Parameters
@@ -209,7 +213,7 @@ def graph_from_pbf(path: str | Path, network_type: str = "walk", *,
 
 
 def graph_from_xml(path: str | Path, network_type: str = "walk", *, to_crs: str | None = None,
-                   project: bool = True) -> Any:
+                   project: bool = True) -> nx.MultiDiGraph:
     """Build a walk or drive graph from an OSM XML file with ``osmnx.graph_from_xml``.
 
     Ways are filtered with :func:`keep_way` before simplification; walk graphs are two-way.
@@ -240,7 +244,7 @@ def graph_from_xml(path: str | Path, network_type: str = "walk", *, to_crs: str 
 
 
 def graph_from_overpass(polygon: Any, network_type: str = "walk", *, to_crs: str | None = None,
-                        project: bool = True) -> Any:
+                        project: bool = True) -> nx.MultiDiGraph:
     """Download a walk or drive graph inside ``polygon`` (shapely, EPSG:4326) from Overpass.
 
     Raises :class:`OfflineError` when ``geo.settings.offline`` is set.
@@ -259,7 +263,7 @@ def graph_from_overpass(polygon: Any, network_type: str = "walk", *, to_crs: str
 
 
 def graph_from_roads(roads: Any, network_type: str = "walk", *, to_crs: str | None = None,
-                     project: bool = True) -> Any:
+                     project: bool = True) -> nx.MultiDiGraph:
     """Build a walk or drive graph from a Geofabrik ``gis_osm_roads_free_1`` layer.
 
     Lines are split at every vertex shared with another line (or repeated within one), which
@@ -318,9 +322,9 @@ def graph_from_roads(roads: Any, network_type: str = "walk", *, to_crs: str | No
     node_pos = np.flatnonzero(is_node)
     first: dict[int, int] = {}
     for p in node_pos:
-        first.setdefault(int(vid[p]), p)
-    for n, p in sorted(first.items()):
-        G.add_node(n, x=float(out_xy[p, 0]), y=float(out_xy[p, 1]))
+        first.setdefault(int(vid[p]), int(p))
+    for n, row in sorted(first.items()):
+        G.add_node(n, x=float(out_xy[row, 0]), y=float(out_xy[row, 1]))
 
     oneway_col = roads["oneway"].fillna("B").astype(str) if "oneway" in roads else None
     attrs_cols = [c for c in ("osm_id", "name", "ref", "maxspeed", "layer", "bridge", "tunnel")
@@ -369,7 +373,7 @@ def fclass_to_highway(fclass: str) -> str:
 
 
 def graph_from_osm(osm: Any, network_type: str = "walk", *, polygon: Any = None,
-                   to_crs: str | None = None) -> Any:
+                   to_crs: str | None = None) -> nx.MultiDiGraph:
     """Build a graph from whatever ``osm`` (a ``geo.sources.OsmData``) holds roads in.
 
     Order: its ``roads`` layer (Geofabrik), then its ``path`` (``.pbf`` or ``.osm``/``.xml``),

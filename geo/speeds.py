@@ -9,12 +9,14 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geo.errors import DataError, DataNotFoundError, NetworkError
 
+if TYPE_CHECKING:
+    import networkx as nx
 
 @dataclass(frozen=True)
 class SpeedProfile:
@@ -105,7 +107,8 @@ def load_profile(name_or_path: str | Path) -> SpeedProfile:
     return prof
 
 
-def add_speeds(G: Any, profile: str | Path | SpeedProfile = "drive") -> Any:
+def add_speeds(G: nx.MultiDiGraph, profile: str | Path | SpeedProfile = "drive"
+               ) -> nx.MultiDiGraph:
     """Set edge ``speed_kph`` (km/h) and ``travel_time`` (s = length_m / speed) in place.
 
     Returns ``G``. The engine cache for ``G`` is cleared.

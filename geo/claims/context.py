@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,8 @@ class StudyContext:
         Preloaded layers (tests); default: :func:`geo.sources.load_osm` for the area.
     """
 
-    def __init__(self, area: Area | str, *, data_dir: str | Path | None = None,
-                 network_path: str | Path | None = None, cell_size_m: float = 250.0,
+    def __init__(self, area: Area | str, *, data_dir: str | os.PathLike[str] | None = None,
+                 network_path: str | os.PathLike[str] | None = None, cell_size_m: float = 250.0,
                  scenario: Any = None, osm: OsmData | None = None) -> None:
         self.data_dir = settings.resolve_data_dir(data_dir)
         self.area = get_area(area, data_dir=self.data_dir)

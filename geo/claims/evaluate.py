@@ -102,7 +102,7 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
                      "completeness is the open question")
     year = _data_year(ctx)
     if year is not None and claim.target.year > year and overall != INCONCLUSIVE:
-        notes.append(f"measured on OSM data of {ctx.osm.osm_data_date[:10]}; the target is for "
+        notes.append(f"measured on OSM data of {str(ctx.osm.osm_data_date)[:10]}; the target is for "
                      f"{claim.target.year}, so {overall} describes the map today, not the "
                      "plan's end state")
     if base.not_robust:

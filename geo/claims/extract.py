@@ -188,6 +188,7 @@ def _table_row(line: str, caption: str) -> dict | None:
                       else "<=" if sign in ("\\leq", "\\le", "≤", "<") else "")
         unit_m = _ROW_UNIT_RE.search(name)
         unit_zh = unit_m.group(1) if unit_m else ""
+        unit: str | None
         if unit_zh in ("%", "％"):
             unit, value = "share", round(number / 100.0, 10)
         elif unit_zh.startswith("万") and unit_zh[1:] in UNITS:

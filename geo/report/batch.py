@@ -125,7 +125,7 @@ def _claims_digest(contract: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for c in contract.get("claims", []):
         m, t = c.get("measured") or {}, c.get("target") or {}
-        pattern = COMPARATOR_TEXT.get(t.get("comparator"), f"{t.get('comparator')} {{v}}")
+        pattern = COMPARATOR_TEXT.get(str(t.get("comparator")), f"{t.get('comparator')} {{v}}")
         out.append({"id": c.get("id"), "title_zh": c.get("title_zh"),
                     "title_en": c.get("title_en"), "value": m.get("value"),
                     "unit": m.get("unit"), "method": m.get("method"),
@@ -460,7 +460,7 @@ def batch_index_html(summary: BatchSummary, *, title: str = "Beijing") -> str:
     rows = []
     for d in summary.districts:
         by_id = {c["id"]: c for c in d.claims}
-        values = []
+        values: list[dict[str, Any] | None] = []
         for col in claims:
             c = by_id.get(col["id"])
             if c is None:

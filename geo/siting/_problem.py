@@ -122,11 +122,11 @@ def prepare(demand: Any, candidates: Any, existing: Any, threshold: float,
     w = demand_weights(demand, weight_column)
     shape = (len(demand), len(candidates))
     if cost_matrix is not None:
-        costs, label = cost_matrix, "cost_matrix"
+        costs, label = cost_matrix, "cost_matrix"  # label: str
     elif cost_fn is not None:
         costs = cost_fn(demand, candidates, limit=threshold)
-        label = getattr(cost_fn, "__name__", None) or getattr(getattr(cost_fn, "func", None),
-                                                              "__name__", "cost_fn")
+        label = str(getattr(cost_fn, "__name__", None) or getattr(getattr(cost_fn, "func", None),
+                                                                  "__name__", "cost_fn"))
     else:
         raise DataError("pass cost_matrix (demand x candidates) or cost_fn, e.g. "
                         "functools.partial(geo.siting.approximation_costs, speed_kph=30, "

@@ -84,10 +84,10 @@ def load_osm(area: Area | str | None, *, data_dir: str | Path | None = None,
     bbox = area.bounds(buffer_m=buffer_m) if area is not None else None
     if source == "overpass":
         try:
-            from geo.sources import overpass  # written separately; online only
+            from geo.sources import overpass as module  # written separately; online only
         except ImportError:
-            overpass = None
-        loader = getattr(overpass, "load_osm_overpass", None)
+            module = None  # type: ignore[assignment]
+        loader = getattr(module, "load_osm_overpass", None)
         if loader is None:
             raise GeoError("the Overpass source is not available in this installation")
         return loader(area, layers=layers, buffer_m=buffer_m)

@@ -83,7 +83,7 @@ EXTRA_COLUMNS = {"railways": ["bridge", "tunnel", "layer"], "places": ["populati
                  "transport": ["station"], "transport_a": ["station"]}
 
 
-def tag_filter(layers: Iterable[str]) -> dict[str, list[str]]:
+def tag_filter(layers: Iterable[str]) -> dict[str, bool | str | list[str]]:
     """OSM key -> values to fetch for the requested layers."""
     wanted: dict[str, set[str]] = {}
     bases = {layer.removesuffix("_a") for layer in layers}
@@ -94,7 +94,8 @@ def tag_filter(layers: Iterable[str]) -> dict[str, list[str]]:
     for layer, (key, values) in LINE_RULES.items():
         if layer in bases:
             wanted.setdefault(key, set()).update(values)
-    return {k: sorted(v) for k, v in wanted.items()}
+    out: dict[str, bool | str | list[str]] = {k: sorted(v) for k, v in wanted.items()}
+    return out
 
 
 def classify_features(features: gpd.GeoDataFrame, *, layers: Iterable[str] | None = None
@@ -171,8 +172,8 @@ def _geofabrik_road_attributes(frame: gpd.GeoDataFrame, feats: pd.DataFrame) -> 
 
     oneway = []
     for ow, junction in zip(col("oneway"), col("junction")):
-        v = ow.strip().lower() if isinstance(ow, str) else ""
-        oneway.append("T" if v == "-1" else "F" if v in ("yes", "true", "1") or
+        word = ow.strip().lower() if isinstance(ow, str) else ""
+        oneway.append("T" if word == "-1" else "F" if word in ("yes", "true", "1") or
                       junction in ("roundabout", "circular") else "B")
     maxspeed = []
     for v in col("maxspeed"):
@@ -258,7 +259,7 @@ def pbf_header(path: str | Path) -> dict[str, object]:
             header = dict(_fields(fh.read(hlen)))
             if header.get(1) != b"OSMHeader":
                 raise ValueError("first block is not OSMHeader")
-            blob = dict(_fields(fh.read(int(header[3]))))  # type: ignore[arg-type]
+            blob = dict(_fields(fh.read(int(header[3]))))
         data = zlib.decompress(blob[3]) if 3 in blob else blob[1]  # type: ignore[arg-type]
         out: dict[str, object] = {"replication_timestamp": None, "bbox": None,
                                   "writingprogram": None}

@@ -107,7 +107,7 @@ def _probe(url: str) -> None:
             f"folder or *.osm.pbf)") from exc
 
 
-def _cached_base_date(polygon: Any, tags: dict[str, list[str]]) -> str | None:
+def _cached_base_date(polygon: Any, tags: dict[str, bool | str | list[str]]) -> str | None:
     """OSM base timestamp of the cached Overpass responses for this query (no network).
 
     Uses osmnx 2.x's query builders to find the cache files; returns None if that fails.
