@@ -149,18 +149,18 @@ def test_a_users_folder_with_summary_json_is_never_taken_for_a_batch(tmp_path):
     (mine / "summary.json").write_text("{}")
     (mine / "index.html").write_text("my page")
     with pytest.raises(OutputError, match="geo did not write"):
-        run_batch(["Tongzhou"], mine, evaluate=fake_evaluate, maps=False)
+        run_batch(["Tongzhou"], mine, ReportOptions(maps=False), evaluate=fake_evaluate)
     assert (mine / "index.html").read_text() == "my page"
     assert folder_files(mine) == ["index.html", "summary.json"]
 
 
 def test_a_file_added_deep_inside_a_batch_blocks_the_next_run(tmp_path):
     out = tmp_path / "beijing"
-    run_batch(["Tongzhou"], out, evaluate=fake_evaluate, maps=False)
+    run_batch(["Tongzhou"], out, ReportOptions(maps=False), evaluate=fake_evaluate)
     mine = out / "tongzhou" / "tables" / "my-notes.txt"
     mine.write_text("keep")
     with pytest.raises(OutputError, match="geo did not write"):
-        run_batch(["Tongzhou"], out, evaluate=fake_evaluate, maps=False, force=True)
+        run_batch(["Tongzhou"], out, ReportOptions(maps=False), evaluate=fake_evaluate, force=True)
     assert mine.read_text() == "keep"
     mine.unlink()
     assert run_batch(["Tongzhou"], out, ReportOptions(maps=False), evaluate=fake_evaluate,
