@@ -220,8 +220,9 @@ def sensitivity_svg(
             families = [font, "DejaVu Sans"]
         else:
             missing_glyphs = True  # already warned once by cjk_font()
-    rc: dict[Any, Any] = {"font.family": families,  # matplotlib types keys as literals "svg.hashsalt": "geo-report", "svg.fonttype": "path",
-          "font.size": 11, "axes.unicode_minus": False}
+    # (dict[Any, Any]: matplotlib's stubs type the keys as a Literal of every rc name)
+    rc: dict[Any, Any] = {"font.family": families, "svg.hashsalt": "geo-report",
+                          "svg.fonttype": "path", "font.size": 11, "axes.unicode_minus": False}
     with matplotlib.rc_context(rc), warnings.catch_warnings():
         if missing_glyphs:
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
