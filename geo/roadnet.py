@@ -261,8 +261,8 @@ class RoadNetwork:
         """
         import shapely
 
+        sh = self._shape()
         if self._tree is None:
-            sh = self._shape()
             seg = shapely.linestrings(np.stack([
                 np.column_stack([sh.seg_x0, sh.seg_y0]),
                 np.column_stack([sh.seg_x1, sh.seg_y1])], axis=1))

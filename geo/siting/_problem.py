@@ -122,7 +122,7 @@ def prepare(demand: Any, candidates: Any, existing: Any, threshold: float,
     w = demand_weights(demand, weight_column)
     shape = (len(demand), len(candidates))
     if cost_matrix is not None:
-        costs, label = cost_matrix, "cost_matrix"  # label: str
+        costs, label = cost_matrix, "cost_matrix"
     elif cost_fn is not None:
         costs = cost_fn(demand, candidates, limit=threshold)
         label = str(getattr(cost_fn, "__name__", None) or getattr(getattr(cost_fn, "func", None),
