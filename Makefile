@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    ?= out
 
-.PHONY: report test install lint lab notebooks clean
+.PHONY: report test install lint typecheck lab notebooks clean
 
 # Quiet set-up: one line per step; the full pip/npm output goes to $(LOG), and a failing step's
 # whole output is printed (then its exit status stops make).
@@ -37,16 +37,20 @@ install: $(STAMP)
 report: $(STAMP)
 	$(PY) -m geo report --area tongzhou --out $(OUT)/tongzhou
 
-# Every test: lint, unit, real-data (../shared/data when present), notebooks, browser.
-test: lint
+# Every test: lint, type check, unit, real-data (../shared/data when present), notebooks, browser.
+test: lint typecheck
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check geo tests bench notebooks setup.py
+
+# mypy on geo/ with the [tool.mypy] settings of pyproject.toml (one summary line when clean).
+typecheck: $(STAMP)
+	$(PY) -m mypy
 
 # The notebooks in JupyterLab, on the project's environment (its kernel imports this checkout).
 lab notebooks: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache

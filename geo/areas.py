@@ -24,6 +24,7 @@ import difflib
 import functools
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -113,7 +114,7 @@ def _norm(text: str) -> str:
     return t
 
 
-def find_admin_layer(data_dir: str | Path | None = None) -> Path:
+def find_admin_layer(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """Path of ``gis_osm_adminareas_a_free_1.shp`` in the data directory (or a subfolder, two
     levels deep)."""
     root = settings.resolve_data_dir(data_dir)
@@ -123,7 +124,13 @@ def find_admin_layer(data_dir: str | Path | None = None) -> Path:
             return hits[-1]
     raise DataNotFoundError(
         f"no OSM admin boundaries ({ADMIN_LAYER_FILE}) under data directory {root}: download "
-        "the Geofabrik extract with 'geo data fetch --area tongzhou' or give a GeoJSON polygon")
+        "the Geofabrik extract with fetch_geofabrik(area='tongzhou') or give a GeoJSON polygon")
+
+
+def clear_cache() -> None:
+    """Forget the admin boundaries read so far (they are cached per file path and mtime)."""
+    _read_admin.cache_clear()
+    _districts_cached.cache_clear()
 
 
 @functools.lru_cache(maxsize=8)
@@ -205,7 +212,7 @@ def _drop_slivers(geom: BaseGeometry, *, min_area_m2: float = 10_000.0) -> BaseG
     return keep[0] if len(keep) == 1 else shapely.MultiPolygon(keep)
 
 
-def districts(*, data_dir: str | Path | None = None) -> list[Area]:
+def districts(*, data_dir: str | os.PathLike[str] | None = None) -> list[Area]:
     """The Beijing districts found in the data (16 on the shared bundle), in official order."""
     path = find_admin_layer(data_dir)
     return list(_districts_cached(str(path), path.stat().st_mtime))
@@ -405,7 +412,7 @@ def area_from_geojson(path: str | Path, *, name: str | None = None) -> Area:
         if normalize_datum(str(datum)) != "wgs84":
             gdf = convert_gdf(gdf, src=str(datum), dst="wgs84")
     geom = shapely.make_valid(shapely.union_all(gdf.geometry.values))
-    if not _is_degrees(tuple(geom.bounds)):  # type: ignore[arg-type]
+    if not _is_degrees(tuple(geom.bounds)):
         raise CRSError(f"GeoJSON file {path}: reprojected coordinates {geom.bounds} are not "
                        f"valid degrees: {fix}")
     label = name

@@ -7,6 +7,7 @@ data (one line on stderr; the traceback only with ``-v``), 130 interrupted.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -68,6 +69,13 @@ class _Once(logging.Filter):
 _ONCE = _Once()
 
 
+class _Verbose(logging.Formatter):
+    """The standard "LEVEL logger: message" lines, Python argument names turned into flags."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return cli_words(super().format(record))
+
+
 class _Plain(logging.Formatter):
     """"warning: message" for a person; the logger name and level only with -v."""
 
@@ -91,7 +99,7 @@ def _root(
     _state["verbose"] = verbose
     _state["quiet"] = quiet and not verbose
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s") if verbose
+    handler.setFormatter(_Verbose("%(levelname)s %(name)s: %(message)s") if verbose
                          else _Plain())
     handler.addFilter(_ONCE)
     _ONCE.seen.clear()
@@ -107,23 +115,57 @@ def _root(
         settings.offline = True
 
 
+def reset_state() -> None:
+    """Forget the global options of an earlier in-process run (``-v``, ``-q``)."""
+    _state["verbose"] = False
+    _state["quiet"] = False
+
+
 def _data_dir(option: Path | None) -> Path:
     """The data directory for a command: its own ``--data-dir``, else the global resolution."""
     return settings.resolve_data_dir(option if option is not None else settings.data_dir)
 
 
-#: Python argument names in library messages -> this CLI's options.
-PYTHON_TO_FLAG = {"(network_path)": "(from --network)", "cell_size_m=": "--cell-size-m ",
-                  "path=FILE": "--claims FILE", "add=N": "--add N",
-                  "target_share=SHARE": "--target SHARE", "datum=": "--datum",
-                  "raise time_limit_s": "raise --time-limit-s",
-                  "target_share<=": "--target ", "target_share=": "a target of "}
+#: Python names in library messages -> this CLI's options and commands (regex, replacement),
+#: applied in order. Library code names Python arguments only; this table is the one place
+#: that knows the flags.
+PYTHON_TO_FLAG: tuple[tuple[str, str], ...] = (
+    (r"fetch_geofabrik\(area='([^']*)', data_dir='([^']*)'\)",
+     r"'geo data fetch --area \1 --data-dir \2'"),
+    (r"fetch_geofabrik\(area='([^']*)'\)", r"'geo data fetch --area \1'"),
+    (r"\bfetch_geofabrik\b", "geo data fetch"),
+    (r"close_gap\(ctx, claim, add=(\d+)\) \(the CLI's geo site\)",
+     r"'geo site --claim <id> --add \1'"),
+    (r"\(network_path\)", "(from --network)"),
+    (r"\bnetwork_path=FILE", "--network FILE"),
+    (r"\(from data_dir\)", "(from --data-dir)"),
+    (r"\bdata_dir=DIR", "--data-dir DIR"),
+    (r"\bdata_dir=", "--data-dir"),
+    (r"settings\.offline / GEO_OFFLINE", "--offline / GEO_OFFLINE"),
+    (r"\bcdn=True", "--cdn"),
+    (r"\btiles_key=\.\.\.", "--tiles-key KEY"),
+    (r"\bsource='worldpop'", "--source worldpop"),
+    (r"\bcount_column=", "--count-column"),
+    (r"no jobs layer: give one with population=FILE", "no jobs layer: give one with --jobs FILE"),
+    (r"\bwhat ('[^']*' is not a file kind)", r"--what \1"),
+    (r"check area= and url_base=", "check --area and --url-base"),
+    (r"\bcell_size_m=", "--cell-size-m "),
+    (r"\bpath=FILE", "--claims FILE"),
+    (r"\badd=N\b", "--add N"),
+    (r"\btarget_share=SHARE", "--target SHARE"),
+    (r"\braise time_limit_s\b", "raise --time-limit-s"),
+    (r"\btarget_share<=", "--target "),
+    (r"\btarget_share=", "a target of "),
+    (r"\bdatum=(\w+)", r"--datum \1"),
+    (r"\bdatum=", "--datum"),
+)
+_PYTHON_TO_FLAG = [(re.compile(pattern), repl) for pattern, repl in PYTHON_TO_FLAG]
 
 
 def cli_words(message: str) -> str:
     """A library message with its Python argument names replaced by the CLI's options."""
-    for name, flag in PYTHON_TO_FLAG.items():
-        message = message.replace(name, flag)
+    for pattern, repl in _PYTHON_TO_FLAG:
+        message = pattern.sub(repl, message)
     return message
 
 
@@ -138,9 +180,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rc = app(args=argv, prog_name="geo", standalone_mode=False)
     except _USAGE_ERRORS as exc:
-        hint = f" (see 'geo {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
-            "geo  --help", "geo --help") if exc.ctx is not None else ""
-        typer.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
+        usage: Any = exc  # a click UsageError (typer vendors its own click class)
+        hint = f" (see 'geo {usage.ctx.command_path.partition(' ')[2]} --help')".replace(
+            "geo  --help", "geo --help") if usage.ctx is not None else ""
+        typer.echo(f"error: {_one_line(usage.format_message())}{hint}", err=True)
         sys.exit(2)
     except typer.Abort:
         typer.echo("interrupted", err=True)
@@ -273,6 +316,7 @@ def data_fetch(
         BarColumn,
         DownloadColumn,
         Progress,
+        TaskID,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
@@ -287,7 +331,7 @@ def data_fetch(
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
                   disable=not console.is_terminal or _state["quiet"]) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(label: str, done: int, total: int | None) -> None:
             if label not in tasks:
@@ -704,11 +748,11 @@ def _print_evaluation(console: Any, ev: Any, before: Any = None) -> None:
     where = fetch_area_name(ev.area)
     for c in ev.claims:
         if c.verdict == "inconclusive" and c.notes:
-            console.print(f"{escape(c.claim.id)}: {escape(prose(c.notes[0], fetch_area=where))}")
+            console.print(f"{escape(c.claim.id)}: {escape(cli_words(prose(c.notes[0], fetch_area=where)))}")
     for s in ev.data.get("claims_skipped", []):
-        console.print(f"{escape(s['id'])} skipped: {escape(prose(s['reason']))}")
+        console.print(f"{escape(s['id'])} skipped: {escape(cli_words(prose(s['reason'])))}")
     for n in ev.data.get("network_notes", []):
-        console.print(f"road network: {escape(prose(n, fetch_area=where))}")
+        console.print(f"road network: {escape(cli_words(prose(n, fetch_area=where)))}")
     console.print(escape(_inputs_line(ev.data, ev.parameters.get("cell_size_m"))))
     console.print("© OpenStreetMap contributors; WorldPop (www.worldpop.org)")
 

@@ -429,7 +429,7 @@ def detect_datum_offset(
         msg = (f"user points sit a median {med_off:.0f} m (bearing {bearing:.0f} deg) from "
                f"their OSM namesakes, as {best.upper()} coordinates would ({n_matched} matched, "
                f"{consistent:.0%} consistent within {tolerance_m:.0f} m): declare the file's "
-               f"datum (--datum {best}) or convert it with geo.coords.convert_gdf(..., "
+               f"datum (datum={best}) or convert it with geo.coords.convert_gdf(..., "
                f"src='{best}', dst='wgs84')")
         log.warning(msg)
     elif n_matched < min_matches:

@@ -124,8 +124,8 @@ def hex_grid(area: Area | str, *, cell_size_m: float = 250.0, data_dir: str | Pa
     minx, miny, maxx, maxy = geom.bounds
     j = np.arange(int(np.floor(miny / row_h)) - 1, int(np.ceil(maxy / row_h)) + 2)
     i = np.arange(int(np.floor(minx / d)) - 1, int(np.ceil(maxx / d)) + 2)
-    jj, ii = np.meshgrid(j, i, indexing="ij")
-    jj, ii = jj.ravel(), ii.ravel()
+    jj2, ii2 = np.meshgrid(j, i, indexing="ij")
+    jj, ii = jj2.ravel(), ii2.ravel()
     cx = ii * d + (jj % 2) * (d / 2.0)
     cy = jj * row_h
     ang = np.deg2rad(np.array([30, 90, 150, 210, 270, 330, 30]))
@@ -157,7 +157,7 @@ def find_population_folder(data_dir: str | Path | None = None) -> Path:
                 return hit.parent
     raise DataNotFoundError(
         f"no population data ({POPULATION_FOLDER}/{POPULATION_SHP} + {POPULATION_NPY}) under "
-        f"data directory {root}: use the shared bundle or pass --data-dir")
+        f"data directory {root}: use the shared bundle or pass data_dir=")
 
 
 @functools.lru_cache(maxsize=4)
@@ -309,7 +309,7 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
         weight = _settlement_weights(area, towns, cells, ci, ti, weight, osm=osm,
                                      data_dir=data_dir, settlement_weight=settlement_weight)
     piece_pop = pop_t[ti] * weight
-    population = np.bincount(ci, weights=piece_pop, minlength=len(cells))
+    cell_pop = np.bincount(ci, weights=piece_pop, minlength=len(cells))
     order = np.lexsort((-a, ci))  # per cell, largest piece first
     first = order[np.r_[True, ci[order][1:] != ci[order][:-1]]] if len(ci) else order
     township = np.full(len(cells), None, dtype=object)
@@ -317,7 +317,7 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
     township[ci[first]] = towns["township"].to_numpy()[ti[first]]
     district[ci[first]] = towns["district"].to_numpy()[ti[first]]
     out = gpd.GeoDataFrame({"cell_id": cells["cell_id"].to_numpy(),
-                            "area_m2": cells["area_m2"].to_numpy(), "population": population,
+                            "area_m2": cells["area_m2"].to_numpy(), "population": cell_pop,
                             "township": pd.Series(township, dtype=object),
                             "district": pd.Series(district, dtype=object)},
                            geometry=cgeom, crs=settings.metric_crs)
@@ -337,7 +337,7 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
                 else "WorldPop township counts"),
         citation=(f"{_surface.WORLDPOP_CITATION}; {_surface.CENSUS_CITATION}" if census
                   else _surface.WORLDPOP_CITATION),
-        total=float(population.sum()), cell_size_m=float(cell_size_m), area=area.name,
+        total=float(cell_pop.sum()), cell_size_m=float(cell_size_m), area=area.name,
         census_year=_surface.CENSUS_YEAR if census else None,
         scaling={k: round(v, 6) for k, v in scaling.items()
                  if k in set(towns["district"])},

@@ -117,6 +117,18 @@ def fmt_value(value: Any, unit: str | None) -> str:
     return f"{text} {word}" if word else text
 
 
+#: A plan target's comparator in words; ``{v}`` is the formatted target value.
+COMPARATOR_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "~": "about {v}",
+                   "eliminate": "no gaps left ({v})",
+                   "measure": "no number: a measurement"}
+
+
+def comparator_words(comparator: Any, value_text: str) -> str:
+    """A target for prose: ``comparator_words("~", "29.0 %")`` -> "about 29.0 %"."""
+    pattern = COMPARATOR_TEXT.get(str(comparator), f"{comparator} {{v}}")
+    return pattern.format(v=value_text)
+
+
 def verdict_words(verdict: Any) -> str:
     """A verdict for prose: "met", "not met", "inconclusive" (never "not_met")."""
     if verdict is None:
@@ -180,13 +192,13 @@ def key_words(key: Any) -> str:
 
 _IDENTIFIER = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 _MACHINE_WORD = re.compile(r"\b(not_met|straight_line|[a-z]+(?:_[a-z]+)+(?= facilit))\b")
-_FETCH_AREA = re.compile(r"(geo data fetch --area )tongzhou\b")
+_FETCH_AREA = re.compile(r"(fetch_geofabrik\(area=')tongzhou\b")
 
 
 def prose(text: Any, *, fetch_area: str | None = None) -> str:
     """A library message for people: machine words in it spelled out ("not_met" -> "not met",
     "rail_station facilities" -> "rail station facilities"); with ``fetch_area`` its
-    ``geo data fetch --area`` advice names that area instead of the example ``tongzhou``."""
+    ``fetch_geofabrik(area=...)`` advice names that area instead of the example ``tongzhou``."""
     out = _MACHINE_WORD.sub(lambda m: m.group(1).replace("_", " "), str(text))
     if fetch_area:
         out = _FETCH_AREA.sub(lambda m: m.group(1) + fetch_area, out)

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         if tmp.is_file():  # mkstemp makes 0600 files; give the usual umask-based mode
-            tmp.chmod(0o666 & ~_umask())
+            tmp.chmod(0o666 & ~current_umask())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -50,7 +50,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -61,7 +62,7 @@ def default_permissions(path: str | os.PathLike[str], *, recursive: bool = False
     ``open``/``mkdir`` would per the umask: temporary files and folders are created private
     (0600/0700), while reports and unpacked data are meant to be shared."""
     p = Path(path)
-    mask = _umask()
+    mask = current_umask()
     todo = [p, *(p.rglob("*") if recursive and p.is_dir() else ())]
     for q in todo:
         if q.is_symlink():
@@ -108,7 +109,7 @@ def check_output(path: str | os.PathLike[str], *, kind: str = "file", what: str 
     return p
 
 
-def check_outputs(paths: dict[str, str | os.PathLike[str] | None]) -> dict[str, Path]:
+def check_outputs(paths: Mapping[str, str | os.PathLike[str] | None]) -> dict[str, Path]:
     """:func:`check_output` for several output files (label -> path, ``None`` = not asked
     for), and no two the same file; return the asked-for ones as Paths."""
     targets = {k: Path(v) for k, v in paths.items() if v is not None}
@@ -129,7 +130,7 @@ def _tmp_beside(target: Path) -> Path:
 
 
 @contextlib.contextmanager
-def staged_files(paths: dict[str, str | os.PathLike[str] | None]) -> Iterator[dict[str, Path]]:
+def staged_files(paths: Mapping[str, str | os.PathLike[str] | None]) -> Iterator[dict[str, Path]]:
     """Stage several output files and commit them together: all or nothing.
 
     ``paths`` maps a label to a target (``None`` = not asked for). Every target is checked with

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 INSTALL_HINT = ("run 'make install' (or 'npm ci --prefix geo/assets --no-audit --no-fund' "
-                "from the project root), or save the map with cdn=True / --cdn")
+                "from the project root), or save the map with cdn=True")
 
 #: folium / branca asset name -> file inside node_modules. Names are folium's keys in
 #: ``folium.folium._default_js`` / ``_default_css``; "d3" is branca's colour-legend script.
@@ -143,7 +143,7 @@ def _read_asset(rel: str, root: Path) -> str:
     return text
 
 
-def _safe_script(js: str) -> str:
+def safe_script(js: str) -> str:
     """Make JavaScript safe inside an inline <script> element (no early '</script')."""
     js = re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE)
     return js.replace("<!--", "<\\!--")
@@ -222,7 +222,7 @@ def inline_assets(page: str, *, root: Path | None = None) -> str:
         text = _read_asset(rel, root)
         if kind == "js":
             extra = f"\n{_leaflet_icon_fix(root)}" if asset.name == "leaflet" else ""
-            return f"<script>/* {rel} */\n{_safe_script(text)}{extra}</script>"
+            return f"<script>/* {rel} */\n{safe_script(text)}{extra}</script>"
         return f"<style>/* {rel} */\n{_safe_style(text)}</style>"
 
     page = _SCRIPT_TAG.sub(lambda m: _replace(m, "js"), page)
@@ -344,6 +344,12 @@ RESPONSIVE_JS = """
 _cdn_warned = False
 
 
+def reset_cdn_warning() -> None:
+    """Let :func:`finish_page` warn again about missing offline assets (once per process)."""
+    global _cdn_warned
+    _cdn_warned = False
+
+
 def assets_installed(root: Path | None = None) -> bool:
     """True if the npm map assets are present (in the checkout or inside the installed wheel)."""
     path = (ASSETS_DIR / "node_modules") if root is None else root
@@ -364,12 +370,12 @@ def finish_page(page: str, *, cdn: bool = False) -> str:
             log.warning("offline map assets not installed (%s): maps link Leaflet & co. from "
                         "public CDNs and need the internet to draw; to make them self-contained "
                         "%s", ASSETS_DIR / "node_modules",
-                        INSTALL_HINT.replace(", or save the map with cdn=True / --cdn", ""))
+                        INSTALL_HINT.replace(", or save the map with cdn=True", ""))
             _cdn_warned = True
         cdn = True
     if not cdn:
         page = inline_assets(page)
     extra = (f"<style>/* geo: responsive map controls */{_safe_style(RESPONSIVE_CSS)}</style>\n"
-             f"<script>/* geo: responsive map controls */{_safe_script(RESPONSIVE_JS)}</script>\n")
+             f"<script>/* geo: responsive map controls */{safe_script(RESPONSIVE_JS)}</script>\n")
     idx = page.lower().rfind("</body>")
     return page + extra if idx < 0 else page[:idx] + extra + page[idx:]

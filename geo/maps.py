@@ -118,7 +118,7 @@ def _providers() -> dict[str, TileChoice]:
     }
 
 
-#: Accepted values of ``tiles`` (and the CLI's ``--tiles``).
+#: Accepted values of ``tiles`` (and the CLI's tiles option).
 TILE_NAMES = ("osm", "cartodb", "none", "gaode", "amap", "gaode-satellite", "tencent",
               "tianditu", "baidu")
 
@@ -144,8 +144,8 @@ def tile_choice(tiles: str, *, tiles_key: str | None = None) -> TileChoice:
     if choice.needs_key:
         tk = tiles_key or os.environ.get(TIANDITU_KEY_ENV, "").strip()
         if not tk:
-            raise DataError(f"tiles={tiles!r} needs an API key: pass tiles_key=... (CLI "
-                            f"--tiles-key) or set {TIANDITU_KEY_ENV}; get a free key at "
+            raise DataError(f"tiles={tiles!r} needs an API key: pass tiles_key=... or set "
+                            f"{TIANDITU_KEY_ENV}; get a free key at "
                             f"https://console.tianditu.gov.cn/ or use tiles='osm'")
         provider = choice.provider.copy()
         provider["apikey"] = tk
@@ -458,7 +458,8 @@ def claim_map(
         lines += _add_cells(m, cells, style, draw)
     if facilities is not None and len(facilities):
         lines.append(_add_facilities(m, facilities, draw))
-    m.get_root().html.add_child(folium.Element(_title_box(title, lines)))
+    m.get_root().html.add_child(  # type: ignore[attr-defined]  # folium's Figure has .html
+        folium.Element(_title_box(title, lines)))
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 

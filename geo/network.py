@@ -1,4 +1,4 @@
-"""Walk and drive street networks, speed profiles and the fast multi-source shortest-path engine.
+"""Walk and drive street networks: osmnx-style filters, CRS helpers and the graph builders.
 
 Graphs are osmnx-style ``networkx.MultiDiGraph`` objects: ``G.graph["crs"]``, node ``x``/``y``
 in that CRS, edge ``length`` (metres), ``highway``, and after :func:`add_speeds` ``speed_kph``
@@ -17,33 +17,35 @@ Network types follow osmnx: ``"walk"`` drops motorways, cycleways and private/fo
 makes every edge two-way; ``"drive"`` drops footways, paths, tracks, service roads and
 motor_vehicle=no ways and respects one-way streets.
 
-The engine, :func:`nearest_cost`, builds CSR arrays once per graph and weight and runs
-``scipy.sparse.csgraph.dijkstra(min_only=True)``.
+Speed profiles live in :mod:`geo.speeds` and the shortest-path engine (:func:`nearest_cost`) in
+:mod:`geo.netcost`; their names are re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
-import tomllib
-import weakref
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from importlib import resources
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from geo import settings
+from geo._graphs import NETWORK_TYPES, check_network_type
 from geo.errors import CRSError, DataError, DataNotFoundError, NetworkError, OfflineError
+
+# speed profiles (geo.speeds) and the engine (geo.netcost) have their own modules; their public
+# names stay importable from here
+from geo.netcost import clear_cache, csr_for, nearest_cost, source_positions
+from geo.speeds import SpeedProfile, add_speeds, load_profile, parse_maxspeed
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
-NETWORK_TYPES = ("walk", "drive")
 
 # osmnx 2.x ``_overpass._get_network_filter``: highway values each network type excludes.
 # (osmnx writes them as unanchored Overpass regexes; ``motor`` there means motorway and
@@ -65,12 +67,6 @@ DRIVE_EXCLUDED_HIGHWAY = frozenset({
 DRIVE_EXCLUDED_SERVICE = frozenset({
     "alley", "driveway", "emergency_access", "parking", "parking_aisle", "private",
 })
-
-
-def _check_network_type(network_type: str) -> str:
-    if network_type not in NETWORK_TYPES:
-        raise NetworkError(f"network_type must be one of {NETWORK_TYPES}, got {network_type!r}")
-    return network_type
 
 
 def _tag(row: Any, name: str) -> str:
@@ -128,7 +124,7 @@ def is_projected(crs: Any) -> bool:
     return crs is not None and CRS.from_user_input(crs).is_projected
 
 
-def require_projected(G: Any, *, arg: str = "G") -> str:
+def require_projected(G: nx.MultiDiGraph, *, arg: str = "G") -> str:
     """Return ``G.graph['crs']``; raise :class:`CRSError` unless it is projected (metres)."""
     crs = G.graph.get("crs") if hasattr(G, "graph") else None
     if crs is None:
@@ -140,7 +136,7 @@ def require_projected(G: Any, *, arg: str = "G") -> str:
     return str(crs)
 
 
-def project_graph(G: Any, to_crs: str | None = None) -> Any:
+def project_graph(G: nx.MultiDiGraph, to_crs: str | None = None) -> nx.MultiDiGraph:
     """Project an osmnx-style graph to ``to_crs`` (default: :func:`metric_crs_for` its centre)."""
     import osmnx as ox
 
@@ -163,7 +159,8 @@ def project_graph(G: Any, to_crs: str | None = None) -> Any:
 # Builders
 # --------------------------------------------------------------------------------------------
 
-def _finish(G: Any, network_type: str, source: str, to_crs: str | None, project: bool) -> Any:
+def _finish(G: nx.MultiDiGraph, network_type: str, source: str, to_crs: str | None,
+            project: bool) -> nx.MultiDiGraph:
     G.graph["network_type"] = network_type
     G.graph["source"] = source
     if project and G.number_of_nodes():
@@ -177,7 +174,7 @@ def _finish(G: Any, network_type: str, source: str, to_crs: str | None, project:
 
 def graph_from_pbf(path: str | Path, network_type: str = "walk", *,
                    bounding_box: Any = None, to_crs: str | None = None,
-                   project: bool = True) -> Any:
+                   project: bool = True) -> nx.MultiDiGraph:
     """Build a walk or drive graph from an OSM PBF file with pyrosm.
 
     Parameters
@@ -190,7 +187,7 @@ def graph_from_pbf(path: str | Path, network_type: str = "walk", *,
     """
     import pyrosm
 
-    _check_network_type(network_type)
+    check_network_type(network_type)
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"path {path} (OSM PBF) does not exist")
@@ -216,14 +213,14 @@ def graph_from_pbf(path: str | Path, network_type: str = "walk", *,
 
 
 def graph_from_xml(path: str | Path, network_type: str = "walk", *, to_crs: str | None = None,
-                   project: bool = True) -> Any:
+                   project: bool = True) -> nx.MultiDiGraph:
     """Build a walk or drive graph from an OSM XML file with ``osmnx.graph_from_xml``.
 
     Ways are filtered with :func:`keep_way` before simplification; walk graphs are two-way.
     """
     import osmnx as ox
 
-    _check_network_type(network_type)
+    check_network_type(network_type)
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"path {path} (OSM XML) does not exist")
@@ -247,14 +244,14 @@ def graph_from_xml(path: str | Path, network_type: str = "walk", *, to_crs: str 
 
 
 def graph_from_overpass(polygon: Any, network_type: str = "walk", *, to_crs: str | None = None,
-                        project: bool = True) -> Any:
+                        project: bool = True) -> nx.MultiDiGraph:
     """Download a walk or drive graph inside ``polygon`` (shapely, EPSG:4326) from Overpass.
 
     Raises :class:`OfflineError` when ``geo.settings.offline`` is set.
     """
     import osmnx as ox
 
-    _check_network_type(network_type)
+    check_network_type(network_type)
     if settings.offline:
         raise OfflineError("graph_from_overpass needs the Overpass API but geo.settings.offline "
                            "is set (GEO_OFFLINE=1): unset it, or pass an OSM PBF/XML file or a "
@@ -266,7 +263,7 @@ def graph_from_overpass(polygon: Any, network_type: str = "walk", *, to_crs: str
 
 
 def graph_from_roads(roads: Any, network_type: str = "walk", *, to_crs: str | None = None,
-                     project: bool = True) -> Any:
+                     project: bool = True) -> nx.MultiDiGraph:
     """Build a walk or drive graph from a Geofabrik ``gis_osm_roads_free_1`` layer.
 
     Lines are split at every vertex shared with another line (or repeated within one), which
@@ -284,7 +281,7 @@ def graph_from_roads(roads: Any, network_type: str = "walk", *, to_crs: str | No
     import shapely
     from pyproj import CRS, Transformer
 
-    _check_network_type(network_type)
+    check_network_type(network_type)
     if getattr(roads, "crs", None) is None:
         raise CRSError("roads has no CRS; set it (Geofabrik layers are EPSG:4326)")
     missing = {"fclass", "geometry"} - set(roads.columns)
@@ -325,9 +322,9 @@ def graph_from_roads(roads: Any, network_type: str = "walk", *, to_crs: str | No
     node_pos = np.flatnonzero(is_node)
     first: dict[int, int] = {}
     for p in node_pos:
-        first.setdefault(int(vid[p]), p)
-    for n, p in sorted(first.items()):
-        G.add_node(n, x=float(out_xy[p, 0]), y=float(out_xy[p, 1]))
+        first.setdefault(int(vid[p]), int(p))
+    for n, row in sorted(first.items()):
+        G.add_node(n, x=float(out_xy[row, 0]), y=float(out_xy[row, 1]))
 
     oneway_col = roads["oneway"].fillna("B").astype(str) if "oneway" in roads else None
     attrs_cols = [c for c in ("osm_id", "name", "ref", "maxspeed", "layer", "bridge", "tunnel")
@@ -376,7 +373,7 @@ def fclass_to_highway(fclass: str) -> str:
 
 
 def graph_from_osm(osm: Any, network_type: str = "walk", *, polygon: Any = None,
-                   to_crs: str | None = None) -> Any:
+                   to_crs: str | None = None) -> nx.MultiDiGraph:
     """Build a graph from whatever ``osm`` (a ``geo.sources.OsmData``) holds roads in.
 
     Order: its ``roads`` layer (Geofabrik), then its ``path`` (``.pbf`` or ``.osm``/``.xml``),
@@ -401,341 +398,10 @@ def graph_from_osm(osm: Any, network_type: str = "walk", *, polygon: Any = None,
         f"roads layer, pass an OSM PBF/XML file, or allow Overpass (unset GEO_OFFLINE)")
 
 
-# --------------------------------------------------------------------------------------------
-# Speed profiles
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SpeedProfile:
-    """Speeds for one mode, read from a TOML file in ``geo/profiles``.
-
-    ``highway_kph`` maps OSM highway classes to km/h; ``default_kph`` covers other classes;
-    ``maxspeed_wins`` lets a parsable ``maxspeed`` tag override the class speed; every speed is
-    multiplied by ``speed_factor``; ``offnet_walk_kph`` is the speed of the walk between a point
-    and the network.
-    """
-
-    name: str
-    default_kph: float
-    highway_kph: dict[str, float] = field(default_factory=dict)
-    maxspeed_wins: bool = True
-    speed_factor: float = 1.0
-    offnet_walk_kph: float = 3.6
-    description: str = ""
-    path: str = ""
-
-    def speed_for(self, highway: Any, maxspeed: Any = None) -> float:
-        """Speed in km/h for an edge with this ``highway`` (str or list) and ``maxspeed`` tag."""
-        if self.maxspeed_wins:
-            ms = parse_maxspeed(maxspeed)
-            if ms is not None:
-                return ms * self.speed_factor
-        values = highway if isinstance(highway, list) else [highway]
-        speeds = [self.highway_kph.get(str(h), self.default_kph) for h in values]
-        return float(np.mean(speeds)) * self.speed_factor if speeds else self.default_kph
-
-
-def parse_maxspeed(value: Any) -> float | None:
-    """Parse an OSM ``maxspeed`` tag ("60", "60 km/h", "30 mph", "50;60", lists) to km/h.
-
-    Returns the mean of the parsable values, or None (e.g. "CN:urban", "none", missing).
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    items = value if isinstance(value, list) else re.split(r"[;|,]", str(value))
-    speeds = []
-    for item in items:
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?\s*", str(item))
-        if m:
-            v = float(m.group(1)) * (1.609344 if m.group(2) == "mph" else 1.0)
-            if v > 0:
-                speeds.append(v)
-    return float(np.mean(speeds)) if speeds else None
-
-
-def load_profile(name_or_path: str | Path) -> SpeedProfile:
-    """Load a speed profile: ``"drive"``, ``"fire"``, ``"walk"`` (package data) or a TOML path."""
-    text: str
-    where: str
-    p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists():
-        if not p.is_file():
-            raise DataNotFoundError(f"profile file {p} does not exist")
-        text, where = p.read_text(encoding="utf-8"), str(p)
-    else:
-        res = resources.files("geo") / "profiles" / f"{name_or_path}.toml"
-        if not res.is_file():
-            known = sorted(f.name[:-5] for f in (resources.files("geo") / "profiles").iterdir()
-                           if f.name.endswith(".toml"))
-            raise DataNotFoundError(f"profile {name_or_path!r} is not a file and not one of "
-                                    f"{known}; pass a name or a .toml path")
-        text, where = res.read_text(encoding="utf-8"), f"geo/profiles/{name_or_path}.toml"
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"profile {where} is not valid TOML: {exc}") from exc
-    allowed = {"name", "description", "default_kph", "highway_kph", "maxspeed_wins",
-               "speed_factor", "offnet_walk_kph"}
-    unknown = set(raw) - allowed
-    if unknown or "default_kph" not in raw:
-        raise DataError(f"profile {where}: expected keys {sorted(allowed)} (default_kph "
-                        f"required), got unknown {sorted(unknown)}")
-    speeds = {str(k): float(v) for k, v in raw.get("highway_kph", {}).items()}
-    prof = SpeedProfile(name=str(raw.get("name", p.stem)), default_kph=float(raw["default_kph"]),
-                        highway_kph=speeds, maxspeed_wins=bool(raw.get("maxspeed_wins", True)),
-                        speed_factor=float(raw.get("speed_factor", 1.0)),
-                        offnet_walk_kph=float(raw.get("offnet_walk_kph", 3.6)),
-                        description=str(raw.get("description", "")), path=where)
-    bad = [k for k, v in {"default_kph": prof.default_kph, "speed_factor": prof.speed_factor,
-                          "offnet_walk_kph": prof.offnet_walk_kph, **speeds}.items()
-           if not (v > 0 and math.isfinite(v))]
-    if bad:
-        raise DataError(f"profile {where}: speeds must be positive numbers; bad: {bad}")
-    return prof
-
-
-def add_speeds(G: Any, profile: str | Path | SpeedProfile = "drive") -> Any:
-    """Set edge ``speed_kph`` (km/h) and ``travel_time`` (s = length_m / speed) in place.
-
-    Returns ``G``. The engine cache for ``G`` is cleared.
-    """
-    prof = profile if isinstance(profile, SpeedProfile) else load_profile(profile)
-    for u, v, d in G.edges(data=True):
-        if "length" not in d:
-            raise NetworkError(f"G edge ({u}, {v}) has no 'length' (metres); cannot add speeds")
-        speed = prof.speed_for(d.get("highway"), d.get("maxspeed"))
-        d["speed_kph"] = speed
-        d["travel_time"] = float(d["length"]) / (speed / 3.6)
-    G.graph["speed_profile"] = prof.name
-    clear_cache(G)
-    return G
-
-
-# --------------------------------------------------------------------------------------------
-# Engine: CSR arrays cached per graph, scipy dijkstra
-# --------------------------------------------------------------------------------------------
-
-@dataclass
-class _Csr:
-    nodes: pd.Index          # node ids in matrix order
-    pos: dict[Any, int]      # node id -> row
-    matrix: Any              # scipy.sparse.csr_array, forward
-    _transposed: Any = None
-    stamp: tuple[int, int] = (0, 0)
-
-    @property
-    def transposed(self) -> Any:
-        if self._transposed is None:
-            self._transposed = self.matrix.T.tocsr()
-        return self._transposed
-
-
-_CACHE: weakref.WeakKeyDictionary[Any, dict[str, _Csr]] = weakref.WeakKeyDictionary()
-
-
-def clear_cache(G: Any) -> None:
-    """Forget the cached CSR arrays of ``G`` (call after changing edge weights in place)."""
-    _CACHE.pop(G, None)
-
-
-def _build_csr(G: Any, weight: str) -> _Csr:
-    from scipy.sparse import csr_array
-
-    nodes = list(G.nodes)
-    pos = {n: i for i, n in enumerate(nodes)}
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    multi = G.is_multigraph()
-    for u, nbrs in G._adj.items():  # undirected graphs list each edge from both ends
-        iu = pos[u]
-        for v, data in nbrs.items():
-            if multi:
-                try:
-                    if len(data) == 1:
-                        w = next(iter(data.values()))[weight]
-                    else:
-                        w = min(d[weight] for d in data.values())
-                except (KeyError, TypeError):
-                    raise NetworkError(f"weight {weight!r} is missing on an edge ({u}, {v}) of G; "
-                                       f"add it (e.g. geo.network.add_speeds for 'travel_time') "
-                                       f"or pass another weight") from None
-            else:
-                try:
-                    w = data[weight]
-                except KeyError:
-                    raise NetworkError(f"weight {weight!r} is missing on edge ({u}, {v}) of G; "
-                                       f"add it or pass another weight") from None
-            if u == v:
-                continue
-            rows.append(iu)
-            cols.append(pos[v])
-            vals.append(w)
-    n = len(nodes)
-    r = np.asarray(rows, dtype=np.int32)
-    c = np.asarray(cols, dtype=np.int32)
-    try:
-        w = np.asarray(vals, dtype=float)
-    except (TypeError, ValueError):
-        raise NetworkError(f"weight {weight!r} has non-numeric values on G's edges") from None
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise NetworkError(f"weight {weight!r} must be finite and >= 0 on every edge; edge "
-                           f"({nodes[r[i]]}, {nodes[c[i]]}) has {w[i]} ({int(bad.sum())} bad "
-                           f"edges)")
-    # rows arrive grouped by u (adjacency order) and each (u, v) once: indptr from counts
-    order = np.argsort(r, kind="stable")
-    r, c, w = r[order], c[order], w[order]
-    indptr = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
-    matrix = csr_array((w, c, indptr), shape=(n, n))
-    return _Csr(nodes=pd.Index(nodes), pos=pos, matrix=matrix, stamp=_stamp(G))
-
-
-def _stamp(G: Any) -> tuple[int, int]:
-    """Cheap structural fingerprint: node count and adjacent node-pair count (a C-level sum of
-    dict sizes, ~6 ms for 250k nodes; ``number_of_edges`` walks every multi-edge, ~50x slower).
-    It notices added/removed nodes and node pairs; other in-place edits need
-    :func:`clear_cache`."""
-    return len(G._adj), sum(map(len, G._adj.values()))
-
-
-def csr_for(G: Any, weight: str = "length") -> _Csr:
-    """The cached CSR arrays of ``G`` for ``weight`` (built on first use)."""
-    if not hasattr(G, "_adj") or not hasattr(G, "is_multigraph"):
-        raise NetworkError(f"G must be a networkx graph, got {type(G).__name__}")
-    if G.number_of_nodes() == 0:
-        raise NetworkError("G is empty (no nodes); build the network from a source with roads")
-    per_graph = _CACHE.setdefault(G, {})
-    csr = per_graph.get(weight)
-    if csr is None or csr.stamp != _stamp(G):
-        csr = _build_csr(G, weight)
-        per_graph[weight] = csr
-    return csr
-
-
-def source_positions(csr: _Csr, sources: Iterable[Any], *, arg: str = "sources") -> np.ndarray:
-    """Matrix rows of the node ids in ``sources``; NetworkError naming the unknown ones."""
-    if isinstance(sources, (str, bytes)) or not isinstance(sources, Iterable):
-        sources = [sources]
-    idx = []
-    missing = []
-    for s in sources:
-        i = csr.pos.get(s)
-        if i is None:
-            missing.append(s)
-        else:
-            idx.append(i)
-    if missing:
-        raise NetworkError(f"{arg}: {len(missing)} node id(s) not in G, e.g. {missing[:5]}; "
-                           f"snap points to the network first (geo.snapping.snap_points)")
-    return np.unique(np.asarray(idx, dtype=np.int32))
-
-
-def nearest_cost(G: Any, sources: Iterable[Any], *, weight: str = "length",
-                 cutoff: float | None = None, reverse: bool = False,
-                 return_source: bool = False) -> pd.Series | tuple[pd.Series, pd.Series]:
-    """Cost between every node of ``G`` and its nearest source node.
-
-    Parameters
-    ----------
-    G : any networkx Graph / DiGraph / MultiGraph / MultiDiGraph. Parallel edges count with
-        their smallest weight; self-loops are ignored; undirected edges run both ways.
-    sources : iterable of node ids of ``G``.
-    weight : edge attribute to add up: ``"length"`` (metres), ``"travel_time"`` (seconds) or
-        any finite, non-negative numeric attribute. The result is in its units.
-    cutoff : costs above ``cutoff`` (same units) are reported as ``inf``; searching stops there.
-        A cost exactly equal to ``cutoff`` is kept.
-    reverse : False (forward): cost FROM the nearest source TO each node, following edge
-        directions (how far a fire engine gets from its station). True: cost FROM each node TO
-        its nearest source, following edge directions (how far a place is from the nearest
-        expressway entry); computed on the transposed graph.
-    return_source : also return which source is nearest to each node.
-
-    Returns
-    -------
-    pandas.Series of float indexed by every node of ``G`` (in ``G.nodes`` order), ``inf`` where
-    unreachable or beyond ``cutoff``; with ``return_source`` a tuple ``(cost, nearest_source)``
-    where ``nearest_source`` holds the source node id (missing where unreachable).
-
-    Notes
-    -----
-    ``G`` may also be a :class:`geo.roadnet.RoadNetwork` (array form, node ids are OSM ids;
-    weights ``"length"``, ``"travel_time"``, ``"travel_time:<profile>"``); its arrays are fixed,
-    so repeated calls skip the check below.
-    For networkx graphs, CSR arrays are built once per graph and weight and cached (weakly keyed on ``G``, rebuilt
-    when its nodes or adjacent node pairs change). After changing weights in place or adding a
-    parallel edge call :func:`clear_cache` (``add_speeds`` does).
-    """
-    from scipy.sparse.csgraph import dijkstra
-
-    if not isinstance(weight, str):
-        raise NetworkError(f"weight must be an edge attribute name (str), got {weight!r}")
-    if cutoff is not None:
-        try:
-            cutoff = float(cutoff)
-        except (TypeError, ValueError):
-            raise NetworkError(f"cutoff must be a number >= 0 or None, got {cutoff!r}") from None
-        if not cutoff >= 0:
-            raise NetworkError(f"cutoff must be a number >= 0 or None, got {cutoff!r}")
-    if type(G).__name__ == "RoadNetwork":
-        return _roadnet_nearest_cost(G, sources, weight=weight, limit=cutoff, reverse=reverse,
-                                     return_source=return_source)
-    csr = csr_for(G, weight)
-    idx = source_positions(csr, sources)
-    n = len(csr.nodes)
-    if len(idx) == 0:
-        log.warning("nearest_cost: no sources; every cost is inf")
-        cost = pd.Series(np.full(n, np.inf), index=csr.nodes, name=f"cost_{weight}")
-        if return_source:
-            return cost, pd.Series([None] * n, index=csr.nodes, dtype=object, name="source")
-        return cost
-    matrix = csr.transposed if reverse else csr.matrix
-    limit = np.inf if cutoff is None else cutoff
-    if return_source:
-        dist, _, src = dijkstra(matrix, directed=True, indices=idx, min_only=True, limit=limit,
-                                return_predecessors=True)
-        cost = pd.Series(dist, index=csr.nodes, name=f"cost_{weight}", copy=False)
-        node_arr = csr.nodes.to_numpy()
-        ok = src >= 0
-        out = np.empty(n, dtype=object)
-        out[:] = None
-        out[ok] = node_arr[src[ok]]
-        return cost, pd.Series(out, index=csr.nodes, dtype=object, name="source")
-    dist = dijkstra(matrix, directed=True, indices=idx, min_only=True, limit=limit)
-    return pd.Series(dist, index=csr.nodes, name=f"cost_{weight}", copy=False)
-
-
-def _roadnet_nearest_cost(net: Any, sources: Iterable[Any], *, weight: str,
-                          limit: float | None, reverse: bool,
-                          return_source: bool) -> pd.Series | tuple[pd.Series, pd.Series]:
-    """:func:`nearest_cost` on a :class:`geo.roadnet.RoadNetwork` (same outputs)."""
-    from scipy.sparse.csgraph import dijkstra
-
-    if isinstance(sources, (str, bytes)) or not isinstance(sources, Iterable):
-        sources = [sources]
-    src = list(sources)
-    index = pd.Index(net.node_id)
-    idx = np.unique(net.positions(src)) if src else np.zeros(0, np.int64)
-    if len(idx) == 0:
-        log.warning("nearest_cost: no sources; every cost is inf")
-        cost = pd.Series(np.full(net.n_nodes, np.inf), index=index, name=f"cost_{weight}")
-        if return_source:
-            return cost, pd.Series([None] * net.n_nodes, index=index, dtype=object,
-                                   name="source")
-        return cost
-    mat = net.csr(weight, reverse=reverse)
-    lim = np.inf if limit is None else limit
-    if not return_source:
-        dist = dijkstra(mat, directed=True, indices=idx, min_only=True, limit=lim)
-        return pd.Series(dist, index=index, name=f"cost_{weight}", copy=False)
-    dist, _, srcpos = dijkstra(mat, directed=True, indices=idx, min_only=True, limit=lim,
-                               return_predecessors=True)
-    out = np.empty(net.n_nodes, dtype=object)
-    out[:] = None
-    ok = srcpos >= 0
-    out[ok] = net.node_id[srcpos[ok]]
-    return (pd.Series(dist, index=index, name=f"cost_{weight}", copy=False),
-            pd.Series(out, index=index, dtype=object, name="source"))
-
+__all__ = [
+    "DRIVE_EXCLUDED_HIGHWAY", "DRIVE_EXCLUDED_SERVICE", "NETWORK_TYPES", "WALK_EXCLUDED_HIGHWAY",
+    "SpeedProfile", "add_speeds", "clear_cache", "csr_for", "fclass_to_highway",
+    "graph_from_osm", "graph_from_overpass", "graph_from_pbf", "graph_from_roads",
+    "graph_from_xml", "is_projected", "keep_way", "load_profile", "metric_crs_for",
+    "nearest_cost", "parse_maxspeed", "project_graph", "require_projected", "source_positions",
+]

@@ -22,20 +22,15 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from geo import settings
+from geo._graphs import CsrView, check_network_type
 from geo.errors import DataError, DataNotFoundError, NetworkError
-from geo.network import (
-    SpeedProfile,
-    _check_network_type,
-    keep_way,
-    load_profile,
-    metric_crs_for,
-    parse_maxspeed,
-)
+from geo.network import keep_way, metric_crs_for
+from geo.speeds import SpeedProfile, load_profile, parse_maxspeed
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +42,20 @@ WAY_TAGS = ("highway", "access", "area", "foot", "service", "motor_vehicle", "mo
             "oneway", "junction")
 _ONEWAY_FWD = frozenset({"yes", "true", "1"})
 _ONEWAY_REV = frozenset({"-1", "reverse"})
+
+
+
+class _Shape(NamedTuple):
+    """A network's street-shape arrays (see :class:`RoadNetwork`), all present."""
+
+    edge_piece: np.ndarray
+    edge_rev: np.ndarray
+    seg_x0: np.ndarray
+    seg_y0: np.ndarray
+    seg_x1: np.ndarray
+    seg_y1: np.ndarray
+    seg_piece: np.ndarray
+    seg_off_m: np.ndarray
 
 
 @dataclass
@@ -206,10 +215,11 @@ class RoadNetwork:
                         min_only=True, limit=limit)
 
     # ---------------------------------------------------------------- snapping
-    def _shape(self) -> None:
-        """Segments of straight edges when the network was built without shapes."""
+    def _shape(self) -> _Shape:
+        """The street-shape arrays, built as segments of straight edges when the network was
+        built without shapes."""
         if self.seg_piece is not None:
-            return
+            return self._shape_arrays()
         # one piece per undirected segment: forward edges, and reverse edges without a twin
         e = np.arange(self.n_edges)
         rep = (self.twin < 0) | (e < self.twin)
@@ -225,19 +235,28 @@ class RoadNetwork:
                                                               self.y[h])
         self.seg_piece = np.arange(len(pieces))
         self.seg_off_m = np.zeros(len(pieces))
+        return self._shape_arrays()
+
+    def _shape_arrays(self) -> _Shape:
+        assert self.edge_piece is not None and self.edge_rev is not None
+        assert self.seg_x0 is not None and self.seg_y0 is not None
+        assert self.seg_x1 is not None and self.seg_y1 is not None
+        assert self.seg_piece is not None and self.seg_off_m is not None
+        return _Shape(self.edge_piece, self.edge_rev, self.seg_x0, self.seg_y0, self.seg_x1,
+                      self.seg_y1, self.seg_piece, self.seg_off_m)
 
     def _pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per piece: its edge along the piece (-1 if none), its edge against it, shape length
         in metres (``crs``)."""
-        self._shape()
-        n_p = int(self.seg_piece.max()) + 1 if len(self.seg_piece) else 0
+        sh = self._shape()
+        n_p = int(sh.seg_piece.max()) + 1 if len(sh.seg_piece) else 0
         along = np.full(n_p, -1, np.int64)
         against = np.full(n_p, -1, np.int64)
         e = np.arange(self.n_edges)
-        along[self.edge_piece[~self.edge_rev]] = e[~self.edge_rev]
-        against[self.edge_piece[self.edge_rev]] = e[self.edge_rev]
-        seg_m = np.hypot(self.seg_x1 - self.seg_x0, self.seg_y1 - self.seg_y0)
-        geom_m = np.bincount(self.seg_piece, weights=seg_m, minlength=n_p)
+        along[sh.edge_piece[~sh.edge_rev]] = e[~sh.edge_rev]
+        against[sh.edge_piece[sh.edge_rev]] = e[sh.edge_rev]
+        seg_m = np.hypot(sh.seg_x1 - sh.seg_x0, sh.seg_y1 - sh.seg_y0)
+        geom_m = np.bincount(sh.seg_piece, weights=seg_m, minlength=n_p)
         return along, against, geom_m
 
     def snap(self, x: np.ndarray, y: np.ndarray, *, max_snap_m: float = 300.0) -> dict:
@@ -264,11 +283,11 @@ class RoadNetwork:
     def _snap(self, x: np.ndarray, y: np.ndarray, *, max_snap_m: float) -> dict:
         import shapely
 
+        sh = self._shape()
         if self._tree is None:
-            self._shape()
             seg = shapely.linestrings(np.stack([
-                np.column_stack([self.seg_x0, self.seg_y0]),
-                np.column_stack([self.seg_x1, self.seg_y1])], axis=1))
+                np.column_stack([sh.seg_x0, sh.seg_y0]),
+                np.column_stack([sh.seg_x1, sh.seg_y1])], axis=1))
             self._tree = (shapely.STRtree(seg), self._pieces())
         tree, (along_e, against_e, geom_m) = self._tree
         x, y = np.asarray(x, float), np.asarray(y, float)
@@ -281,14 +300,14 @@ class RoadNetwork:
         edge = np.full(n, -1, dtype=np.int64)
         d = np.full(n, np.inf)
         frac = np.full(n, np.nan)
-        dx, dy = self.seg_x1[sj] - self.seg_x0[sj], self.seg_y1[sj] - self.seg_y0[sj]
+        dx, dy = sh.seg_x1[sj] - sh.seg_x0[sj], sh.seg_y1[sj] - sh.seg_y0[sj]
         seg2 = dx * dx + dy * dy
-        t = np.where(seg2 > 0, ((x[pi] - self.seg_x0[sj]) * dx + (y[pi] - self.seg_y0[sj]) * dy)
+        t = np.where(seg2 > 0, ((x[pi] - sh.seg_x0[sj]) * dx + (y[pi] - sh.seg_y0[sj]) * dy)
                      / np.where(seg2 > 0, seg2, 1), 0.0)
         t = np.clip(t, 0, 1)
-        p = self.seg_piece[sj]
+        p = sh.seg_piece[sj]
         gm = geom_m[p]
-        f = np.where(gm > 0, np.clip((self.seg_off_m[sj] + t * np.sqrt(seg2))
+        f = np.where(gm > 0, np.clip((sh.seg_off_m[sj] + t * np.sqrt(seg2))
                                      / np.where(gm > 0, gm, 1), 0, 1), 0.0)
         use_along = along_e[p] >= 0
         edge[pi] = np.where(use_along, along_e[p], against_e[p])
@@ -310,23 +329,23 @@ class RoadNetwork:
             for i, a, b, j in zip(self.node_id, self.x, self.y, self.junction, strict=True))
         import shapely
 
-        self._shape()
-        coords = np.concatenate([np.column_stack([self.seg_x0, self.seg_y0]),
-                                 np.column_stack([self.seg_x1, self.seg_y1])])
-        order = np.lexsort((np.r_[np.zeros(len(self.seg_x0)), np.ones(len(self.seg_x0))],
-                            np.r_[self.seg_off_m, self.seg_off_m],
-                            np.r_[self.seg_piece, self.seg_piece]))
-        coords, piece = coords[order], np.r_[self.seg_piece, self.seg_piece][order]
+        sh = self._shape()
+        coords = np.concatenate([np.column_stack([sh.seg_x0, sh.seg_y0]),
+                                 np.column_stack([sh.seg_x1, sh.seg_y1])])
+        order = np.lexsort((np.r_[np.zeros(len(sh.seg_x0)), np.ones(len(sh.seg_x0))],
+                            np.r_[sh.seg_off_m, sh.seg_off_m],
+                            np.r_[sh.seg_piece, sh.seg_piece]))
+        coords, piece = coords[order], np.r_[sh.seg_piece, sh.seg_piece][order]
         # drop the repeated vertex where one segment ends and the next begins
         keep = np.r_[True, (piece[1:] != piece[:-1]) | (np.abs(np.diff(coords, axis=0)).sum(
             axis=1) > 0)]
         geoms = shapely.linestrings(coords[keep], indices=piece[keep])
         ids = self.node_id
         for e in range(self.n_edges):
-            g = geoms[self.edge_piece[e]]
+            g = geoms[sh.edge_piece[e]]
             d = {"length": float(self.length_m[e]),
                  "highway": self.highway_classes[self.highway[e]],
-                 "geometry": shapely.reverse(g) if self.edge_rev[e] else g}
+                 "geometry": shapely.reverse(g) if sh.edge_rev[e] else g}
             if not np.isnan(self.maxspeed_kph[e]):
                 d["maxspeed"] = str(float(self.maxspeed_kph[e]))
             G.add_edge(int(ids[self.tail[e]]), int(ids[self.head[e]]), **d)
@@ -392,15 +411,15 @@ def road_networks_from_pbf(path: str | Path, network_types: tuple[str, ...] = ("
     """Several network types from ONE pass over the PBF (those not already cached); same
     parameters as :func:`road_network_from_pbf`. Returns ``{network_type: RoadNetwork}``."""
     for nt in network_types:
-        _check_network_type(nt)
+        check_network_type(nt)
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"path {path} (OSM PBF) does not exist")
-    bbox = tuple(float(v) for v in bbox) if bbox is not None else None
+    box = tuple(float(v) for v in bbox) if bbox is not None else None
     out: dict[str, RoadNetwork] = {}
     files = {}
     for nt in network_types:
-        key = _file_key(path, bbox, nt) + (f"-{to_crs}" if to_crs else "")
+        key = _file_key(path, box, nt) + (f"-{to_crs}" if to_crs else "")
         files[nt] = Path(settings.cache_dir) / "networks" / f"{key.replace(':', '_')}.npz"
         if cache and files[nt].is_file():
             with np.load(files[nt], allow_pickle=False) as z:
@@ -412,22 +431,24 @@ def road_networks_from_pbf(path: str | Path, network_types: tuple[str, ...] = ("
                                   network_type=meta[1], source=meta[2])
     todo = [nt for nt in network_types if nt not in out]
     if todo:
-        collected = _collect(path, bbox)
+        collected = collect_highways(path, box)
         for nt in todo:
-            net = _read_pbf(path, nt, bbox, to_crs, collected)
+            net = read_pbf_network(path, nt, box, to_crs, collected)
             if cache:
                 f = files[nt]
                 f.parent.mkdir(parents=True, exist_ok=True)
                 tmp = f.with_name(f.name + f".{os.getpid()}.tmp.npz")
-                np.savez(tmp, **net._arrays(),
-                         highway_classes=np.array(net.highway_classes, dtype=str),
-                         meta=np.array([net.crs, net.network_type, net.source], dtype=str))
+                saved: dict[str, Any] = {
+                    **net._arrays(),
+                    "highway_classes": np.array(net.highway_classes, dtype=str),
+                    "meta": np.array([net.crs, net.network_type, net.source], dtype=str)}
+                np.savez(tmp, **saved)
                 os.replace(tmp, f)
             out[nt] = net
     return {nt: out[nt] for nt in network_types}
 
 
-def _collect(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, list]:
+def collect_highways(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, list]:
     """One pass with pyosmium: motorway_junction node ids, and for every highway way with a
     node inside ``bbox``: (small tag dict, node ids, lons, lats)."""
     import osmium
@@ -435,6 +456,7 @@ def _collect(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, list]:
     junctions: list[int] = []
     ways: list[tuple[dict, list[int], list[float], list[float]]] = []
     fp = osmium.FileProcessor(str(path)).with_locations()
+    obj: Any  # a Node or a Way (no areas, relations or changesets are asked for)
     for obj in fp:
         tags = obj.tags
         if obj.is_node():
@@ -460,11 +482,14 @@ def _collect(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, list]:
     return junctions, ways
 
 
-def _read_pbf(path: Path, network_type: str, bbox: tuple[float, ...] | None,
+def read_pbf_network(path: Path, network_type: str, bbox: tuple[float, ...] | None,
               to_crs: str | None, collected: tuple[list, list] | None = None) -> RoadNetwork:
+    """A :class:`RoadNetwork` of ``network_type`` read from the PBF (no cache): the ways
+    :func:`collect_highways` finds (or ``collected``, its earlier result), projected to
+    ``to_crs`` (None: the local metric CRS)."""
     from pyproj import Transformer
 
-    junctions, ways = collected if collected is not None else _collect(path, bbox)
+    junctions, ways = collected if collected is not None else collect_highways(path, bbox)
     refs: list[list[int]] = []
     lons: list[list[float]] = []
     lats: list[list[float]] = []
@@ -478,8 +503,8 @@ def _read_pbf(path: Path, network_type: str, bbox: tuple[float, ...] | None,
         lons.append(xs)
         lats.append(ys)
         hw.append(small["highway"])
-        ms = parse_maxspeed(small.get("maxspeed"))
-        maxspeed.append(np.nan if ms is None else ms)
+        kph = parse_maxspeed(small.get("maxspeed"))
+        maxspeed.append(np.nan if kph is None else kph)
         ow = str(small.get("oneway", "")).lower()
         d = 0
         if network_type == "drive":
@@ -563,16 +588,6 @@ def _read_pbf(path: Path, network_type: str, bbox: tuple[float, ...] | None,
 # Point-to-point costs (geo.snapping semantics on arrays)
 # ------------------------------------------------------------------------------------------
 
-@dataclass
-class _CsrView:
-    """What :func:`geo.snapping.search_from_points` needs: rows are node positions."""
-
-    nodes: Any
-    pos: Any
-    matrix: Any
-    transposed: Any
-
-
 def _placements(net: RoadNetwork, snap: dict, w: np.ndarray) -> Any:
     """Directed placements (``point, tail, head, key, pos, w``) of on-network snapped points:
     one row on the snapped edge, one on its twin for two-way streets (pos mirrored)."""
@@ -635,7 +650,7 @@ def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray
     best = np.full(n_t, -1, dtype=np.int64)
     limit = np.inf if cutoff is None else float(cutoff)
     if len(sp):
-        view = _CsrView(nodes=np.empty(net.n_nodes), pos=pd.Series(np.arange(net.n_nodes)),
+        view = CsrView(nodes=np.empty(net.n_nodes), pos=pd.Series(np.arange(net.n_nodes)),
                         matrix=net.csr(weight, speed_scale=speed_scale),
                         transposed=net.csr(weight, reverse=True, speed_scale=speed_scale))
         dist, src = search_from_points(view, sp, s_leg, len(sxy), reverse=reverse, limit=limit)

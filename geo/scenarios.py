@@ -209,7 +209,7 @@ def check_removals(scenario: Scenario, existing: Any) -> None:
     if missing:
         raise DataError(f"scenario {scenario.name}: nothing to remove for {', '.join(missing)} "
                         "(no OSM facility of that exact name or osm_id): check the names with "
-                        "'geo evaluate --json' (facility notes) or the map tooltips")
+                        "the evaluation's facility notes (its JSON) or the map tooltips")
 
 
 def _frame(rows: list[dict[str, Any]], datum: str) -> gpd.GeoDataFrame:
@@ -240,7 +240,7 @@ def _frame(rows: list[dict[str, Any]], datum: str) -> gpd.GeoDataFrame:
 
 def compare(before: Any, after: Any) -> dict[str, Any]:
     """Before/after evaluations side by side: per claim the change in the measured value and
-    verdict, and the change per township (``geo evaluate --scenario`` JSON)."""
+    verdict, and the change per township (the scenario part of the evaluation JSON)."""
     rows = []
     by_id = {c.claim.id: c for c in before.claims}
     for a in after.claims:

@@ -3,7 +3,7 @@
 Attributes
 ----------
 data_dir : pathlib.Path or None
-    Explicit data directory (the CLI's ``--data-dir``). ``None`` means: resolve it with
+    Explicit data directory (the CLI's data directory option). ``None`` means: resolve it with
     :func:`resolve_data_dir` (``GEO_DATA_DIR``, then ``data/local/``, then ``../shared/data``).
 cache_dir : pathlib.Path
     Where downloads and Overpass responses are cached (``GEO_CACHE_DIR``, default
@@ -35,8 +35,8 @@ geographic_crs: str = "EPSG:4326"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 HOW_TO_GET_DATA = (
-    "pass --data-dir DIR, set GEO_DATA_DIR, put data in data/local/, or download it with "
-    "'geo data fetch --area tongzhou --data-dir data/local'"
+    "pass data_dir=DIR, set GEO_DATA_DIR, put data in data/local/, or download it with "
+    "fetch_geofabrik(area='tongzhou', data_dir='data/local')"
 )
 
 
@@ -44,7 +44,7 @@ def data_dir_candidates() -> list[tuple[str, Path]]:
     """Where the data directory is looked for, in order, with the reason for each."""
     out: list[tuple[str, Path]] = []
     if data_dir is not None:
-        out.append(("--data-dir", Path(data_dir)))
+        out.append(("data_dir", Path(data_dir)))
     env = os.environ.get("GEO_DATA_DIR")
     if env:
         out.append(("GEO_DATA_DIR", Path(env)))
@@ -58,7 +58,7 @@ def data_dir_candidates() -> list[tuple[str, Path]]:
 def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Return the data directory to read.
 
-    Order: ``explicit`` (the CLI's ``--data-dir``), :data:`data_dir`, ``GEO_DATA_DIR``,
+    Order: ``explicit`` (the CLI's data directory option), :data:`data_dir`, ``GEO_DATA_DIR``,
     ``data/local/`` if it exists, ``../shared/data`` if it exists. An explicit choice
     (argument, setting or environment variable) that does not exist is an error rather than a
     silent fall-through.
@@ -66,13 +66,13 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     if explicit is not None:
         path = Path(explicit)
         if not path.is_dir():
-            raise DataNotFoundError(f"data directory {path} (from --data-dir) does not exist: "
+            raise DataNotFoundError(f"data directory {path} (from data_dir) does not exist: "
                                     f"{HOW_TO_GET_DATA}")
         return path
     for reason, path in data_dir_candidates():
         if path.is_dir():
             return path
-        if reason in ("--data-dir", "GEO_DATA_DIR"):
+        if reason in ("data_dir", "GEO_DATA_DIR"):
             raise DataNotFoundError(f"data directory {path} (from {reason}) does not exist: "
                                     f"{HOW_TO_GET_DATA}")
     raise DataNotFoundError(f"no data directory found: {HOW_TO_GET_DATA}")

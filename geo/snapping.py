@@ -19,8 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo._graphs import CsrView, graph_stamp
 from geo.errors import CRSError, NetworkError
-from geo.network import _stamp, csr_for, load_profile, require_projected
+from geo.netcost import csr_for
+from geo.network import require_projected
+from geo.speeds import load_profile
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,10 @@ END_TOLERANCE = 1e-7
 
 
 @dataclass
-class _EdgeIndex:
+class EdgeIndex:
+    """A graph's edges as arrays (tail ``u``, head ``v``, key ``k``, geometry) with an STRtree
+    over the geometries; ``stamp`` is the graph's fingerprint when it was built."""
+
     u: np.ndarray
     v: np.ndarray
     k: np.ndarray
@@ -41,13 +47,14 @@ class _EdgeIndex:
     stamp: tuple[int, int]
 
 
-_EDGES: weakref.WeakKeyDictionary[Any, _EdgeIndex] = weakref.WeakKeyDictionary()
+_EDGES: weakref.WeakKeyDictionary[Any, EdgeIndex] = weakref.WeakKeyDictionary()
 
 
-def _edge_index(G: Any) -> _EdgeIndex:
+def edge_index(G: Any) -> EdgeIndex:
+    """The cached :class:`EdgeIndex` of ``G`` (rebuilt when its nodes or node pairs change)."""
     import shapely
 
-    stamp = _stamp(G)
+    stamp = graph_stamp(G)
     cached = _EDGES.get(G)
     if cached is not None and cached.stamp == stamp:
         return cached
@@ -68,7 +75,7 @@ def _edge_index(G: Any) -> _EdgeIndex:
     if not geoms:
         raise NetworkError("G has no edges to snap to")
     garr = np.asarray(geoms, dtype=object)
-    idx = _EdgeIndex(_objects(us), _objects(vs), _objects(ks), garr, shapely.STRtree(garr), stamp)
+    idx = EdgeIndex(_objects(us), _objects(vs), _objects(ks), garr, shapely.STRtree(garr), stamp)
     _EDGES[G] = idx
     return idx
 
@@ -118,7 +125,7 @@ def snap_points(G: Any, points: Any, *, max_snap_m: float = MAX_SNAP_M,
     if not max_snap_m >= 0:
         raise NetworkError(f"max_snap_m must be >= 0 metres, got {max_snap_m!r}")
     index, geoms = _points_in(G, points, arg)
-    ei = _edge_index(G)
+    ei = edge_index(G)
     n = len(geoms)
     cols = {"u": np.empty(n, dtype=object), "v": np.empty(n, dtype=object),
             "key": np.empty(n, dtype=object), "along_m": np.full(n, np.nan),
@@ -353,12 +360,10 @@ def _scaled(csr: Any, speed_scale: float) -> Any:
     """A view of ``csr`` with every weight divided by ``speed_scale`` (index arrays shared)."""
     from scipy.sparse import csr_array
 
-    from geo.roadnet import _CsrView
-
     def div(m: Any) -> Any:
         return csr_array((m.data / speed_scale, m.indices, m.indptr), shape=m.shape, copy=False)
 
-    return _CsrView(nodes=csr.nodes, pos=csr.pos, matrix=div(csr.matrix),
+    return CsrView(nodes=csr.nodes, pos=csr.pos, matrix=div(csr.matrix),
                     transposed=div(csr.transposed))
 
 

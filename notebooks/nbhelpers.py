@@ -18,20 +18,12 @@ import html
 import math
 from typing import Any
 
-from geo.format import (
-    fmt_cell_size,
-    fmt_value,
-    key_words,
-    method_words,
-    param_words,
-    prose,
-    verdict_words,
-)
-from geo.report.options import DEFAULT_CELL_SIZE_M
+from geo import ReportOptions, map_html
+from geo import format as fmt
 
 #: The notebooks' demand cell width (m): the same as ``geo evaluate``, ``geo report`` and
 #: ``geo site``, so a notebook shows the same number for a claim as the CLI and the report.
-CELL_SIZE_M = DEFAULT_CELL_SIZE_M
+CELL_SIZE_M = ReportOptions().cell_size_m
 
 VERDICT_COLORS = {"met": "#1a9850", "not_met": "#d73027", "inconclusive": "#9e9e9e",
                   "measured": "#4575b4"}
@@ -42,8 +34,6 @@ CJK_FONT_NAMES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC",
 def show_map(m: Any, *, height_px: int = 600) -> Any:
     """An IPython HTML object: the self-contained map page in an iframe (works offline)."""
     from IPython.display import HTML
-
-    from geo.maps import map_html
 
     # inside a double-quoted attribute only & and " need escaping (keeps the output smaller)
     srcdoc = map_html(m).replace("&", "&amp;").replace('"', "&quot;")
@@ -85,7 +75,7 @@ def _esc(text: str) -> str:
 
 
 def _fmt(value: Any, unit: str) -> str:
-    return fmt_value(value, unit)
+    return fmt.fmt_value(value, unit)
 
 
 def target_text(claim: Any) -> str:
@@ -109,7 +99,7 @@ def claim_header(claim: Any, document: dict[str, str] | None = None) -> Any:
              + (f" — {_esc(doc['document_title'])}" if "document_title" in doc else ""),
              f"- Target: {target_text(claim)}; binding: {_esc(claim.binding)}",
              f"- Metric: `{claim.metric}`; parameters: "
-             + "; ".join(f"{_esc(key_words(k))} {_esc(param_words(v))}"
+             + "; ".join(f"{_esc(fmt.key_words(k))} {_esc(fmt.param_words(v))}"
                          for k, v in claim.to_dict()["parameters"].items() if v is not None)]
     if "document_note" in doc:
         lines.append(f"- Note on the document: {_esc(doc['document_note'])}")
@@ -122,21 +112,21 @@ def verdict_markdown(result: Any, evaluation: Any = None) -> Any:
     from IPython.display import Markdown
 
     r = result
-    lines = [f"### Verdict: **{verdict_words(r.verdict)}**"
+    lines = [f"### Verdict: **{fmt.verdict_words(r.verdict)}**"
              + (" (robust)" if r.robust else " (not robust)"),
              "",
              "| | |", "|---|---|",
              f"| measured | {_fmt(r.value, r.unit)} |",
              f"| target | {target_text(r.claim)} |",
-             f"| base verdict (base parameters) | {verdict_words(r.base_verdict)} |",
-             f"| method | {method_words(r.method) if r.method else 'none'} |",
+             f"| base verdict (base parameters) | {fmt.verdict_words(r.base_verdict)} |",
+             f"| method | {fmt.method_words(r.method) if r.method else 'none'} |",
              f"| denominator | {_esc(str(r.denominator))} |",
              f"| sensitivity variants | {len(r.sensitivity)} |"]
     if evaluation is not None:
-        lines += [f"| demand cells | {fmt_cell_size(evaluation.parameters.get('cell_size_m'))} |",
+        lines += [f"| demand cells | {fmt.fmt_cell_size(evaluation.parameters.get('cell_size_m'))} |",
                   f"| population | {_esc(evaluation.data.get('population_source') or 'n/a')} |"]
     lines += ["", "Notes:", ""]
-    lines += [f"- {_esc(prose(n))}" for n in r.notes]
+    lines += [f"- {_esc(fmt.prose(n))}" for n in r.notes]
     return Markdown("\n".join(lines))
 
 
@@ -148,7 +138,7 @@ def sensitivity_frame(result: Any) -> Any:
     rows = [{"variant": "base (claim file parameters)", "parameter": "base", "value": "",
              "measured": r.value, "verdict": r.base_verdict, "method": r.method}]
     for s in r.sensitivity:
-        rows.append({"variant": f"{key_words(s['parameter'])} = {param_words(s['value'])}",
+        rows.append({"variant": f"{fmt.key_words(s['parameter'])} = {fmt.param_words(s['value'])}",
                      "parameter": s["parameter"],
                      "value": s["value"], "measured": s["measured"], "verdict": s["verdict"],
                      "method": s.get("method")})
@@ -198,7 +188,7 @@ def plot_sensitivity(result: Any, *, ax: Any = None, about_tolerance: Any = None
     right = max(ax.get_xlim()[1], tv * 1.05)
     ax.set_xlim(left=-0.03 * right, right=right * 1.03)   # target lines at 0 or 100 % visible
     for name, colour in VERDICT_COLORS.items():
-        ax.scatter([], [], color=colour, label=verdict_words(name))
+        ax.scatter([], [], color=colour, label=fmt.verdict_words(name))
     ax.legend(loc="best", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(f"{r.claim.id} sensitivity: one assumption changed at a time")

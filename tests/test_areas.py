@@ -81,8 +81,7 @@ def test_corrupt_admin_layer(tmp_path):
     d = make_data_dir(tmp_path / "data")
     shp = d / "osm-tiny-2025-01-02" / "gis_osm_adminareas_a_free_1.shp"
     shp.write_bytes(b"this is not a shapefile" * 10)
-    areas._read_admin.cache_clear()
-    areas._districts_cached.cache_clear()
+    areas.clear_cache()
     with pytest.raises(DataError, match="no valid header"):
         areas.get_area("tongzhou", data_dir=d)
     shp.write_bytes(b"")
@@ -193,8 +192,7 @@ def test_truncated_admin_layer_is_an_error_not_fewer_districts(tmp_path):
     shp = d / "osm-tiny-2025-01-02" / "gis_osm_adminareas_a_free_1.shp"
     with open(shp, "r+b") as fh:
         fh.truncate(shp.stat().st_size - 100)
-    areas._read_admin.cache_clear()
-    areas._districts_cached.cache_clear()
+    areas.clear_cache()
     with pytest.raises(DataError, match="truncated"):
         areas.get_area("beijing", data_dir=d)
 
@@ -208,8 +206,7 @@ def test_dbf_and_shx_record_counts_must_agree(tmp_path):
     n = struct.unpack("<I", raw[4:8])[0]
     raw[4:8] = struct.pack("<I", n - 1)  # one record fewer declared
     dbf.write_bytes(bytes(raw))
-    areas._read_admin.cache_clear()
-    areas._districts_cached.cache_clear()
+    areas.clear_cache()
     with pytest.raises(DataError, match=f"{n} shapes but its attribute table has {n - 1}"):
         areas.get_area("tongzhou", data_dir=d)
 

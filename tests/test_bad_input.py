@@ -313,7 +313,7 @@ def run_inprocess(args: list[str], cwd: Path) -> Result:
 
     settings.data_dir = None
     settings.offline = False
-    cli._state["verbose"] = False
+    cli.reset_state()
     out, err = io.StringIO(), io.StringIO()
     old = Path.cwd()
     os.chdir(cwd)

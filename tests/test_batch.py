@@ -21,7 +21,7 @@ import pytest
 from test_report import sample_evaluation, visible_text
 
 from geo.errors import DataError, OutputError
-from geo.io import _umask
+from geo.io import current_umask
 from geo.report import batch
 from geo.report.batch import area_slug, run_batch
 from geo.report.options import ReportOptions
@@ -94,7 +94,7 @@ def test_serial_batch_reuse_force_and_failure(tmp_path):
     assert table["error"].tolist()[1] == f"DataError: {HOSTILE_ERROR}"
     assert (table["wall_time_s"] >= 0).all()
 
-    assert (out / "index.html").stat().st_mode & 0o777 == 0o666 & ~_umask()
+    assert (out / "index.html").stat().st_mode & 0o777 == 0o666 & ~current_umask()
     # the comparison page: a link per district, values coloured by verdict, error escaped
     page = (out / "index.html").read_text(encoding="utf-8")
     assert 'href="tongzhou/index.html"' in page and 'href="shunyi/index.html"' in page

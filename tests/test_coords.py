@@ -210,7 +210,7 @@ def test_detect_datum_offset_flags_shifted_points(datum, caplog):
         res = detect_datum_offset(user, osm)
     assert res.warn and res.likely_datum == datum
     assert res.n_matched == 12 and res.consistent_fraction >= 0.9
-    assert datum.upper() in res.message and f"--datum {datum}" in res.message
+    assert datum.upper() in res.message and f"datum={datum}" in res.message
     assert any(r.levelno == logging.WARNING and datum.upper() in r.getMessage()
                for r in caplog.records)
     # GCJ-02 in Tongzhou is ~500 m to the east-north-east; BD-09 ~1.3 km north-east

@@ -139,7 +139,7 @@ def test_region_and_urls_for_beijing_areas():
         dl.region_for_area("tongzhuo")
     with pytest.raises(UnknownAreaError, match="'shanghai'"):
         dl.region_for_area("shanghai")
-    with pytest.raises(DataError, match="--what 'osm'"):
+    with pytest.raises(DataError, match="what 'osm'"):
         dl.geofabrik_urls("tongzhou", what=["osm"])
 
 
@@ -237,7 +237,7 @@ def test_server_down_is_offline_error_naming_url_and_fix(tmp_path):
     with pytest.raises(OfflineError) as err:
         dl.download_file(url, tmp_path / "b.pbf", timeout=2)
     msg = str(err.value)
-    assert url in msg and "--data-dir" in msg and "GEO_DATA_DIR" in msg and "\n" not in msg
+    assert url in msg and "data_dir=DIR" in msg and "GEO_DATA_DIR" in msg and "\n" not in msg
     assert not (tmp_path / "b.pbf").exists()
 
 
@@ -408,12 +408,12 @@ def test_unzip_refuses_too_many_members_and_too_many_bytes(tmp_path, monkeypatch
 def test_unpacked_data_gets_umask_permissions(tmp_path):
     import os
 
-    from geo.io import _umask
+    from geo.io import current_umask
 
     z = tmp_path / "ok.zip"
     z.write_bytes(_shapefile_zip(tmp_path))
     target = dl.unpack_shapefile_zip(z, tmp_path, region="beijing")
-    assert target.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's 0700
+    assert target.stat().st_mode & 0o777 == 0o777 & ~current_umask()  # not mkdtemp's 0700
     for f in target.rglob("*"):
-        assert f.stat().st_mode & 0o777 == (0o777 if f.is_dir() else 0o666) & ~_umask(), f
+        assert f.stat().st_mode & 0o777 == (0o777 if f.is_dir() else 0o666) & ~current_umask(), f
     assert os.access(target, os.R_OK)

@@ -72,11 +72,11 @@ def test_fmt_cell_size():
 
 def test_prose_spells_out_machine_words_and_names_the_area():
     note = ("the target is for 2030, so not_met describes the map today; 45 rail_station "
-            "facilities; get one with 'geo data fetch --area tongzhou', then pass --network")
+            "facilities; get one with fetch_geofabrik(area='tongzhou'), then pass network_path=FILE")
     text = f.prose(note, fetch_area="haidian")
     assert "not met describes" in text and "45 rail station facilities" in text
-    assert "'geo data fetch --area haidian'" in text and "tongzhou" not in text
-    assert f.prose("geo data fetch --area tongzhou") == "geo data fetch --area tongzhou"
+    assert "fetch_geofabrik(area='haidian')" in text and "tongzhou" not in text
+    assert f.prose("fetch_geofabrik(area='tongzhou')") == "fetch_geofabrik(area='tongzhou')"
     assert f.prose("name_pattern stays") == "name_pattern stays"   # only known patterns change
 
 

@@ -107,7 +107,7 @@ def test_a_folder_is_replaceable_only_when_its_manifest_lists_every_file(tmp_pat
 
 
 def test_staged_dir_swaps_and_restores(tmp_path):
-    from geo.io import _umask, staged_dir
+    from geo.io import current_umask, staged_dir
 
     target = tmp_path / "out"
     target.mkdir()
@@ -120,5 +120,5 @@ def test_staged_dir_swaps_and_restores(tmp_path):
     with staged_dir(target) as tmp:
         (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
-    assert target.stat().st_mode & 0o777 == 0o777 & ~_umask()
+    assert target.stat().st_mode & 0o777 == 0o777 & ~current_umask()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

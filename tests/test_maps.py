@@ -268,7 +268,7 @@ def test_missing_node_modules_says_how_to_install(frames, tmp_path, monkeypatch)
 def test_missing_node_modules_falls_back_to_cdn_with_one_warning(frames, tmp_path, monkeypatch,
                                                                 caplog):
     monkeypatch.setattr(map_assets, "ASSETS_DIR", tmp_path)
-    monkeypatch.setattr(map_assets, "_cdn_warned", False)
+    map_assets.reset_cdn_warning()
     with caplog.at_level("WARNING", logger="geo.map_assets"):
         first = maps.map_html(build(frames))
         second = maps.map_html(build(frames))
@@ -311,8 +311,8 @@ def test_unknown_cdn_asset_is_refused_not_linked():
 
 
 def test_inlined_scripts_cannot_close_their_element():
-    assert map_assets._safe_script('var s = "</script><b>";') == 'var s = "<\\/script><b>";'
-    assert "<!--" not in map_assets._safe_script("a = '<!--';")
+    assert map_assets.safe_script('var s = "</script><b>";') == 'var s = "<\\/script><b>";'
+    assert "<!--" not in map_assets.safe_script("a = '<!--';")
 
 
 def test_size_per_cell_stays_small():

@@ -249,10 +249,10 @@ def test_query_polygon_buffer_and_simplification(fake_overpass):
     overpass.load_osm_overpass(wiggly, simplify_m=0, **kw)
     simple, full = (len(_poly_lats(q)) for q in _posts(fake_overpass))
     assert full > 300 and simple < full / 4
-    poly = overpass._query_polygon(wiggly, 0, 500)
+    poly = overpass.query_polygon(wiggly, 0, 500)
     assert poly.contains(wiggly)
     with pytest.raises(DataError, match="must be >= 0"):
-        overpass._query_polygon(wiggly, -1, 0)
+        overpass.query_polygon(wiggly, -1, 0)
 
 
 def test_load_osm_dispatches_to_overpass(fake_overpass, monkeypatch):

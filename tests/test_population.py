@@ -191,7 +191,7 @@ def test_user_polygons(tiny_dir, tmp_path):
     assert info.total == pytest.approx(2000, rel=1e-6)
     assert _unit(info, "B")["inside_share"] == pytest.approx(0.5, rel=1e-6)
     assert info.census_year is None and "units.geojson" in info.source
-    with pytest.raises(DataError, match="--count-column"):
+    with pytest.raises(DataError, match="count_column="):
         population_surface("tongzhou", population=path, data_dir=tiny_dir)
     gpkg = _units_file(tmp_path, name="units.gpkg")
     _, info2 = population_surface("tongzhou", population=gpkg, count_column="pop",

@@ -181,7 +181,7 @@ def test_report_files(report):
         "layers/C04_facilities.parquet"])
     # nothing hidden left beside the report; ordinary permissions (not the temp dir's 0700)
     assert [p.name for p in out.parent.iterdir()] == ["testville"]
-    umask = __import__("geo.io").io._umask()
+    umask = __import__("geo.io").io.current_umask()
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask
     assert (out / "index.html").stat().st_mode & 0o777 == 0o666 & ~umask
     assert json.loads((out / "claims.json").read_text(encoding="utf-8")) == ev.to_dict()
@@ -493,22 +493,22 @@ def test_robustness_and_reasons_in_words():
     c02 = ev.claim("C02")
     # the claim file's background notes do not crowd out the evaluator's reason
     noisy = dataclasses.replace(c02, notes=[NO_NETWORK_NOTE, *c02.claim.notes])
-    assert rhtml._why_inconclusive(noisy) == [NO_NETWORK_NOTE]
-    assert rhtml._why_inconclusive(dataclasses.replace(c02, notes=[])) == [
+    assert rhtml.why_inconclusive(noisy) == [NO_NETWORK_NOTE]
+    assert rhtml.why_inconclusive(dataclasses.replace(c02, notes=[])) == [
         "nothing could be measured"]
-    assert rhtml._why_inconclusive(c03) == []
+    assert rhtml.why_inconclusive(c03) == []
 
 
 def test_stated_reason_is_shown_once():
     """The evaluator's "inconclusive: <why>" note is the reason, without the prefix."""
     from types import SimpleNamespace
 
-    from geo.report.html import _why_inconclusive
+    from geo.report.html import why_inconclusive
 
     r = SimpleNamespace(verdict="inconclusive", value=None, sensitivity=[], base_verdict="x",
                         claim=SimpleNamespace(notes=()),
                         notes=["inconclusive: no road network", "background"])
-    assert _why_inconclusive(r) == ["no road network"]
+    assert why_inconclusive(r) == ["no road network"]
 
 
 

@@ -105,7 +105,7 @@ def test_to_networkx_matches_and_is_what_facilities_read(toy_pbf):
 
 def test_cache_reused_and_keyed_by_bbox(toy_pbf, monkeypatch):
     net = roadnet.road_network_from_pbf(toy_pbf, "drive")
-    monkeypatch.setattr(roadnet, "_read_pbf", lambda *a, **k: pytest.fail("cache not used"))
+    monkeypatch.setattr(roadnet, "read_pbf_network", lambda *a, **k: pytest.fail("cache not used"))
     again = roadnet.road_network_from_pbf(toy_pbf, "drive")
     assert np.array_equal(again.length_m, net.length_m) and again.crs == net.crs
     assert again.highway_classes == net.highway_classes
@@ -245,8 +245,8 @@ def test_snapping_point_costs_speed_scale_and_roadnet_dispatch(helsinki_pbf):
 
 def test_one_pass_for_both_types_equals_separate_reads(toy_pbf, monkeypatch):
     calls = []
-    real = roadnet._collect
-    monkeypatch.setattr(roadnet, "_collect", lambda *a: calls.append(a) or real(*a))
+    real = roadnet.collect_highways
+    monkeypatch.setattr(roadnet, "collect_highways", lambda *a: calls.append(a) or real(*a))
     both = roadnet.road_networks_from_pbf(toy_pbf, ("walk", "drive"), cache=False)
     assert len(calls) == 1
     for nt in ("walk", "drive"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ DRIVE_GRAPH_MARGIN_M = 20_000.0
 
 #: Why a network claim cannot use a network, when none is available.
 NO_NETWORK = ("no road network: the data has no roads layer and no OSM PBF/XML was given "
-              "(get one with 'geo data fetch --area tongzhou', then pass --network FILE)")
+              "(get one with fetch_geofabrik(area='tongzhou'), then pass network_path=FILE)")
 
 
 class StudyContext:
@@ -69,10 +70,10 @@ class StudyContext:
         with OSM per claim (found in both / only in OSM / only in the reference).
     """
 
-    def __init__(self, area: Area | str, *, data_dir: str | Path | None = None,
-                 network_path: str | Path | None = None, cell_size_m: float = 250.0,
+    def __init__(self, area: Area | str, *, data_dir: str | os.PathLike[str] | None = None,
+                 network_path: str | os.PathLike[str] | None = None, cell_size_m: float = 250.0,
                  scenario: Any = None, osm: OsmData | None = None,
-                 built_up: str | Path | None = None, reference: Any = None) -> None:
+                 built_up: str | os.PathLike[str] | None = None, reference: Any = None) -> None:
         self.data_dir = settings.resolve_data_dir(data_dir)
         self.area = get_area(area, data_dir=self.data_dir)
         self.cell_size_m = float(cell_size_m)

@@ -188,6 +188,7 @@ def _table_row(line: str, caption: str) -> dict | None:
                       else "<=" if sign in ("\\leq", "\\le", "≤", "<") else "")
         unit_m = _ROW_UNIT_RE.search(name)
         unit_zh = unit_m.group(1) if unit_m else ""
+        unit: str | None
         if unit_zh in ("%", "％"):
             unit, value = "share", round(number / 100.0, 10)
         elif unit_zh.startswith("万") and unit_zh[1:] in UNITS:
@@ -304,7 +305,7 @@ def stubs_to_toml(stubs: list[ClaimStub], *, document: str, document_title: str 
         "# number found. Fill in title_zh, title_en, metric and parameters (metric registry:",
         "# geo.claims.registry.METRICS / data/claims/tongzhou-2026-2030.toml), check target and",
         "# binding, delete stubs that are not spatial claims, then run",
-        "# `geo claims check --claims FILE`.",
+        "# `geo claims check` on this file (geo.claims.verify_quotes).",
         "",
         "schema_version = 1",
         f"document_title = {toml_string(document_title)}",

@@ -63,11 +63,12 @@ def close_gap(ctx: StudyContext, claim: Claim, *, add: int | None = None,
                                        spacing_m=ctx.cell_size_m)
     else:
         cands = siting.candidate_sites(cells, exclude=exclude, area=ctx.area)
-    kw = {"existing": sm.existing(cells), "threshold": sm.threshold, "cost_fn": sm.cost_fn,
+    kw: dict[str, Any] = {"existing": sm.existing(cells), "threshold": sm.threshold, "cost_fn": sm.cost_fn,
           "weight_column": sm.weight_column, "time_limit_s": time_limit_s, "solver": solver}
     if add is not None:
         result = siting.maximal_covering(cells, cands, add=int(add), **kw)
     else:
+        assert target_share is not None  # exactly one of add / target_share (checked above)
         result = siting.set_covering(cells, cands, target_share=float(target_share), **kw)
     # make the sites a valid scenario file (geo evaluate --scenario): kind, name, datum
     result.sites["kind"] = sm.kind

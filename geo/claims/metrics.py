@@ -600,9 +600,9 @@ class DriveTimeShare(Metric):
                           if turnout else " of driving") + f" ({prof.name} profile).")
         if p.planned_new_facilities:
             m.notes.append(f"The plan adds {p.planned_new_facilities} new {kind} facilities "
-                           f"whose sites are not given; 'geo site --claim <id> --add "
-                           f"{p.planned_new_facilities}' proposes sites that maximise "
-                           f"coverage.")
+                           f"whose sites are not given; close_gap(ctx, claim, add="
+                           f"{p.planned_new_facilities}) (the CLI's geo site) proposes sites "
+                           f"that maximise coverage.")
         m.breakdown = _breakdown(ctx, weights, covered, p.denominator)
         cost_min = cost_s / 60.0 + turnout
         sa = None

@@ -1,6 +1,6 @@
 """What an evaluation returns: per-claim results and their JSON form (the stable contract).
 
-JSON contract (``geo evaluate --json``, ``report/claims.json``)::
+JSON contract (the JSON of ``geo evaluate``, ``report/claims.json``)::
 
     {"area": {...}, "data": {"osm_data_date", "population_source", "network_source",
      "layers_missing"}, "parameters": {...},

@@ -9,13 +9,17 @@ representative point for the network engine and their outline for the straight-l
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geo import settings
 from geo.coverage.result import CoverageResult, demand_points, metric_crs_of
 from geo.errors import DataError, EmptyResultError, NetworkError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ CIRCUITY = 1.3
 _WEIGHT_UNITS = {"length": "m", "travel_time": "s"}
 
 
-def _check(demand: Any, facilities: Any, threshold: float) -> None:
+def _check(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, threshold: float) -> None:
     import geopandas as gpd
 
     for arg, frame in (("demand", demand), ("facilities", facilities)):
@@ -44,7 +48,7 @@ def _check(demand: Any, facilities: Any, threshold: float) -> None:
         raise DataError(f"threshold must be a number >= 0, got {threshold!r}")
 
 
-def _result(demand: Any, cost: np.ndarray, nearest: Any, threshold: float, method: str,
+def _result(demand: gpd.GeoDataFrame, cost: np.ndarray, nearest: Any, threshold: float, method: str,
             unit: str, parameters: dict[str, Any], snap_dist_m: Any = np.nan,
             on_network: Any = True) -> CoverageResult:
     # 9 parameters: the columns of one result, each named; a private assembler
@@ -57,7 +61,7 @@ def _result(demand: Any, cost: np.ndarray, nearest: Any, threshold: float, metho
     return CoverageResult(out, method, unit, float(threshold), parameters)
 
 
-def network_coverage(G: Any, demand: Any, facilities: Any, *, threshold: float,
+def network_coverage(G: nx.MultiDiGraph, demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, threshold: float,
                      weight: str = "length", reverse: bool = False, max_snap_m: float = 300.0,
                      offnet_speed_kph: float | None = None,
                      source_leg: bool = True) -> CoverageResult:
@@ -92,7 +96,7 @@ def network_coverage(G: Any, demand: Any, facilities: Any, *, threshold: float,
                    r["on_network"].to_numpy())
 
 
-def straight_line_distance(demand: Any, facilities: Any) -> tuple[np.ndarray, np.ndarray]:
+def straight_line_distance(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Straight-line distance (m) from each demand row's representative point to the nearest
     facility geometry (its outline for polygons), in the metric CRS; and the facility label."""
     import geopandas as gpd
@@ -128,7 +132,7 @@ def approximate_cost(dist_m: np.ndarray, *, circuity: float = CIRCUITY, unit: st
     return cost
 
 
-def nearest_network_cost(G: Any, demand: Any, facilities: Any, *, weight: str = "length",
+def nearest_network_cost(G: nx.MultiDiGraph, demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, weight: str = "length",
                          reverse: bool = False) -> np.ndarray:
     """Network cost (metres for ``length``, seconds for ``travel_time``) between each demand
     row's representative point and its nearest facility, both snapped to edges with the
@@ -141,7 +145,7 @@ def nearest_network_cost(G: Any, demand: Any, facilities: Any, *, weight: str = 
     return r["cost"].to_numpy(dtype=float)
 
 
-def straight_line_coverage(demand: Any, facilities: Any, *, threshold_m: float) -> CoverageResult:
+def straight_line_coverage(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, threshold_m: float) -> CoverageResult:
     """Coverage by straight-line distance (the usual official "service radius" method).
 
     ``threshold_m``: radius in metres; a row is covered when its representative point lies
@@ -153,7 +157,7 @@ def straight_line_coverage(demand: Any, facilities: Any, *, threshold_m: float) 
     return _result(demand, dist, nearest, threshold_m, "straight_line", "m", params)
 
 
-def approximation_coverage(demand: Any, facilities: Any, *, threshold: float, unit: str = "m",
+def approximation_coverage(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, threshold: float, unit: str = "m",
                            circuity: float = CIRCUITY,
                            speed_kph: float | None = None) -> CoverageResult:
     """Estimate network cost as straight-line distance x ``circuity`` (and / ``speed_kph``).
@@ -169,7 +173,7 @@ def approximation_coverage(demand: Any, facilities: Any, *, threshold: float, un
     return _result(demand, cost, nearest, threshold, "approximation", unit, params)
 
 
-def coverage(demand: Any, facilities: Any, *, threshold: float, G: Any = None,
+def coverage(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, threshold: float, G: nx.MultiDiGraph | None = None,
              method: str = "auto", weight: str = "length", reverse: bool = False,
              circuity: float = CIRCUITY, speed_kph: float | None = None,
              **network_options: Any) -> CoverageResult:

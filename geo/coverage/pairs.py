@@ -210,8 +210,8 @@ def network_costs(G: Any, demand: Any, points: Any, *, limit: float, weight: str
         c = dist[:, via] + off
         c = np.minimum(c, np.where(at_end, dist[:, direct], np.inf))
         per_point = np.minimum.reduceat(c, starts, axis=1)       # (chunk, points_with)
-        for r, node in enumerate(idx):
-            node_best[int(node)] = per_point[r]
+        for row, node in enumerate(idx):
+            node_best[int(node)] = per_point[row]
     legs_t = t_leg[points_with]
     for j in range(n_p):
         if spos[j] < 0:

@@ -48,7 +48,7 @@ def service_areas(G: Any, facilities: Any, *, cutoff: float, weight: str = "leng
     from shapely.ops import substring
 
     from geo.network import csr_for, require_projected
-    from geo.snapping import _edge_index, offnet_cost, placements, search_from_points, snap_points
+    from geo.snapping import edge_index, offnet_cost, placements, search_from_points, snap_points
 
     if not cutoff >= 0 or not buffer_m > 0:
         raise DataError(f"cutoff must be >= 0 and buffer_m > 0, got {cutoff!r}, {buffer_m!r}")
@@ -59,7 +59,7 @@ def service_areas(G: Any, facilities: Any, *, cutoff: float, weight: str = "leng
     if not source_leg:
         s_leg = np.zeros_like(s_leg)
     sp = placements(G, s_snap, weight)
-    ei = _edge_index(G)
+    ei = edge_index(G)
     iu = np.fromiter((csr.pos[u] for u in ei.u), dtype=np.int64, count=len(ei.u))
     iv = np.fromiter((csr.pos[v] for v in ei.v), dtype=np.int64, count=len(ei.v))
     multi = G.is_multigraph()

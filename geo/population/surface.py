@@ -114,7 +114,7 @@ def census_districts(data_dir: str | Path | None = None) -> pd.DataFrame:
         root.glob(f"*/{CENSUS_FOLDER}/{CENSUS_CSV}"))
     if not hits:
         raise DataNotFoundError(f"no census table {CENSUS_FOLDER}/{CENSUS_CSV} under data "
-                                f"directory {root}: use the shared bundle or --source worldpop")
+                                f"directory {root}: use the shared bundle or source='worldpop'")
     df = pd.read_csv(hits[0], dtype={"district_code": str})
     need = {"district", f"pop_{CENSUS_YEAR}_census"}
     if not need <= set(df.columns):
@@ -153,7 +153,7 @@ def source_units(source: str = "census", *, data_dir: str | Path | None = None
     missing = sorted(d for d in wp.index if _stem(d) not in cen)
     if missing:
         raise DataError(f"census table has no row for district(s) {missing} of the township "
-                        f"layer: fix the table or use --source worldpop")
+                        f"layer: fix the table or use source='worldpop'")
     factor = {d: cen[_stem(d)] / float(wp[d]) for d in wp.index}
     units["count"] = units["count"] * units["district"].map(factor).to_numpy(dtype=float)
     return units, factor
@@ -175,7 +175,7 @@ def read_unit_file(path: str | Path, count_column: str | None) -> gpd.GeoDataFra
     if count_column is None or count_column not in gdf.columns:
         cols = [c for c in gdf.columns if c != "geometry"]
         raise DataError(f"population file {path}: declare its count column with "
-                        f"--count-column (columns: {cols})")
+                        f"count_column= (columns: {cols})")
     counts = pd.to_numeric(gdf[count_column], errors="coerce").to_numpy(dtype=float)
     if not np.isfinite(counts).all() or (counts < 0).any():
         raise DataError(f"population file {path}: column {count_column!r} must hold "
@@ -447,7 +447,7 @@ def population_surface(area: Area | str, *, source: str = "census", method: str 
             src_label, citation = f"user units {Path(population).name}", f"user file {population}"
         else:
             if kind == "jobs":
-                raise DataNotFoundError("no jobs layer: give one with --jobs FILE (polygons + "
+                raise DataNotFoundError("no jobs layer: give one with population=FILE (polygons + "
                                         "count column, or a GeoTIFF)")
             units, scaling = source_units(source, data_dir=data_dir)
             if source == "census":

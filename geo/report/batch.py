@@ -120,12 +120,12 @@ class BatchSummary:
 
 
 def _claims_digest(contract: dict[str, Any]) -> list[dict[str, Any]]:
-    from geo.report.html import _COMPARATOR_TEXT
+    from geo.format import COMPARATOR_TEXT
 
     out = []
     for c in contract.get("claims", []):
         m, t = c.get("measured") or {}, c.get("target") or {}
-        pattern = _COMPARATOR_TEXT.get(t.get("comparator"), f"{t.get('comparator')} {{v}}")
+        pattern = COMPARATOR_TEXT.get(str(t.get("comparator")), f"{t.get('comparator')} {{v}}")
         out.append({"id": c.get("id"), "title_zh": c.get("title_zh"),
                     "title_en": c.get("title_en"), "value": m.get("value"),
                     "unit": m.get("unit"), "method": m.get("method"),
@@ -326,7 +326,7 @@ def run_batch(
     write_json(out / "summary.json", summary.to_dict())
     write_text(out / "summary.csv", summary_csv(summary))
     write_text(out / "index.html", batch_index_html(summary, title=title))
-    write_marker(out, {"written_by": "geo report --area beijing (this folder may be replaced "
+    write_marker(out, {"written_by": "geo report for all Beijing districts (this folder may be replaced "
                                      "by the next batch)"})
     log.info("batch %s: %d ok, %d reused, %d failed in %.1f s", out, summary.count(OK),
              summary.count(REUSED), summary.count(FAILED), summary.wall_time_s)
@@ -394,7 +394,7 @@ def _run_dask(tasks: list[DistrictTask], address: str,
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - distributed is a dependency
-        raise DataError("--dask needs the 'distributed' package: pip install distributed") \
+        raise DataError("a dask cluster needs the 'distributed' package: pip install distributed") \
             from exc
     import uuid
 
@@ -460,7 +460,7 @@ def batch_index_html(summary: BatchSummary, *, title: str = "Beijing") -> str:
     rows = []
     for d in summary.districts:
         by_id = {c["id"]: c for c in d.claims}
-        values = []
+        values: list[dict[str, Any] | None] = []
         for col in claims:
             c = by_id.get(col["id"])
             if c is None:

@@ -195,6 +195,8 @@ def sensitivity_svg(
     colours = [VERDICT_COLORS.get(v, UNKNOWN_COLOR) for v in verdicts]
     has_target = target is not None and math.isfinite(target)
     has_base = base_value is not None and math.isfinite(base_value)
+    tv = float(target) if target is not None else math.nan        # narrowed for the checker
+    bv = float(base_value) if base_value is not None else math.nan
 
     families = ["DejaVu Sans"]
     missing_glyphs = False
@@ -204,8 +206,9 @@ def sensitivity_svg(
             families = [font, "DejaVu Sans"]
         else:
             missing_glyphs = True  # already warned once by cjk_font()
-    rc = {"font.family": families, "svg.hashsalt": "geo-report", "svg.fonttype": "path",
-          "font.size": 11, "axes.unicode_minus": False}
+    # (dict[Any, Any]: matplotlib's stubs type the keys as a Literal of every rc name)
+    rc: dict[Any, Any] = {"font.family": families, "svg.hashsalt": "geo-report",
+                          "svg.fonttype": "path", "font.size": 11, "axes.unicode_minus": False}
     with matplotlib.rc_context(rc), warnings.catch_warnings():
         if missing_glyphs:
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
@@ -213,8 +216,8 @@ def sensitivity_svg(
         try:
             y = [float(i) for i in range(len(rows))][::-1]
             ax.barh(y, values, color=colours, height=0.42, zorder=2)
-            xmax = max([*values, target * factor if has_target else 0.0,
-                        base_value * factor if has_base else 0.0, 1e-9]) * 1.22
+            xmax = max([*values, tv * factor if has_target else 0.0,
+                        bv * factor if has_base else 0.0, 1e-9]) * 1.22
             if unit in INTEGER_UNITS:
                 xmax = max(xmax, 1.0)
             # a little room left of 0, so a line at 0 is not hidden by the axis
@@ -231,7 +234,7 @@ def sensitivity_svg(
                 ax.spines[side].set_visible(False)
             handles: list[Any] = []
             if has_target:
-                tx = target * factor
+                tx = tv * factor
                 ax.axvline(tx, color=TARGET_COLOR, linewidth=2.2, zorder=4)
                 ax.text(tx, 1.0, f"target {_value_text(target, unit)}", transform=(
                     ax.get_xaxis_transform()), ha="left" if tx < 0.6 * xmax else "right",
@@ -239,10 +242,10 @@ def sensitivity_svg(
                 handles.append(Line2D([], [], color=TARGET_COLOR, linewidth=2.2,
                                       label=f"target {_value_text(target, unit)}"))
             if has_base:
-                ax.axvline(base_value * factor, color=BASE_COLOR, linewidth=1.2,
+                ax.axvline(bv * factor, color=BASE_COLOR, linewidth=1.2,
                            linestyle="--", zorder=4)
                 handles.append(Line2D([], [], color=BASE_COLOR, linewidth=1.2, linestyle="--",
-                                      label=f"base {_value_text(base_value, unit)}"))
+                                      label=f"base {_value_text(bv, unit)}"))
             for verdict in dict.fromkeys(verdicts):
                 handles.append(Patch(color=VERDICT_COLORS.get(verdict, UNKNOWN_COLOR),
                                      label=verdict_words(verdict)))

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from geo.claims.metrics import REGISTRY
 from geo.errors import GeoError, OutputError
 from geo.format import (
+    comparator_words,
     fmt_value,
     key_words,
     method_words,
@@ -67,8 +68,6 @@ log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 VERDICT_LABELS = {v: verdict_words(v) for v in ("met", "not_met", "inconclusive")}
-_COMPARATOR_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "~": "about {v}", "eliminate": "no gaps left ({v})",
-                    "measure": "no number: a measurement"}
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 _FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")
 #: Layer frames written as GeoParquet, by attribute of ClaimLayers.
@@ -162,12 +161,11 @@ def by_theme(results: Sequence[ClaimResult]) -> list[ClaimResult]:
 def target_text(claim: Any) -> str:
     """The plan's target in words: "about 29.0 % by 2030", "≥ 100.0 % by 2030"."""
     t = claim.target
-    pattern = _COMPARATOR_TEXT.get(t.comparator, f"{t.comparator} {{v}}")
-    return f"{pattern.format(v=fmt_value(t.value, t.unit))} by {t.year}"
+    return f"{comparator_words(t.comparator, fmt_value(t.value, t.unit))} by {t.year}"
 
 
 def fetch_area_name(area: dict[str, Any]) -> str:
-    """The ``geo data fetch --area`` name for an evaluated area: its district's pinyin
+    """The ``fetch_geofabrik(area=...)`` name for an evaluated area: its district's pinyin
     (``haidian``), else ``beijing`` (whose extract covers any area in the city)."""
     from geo.areas import BEIJING_DISTRICTS
 
@@ -178,7 +176,7 @@ def fetch_area_name(area: dict[str, Any]) -> str:
     return "beijing"
 
 
-def _why_inconclusive(r: ClaimResult) -> list[str]:
+def why_inconclusive(r: ClaimResult) -> list[str]:
     """Reasons for an inconclusive verdict: the notes, plus what the numbers show."""
     if r.verdict != "inconclusive":
         return []
@@ -319,9 +317,9 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
         "verdict": r.verdict, "verdict_label": verdict_words(r.verdict),
         "base_verdict_label": verdict_words(r.base_verdict),
         "robust_text": robust_text(r),
-        "why": [prose(n, fetch_area=fetch_area) for n in _why_inconclusive(r)],
+        "why": [prose(n, fetch_area=fetch_area) for n in why_inconclusive(r)],
         "notes": [prose(n, fetch_area=fetch_area) for n in r.notes
-                  if not (siting_href and "'geo site --claim" in str(n))],
+                  if not (siting_href and "close_gap(ctx, claim, add=" in str(n))],
         "parameters": parameter_rows(r.parameters),
         "map_href": map_href, "map_missing": map_missing, "chart_uri": chart_uri,
         "siting_href": siting_href,

@@ -80,7 +80,7 @@ def site_rows(result: Any, towns: Any) -> list[tuple[str, ...]]:
     """Table rows: rank, street/town, lon, lat, newly covered, share gained."""
     names = site_towns(result.sites, towns)
     weight_is_area = result.parameters.get("weight_column") == "area_m2"
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name, (_, s) in zip(names, result.sites.iterrows(), strict=True):
         gain = (fmt_value(s["covered_gain"] / 1e4, "ha") if weight_is_area
                 else f"{round(float(s['covered_gain'])):,}")

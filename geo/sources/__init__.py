@@ -84,10 +84,10 @@ def load_osm(area: Area | str | None, *, data_dir: str | Path | None = None,
     bbox = area.bounds(buffer_m=buffer_m) if area is not None else None
     if source == "overpass":
         try:
-            from geo.sources import overpass  # written separately; online only
+            from geo.sources import overpass as module  # written separately; online only
         except ImportError:
-            overpass = None
-        loader = getattr(overpass, "load_osm_overpass", None)
+            module = None  # type: ignore[assignment]
+        loader = getattr(module, "load_osm_overpass", None)
         if loader is None:
             raise GeoError("the Overpass source is not available in this installation")
         return loader(area, layers=layers, buffer_m=buffer_m)
@@ -170,4 +170,4 @@ def _check_overlap(area: Area | None, extent: tuple[float, float, float, float] 
         e = tuple(round(v, 4) for v in extent)
         raise EmptyResultError(f"area {area.name} (bounds {b}) does not intersect the data in "
                                f"{osm_source} (extent {e}): use an area inside the data or "
-                               "other data (--data-dir)")
+                               "other data (data_dir=)")

@@ -41,7 +41,7 @@ from geo.validate import check_url
 
 log = logging.getLogger(__name__)
 
-#: Geofabrik's download server (``--url-base`` replaces it, e.g. with a mirror).
+#: Geofabrik's download server (``url_base`` replaces it, e.g. with a mirror).
 GEOFABRIK_BASE = "https://download.geofabrik.de"
 #: Geofabrik region paths, by region key.
 REGIONS = {"beijing": "asia/china/beijing"}
@@ -125,7 +125,7 @@ def geofabrik_urls(area: str, *, url_base: str = GEOFABRIK_BASE,
                         f"{', '.join(KINDS)}")
     for kind in what:
         if kind not in KINDS:
-            raise DataError(f"--what {kind!r} is not a file kind: expected a comma-separated "
+            raise DataError(f"what {kind!r} is not a file kind: expected a comma-separated "
                             f"subset of {', '.join(KINDS)}")
         out[kind] = f"{url_base.rstrip('/')}/{region}{KINDS[kind]}"
     return out
@@ -134,13 +134,13 @@ def geofabrik_urls(area: str, *, url_base: str = GEOFABRIK_BASE,
 # --------------------------------------------------------------------------- HTTP
 
 def _offline_hint(url: str) -> str:
-    return (f"use the offline data bundle instead (--data-dir DIR or GEO_DATA_DIR), or download "
+    return (f"use the offline data bundle instead (data_dir=DIR or GEO_DATA_DIR), or download "
             f"{url} by hand into the data directory")
 
 
 def _check_online(url: str) -> None:
     if settings.offline:
-        raise OfflineError(f"offline mode (--offline / GEO_OFFLINE) forbids downloading {url}: "
+        raise OfflineError(f"offline mode (settings.offline / GEO_OFFLINE) forbids downloading {url}: "
                            f"{_offline_hint(url)}")
 
 
@@ -157,7 +157,7 @@ def _get(session: Any, url: str, *, headers: dict[str, str] | None = None, strea
     if resp.status_code in (404, 410):
         resp.close()
         raise DataNotFoundError(f"{url} does not exist on the server (HTTP {resp.status_code}): "
-                                f"check --area and --url-base")
+                                f"check area= and url_base=")
     if resp.status_code >= 400 and resp.status_code != 416:
         resp.close()
         raise OfflineError(f"download of {url} failed: HTTP {resp.status_code} "

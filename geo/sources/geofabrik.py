@@ -73,7 +73,7 @@ def find_geofabrik_folder(data_dir: str | Path) -> Path:
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise DataNotFoundError(f"data directory {data_dir} does not exist: pass --data-dir DIR "
+        raise DataNotFoundError(f"data directory {data_dir} does not exist: pass data_dir=DIR "
                                 "or set GEO_DATA_DIR")
     def usable(p: Path) -> bool:  # not a half-unpacked staging folder of 'geo data fetch'
         return p.is_dir() and not p.name.startswith(".") and not p.name.endswith(".tmp")
@@ -84,7 +84,7 @@ def find_geofabrik_folder(data_dir: str | Path) -> Path:
     if not found:
         raise DataNotFoundError(
             f"no Geofabrik shapefile folder (gis_osm_*_free_1.shp) under data directory {data_dir}: "
-            "download one with 'geo data fetch --area tongzhou' or pass --data-dir")
+            "download one with fetch_geofabrik(area='tongzhou') or pass data_dir=")
 
     def rank(p: Path) -> tuple[bool, str, str]:
         return ("roads" in available_layers(p), osm_data_date(p) or "", p.name)

@@ -83,7 +83,7 @@ EXTRA_COLUMNS = {"railways": ["bridge", "tunnel", "layer"], "places": ["populati
                  "transport": ["station"], "transport_a": ["station"]}
 
 
-def _tag_filter(layers: Iterable[str]) -> dict[str, list[str]]:
+def tag_filter(layers: Iterable[str]) -> dict[str, bool | str | list[str]]:
     """OSM key -> values to fetch for the requested layers."""
     wanted: dict[str, set[str]] = {}
     bases = {layer.removesuffix("_a") for layer in layers}
@@ -94,7 +94,8 @@ def _tag_filter(layers: Iterable[str]) -> dict[str, list[str]]:
     for layer, (key, values) in LINE_RULES.items():
         if layer in bases:
             wanted.setdefault(key, set()).update(values)
-    return {k: sorted(v) for k, v in wanted.items()}
+    out: dict[str, bool | str | list[str]] = {k: sorted(v) for k, v in wanted.items()}
+    return out
 
 
 def classify_features(features: gpd.GeoDataFrame, *, layers: Iterable[str] | None = None
@@ -171,8 +172,8 @@ def _geofabrik_road_attributes(frame: gpd.GeoDataFrame, feats: pd.DataFrame) -> 
 
     oneway = []
     for ow, junction in zip(col("oneway"), col("junction")):
-        v = ow.strip().lower() if isinstance(ow, str) else ""
-        oneway.append("T" if v == "-1" else "F" if v in ("yes", "true", "1") or
+        word = ow.strip().lower() if isinstance(ow, str) else ""
+        oneway.append("T" if word == "-1" else "F" if word in ("yes", "true", "1") or
                       junction in ("roundabout", "circular") else "B")
     maxspeed = []
     for v in col("maxspeed"):
@@ -194,7 +195,8 @@ def _geofabrik_road_attributes(frame: gpd.GeoDataFrame, feats: pd.DataFrame) -> 
     return frame
 
 
-def _empty_layers(layers: Iterable[str]) -> dict[str, gpd.GeoDataFrame]:
+def empty_layers(layers: Iterable[str]) -> dict[str, gpd.GeoDataFrame]:
+    """An empty WGS84 frame with the canonical columns for each layer name."""
     return {layer: gpd.GeoDataFrame({c: [] for c in CANONICAL_COLUMNS[:-1]}, geometry=[],
                                     crs="EPSG:4326") for layer in layers}
 
@@ -257,7 +259,7 @@ def pbf_header(path: str | Path) -> dict[str, object]:
             header = dict(_fields(fh.read(hlen)))
             if header.get(1) != b"OSMHeader":
                 raise ValueError("first block is not OSMHeader")
-            blob = dict(_fields(fh.read(int(header[3]))))  # type: ignore[arg-type]
+            blob = dict(_fields(fh.read(int(header[3]))))
         data = zlib.decompress(blob[3]) if 3 in blob else blob[1]  # type: ignore[arg-type]
         out: dict[str, object] = {"replication_timestamp": None, "bbox": None,
                                   "writingprogram": None}
@@ -299,13 +301,13 @@ def load_pbf(path: str | Path, *, bbox: tuple[float, float, float, float] | None
     wanted = list(dict.fromkeys(layers if layers is not None else DEFAULT_LAYERS))
     try:
         osm = pyrosm.OSM(str(path), bounding_box=list(bbox) if bbox is not None else None)
-        feats = osm.get_data_by_custom_criteria(custom_filter=_tag_filter(wanted),
+        feats = osm.get_data_by_custom_criteria(custom_filter=tag_filter(wanted),
                                                 keep_relations=True)
     except Exception as exc:
         raise DataError(f"OSM PBF file {path} cannot be read by pyrosm ({exc})") from exc
     if feats is None or len(feats) == 0:
         log.warning("no matching features in %s (bbox %s)", path, bbox)
-        produced = _empty_layers(w for w in wanted if w in FILE_LAYERS)
+        produced = empty_layers(w for w in wanted if w in FILE_LAYERS)
     else:
         feats = feats.copy()
         feats["osm_id"] = feats["id"].astype("int64").astype(str)
@@ -356,7 +358,7 @@ def load_xml(path: str | Path, *, bbox: tuple[float, float, float, float] | None
         raise DataNotFoundError(f"OSM XML file {path} does not exist")
     wanted = list(dict.fromkeys(layers if layers is not None else DEFAULT_LAYERS))
     try:
-        feats = ox.features_from_xml(path, tags=_tag_filter(wanted))
+        feats = ox.features_from_xml(path, tags=tag_filter(wanted))
     except ox._errors.InsufficientResponseError:
         feats = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
     except Exception as exc:
@@ -370,7 +372,7 @@ def load_xml(path: str | Path, *, bbox: tuple[float, float, float, float] | None
         produced = classify_features(feats, layers=[w for w in wanted if w in FILE_LAYERS])
     else:
         log.warning("no matching features in %s", path)
-        produced = _empty_layers(w for w in wanted if w in FILE_LAYERS)
+        produced = empty_layers(w for w in wanted if w in FILE_LAYERS)
     missing = sorted(w for w in wanted if w not in produced)
     return OsmData(layers=produced, layers_missing=missing, osm_data_date=xml_data_date(path),
                    source=f"OSM XML {path.name} (osmnx)", path=path)

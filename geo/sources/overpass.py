@@ -25,9 +25,9 @@ from geo.sources.base import OsmData
 from geo.sources.osmfile import (
     DEFAULT_LAYERS,
     FILE_LAYERS,
-    _empty_layers,
-    _tag_filter,
     classify_features,
+    empty_layers,
+    tag_filter,
 )
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _osmnx_settings(**values: Any) -> Iterator[None]:
             setattr(ox.settings, k, v)
 
 
-def _query_polygon(area: Any, buffer_m: float, simplify_m: float) -> Any:
+def query_polygon(area: Any, buffer_m: float, simplify_m: float) -> Any:
     """The (multi)polygon to query, EPSG:4326, from an Area, an area name or a geometry.
 
     Grown by ``buffer_m + simplify_m`` and then simplified with tolerance ``simplify_m``, so it
@@ -103,11 +103,11 @@ def _probe(url: str) -> None:
     except requests.exceptions.RequestException as exc:
         raise OfflineError(
             f"cannot reach the Overpass API at {url} ({type(exc).__name__}): check the network, "
-            f"or read OSM from a file instead (geo data fetch, or --data-dir with a Geofabrik "
+            f"or read OSM from a file instead (fetch_geofabrik, or data_dir= with a Geofabrik "
             f"folder or *.osm.pbf)") from exc
 
 
-def _cached_base_date(polygon: Any, tags: dict[str, list[str]]) -> str | None:
+def _cached_base_date(polygon: Any, tags: dict[str, bool | str | list[str]]) -> str | None:
     """OSM base timestamp of the cached Overpass responses for this query (no network).
 
     Uses osmnx 2.x's query builders to find the cache files; returns None if that fails.
@@ -178,18 +178,18 @@ def load_osm_overpass(
     import requests
 
     if settings.offline:
-        raise OfflineError("offline mode (--offline / GEO_OFFLINE) forbids querying the Overpass "
+        raise OfflineError("offline mode (settings.offline / GEO_OFFLINE) forbids querying the Overpass "
                            "API: read OSM from the data directory instead (a Geofabrik folder "
                            "or *.osm.pbf; see 'geo data fetch')")
     wanted = list(dict.fromkeys(layers if layers is not None else DEFAULT_LAYERS))
     producible = [w for w in wanted if w in FILE_LAYERS]
     missing = sorted(w for w in wanted if w not in FILE_LAYERS)
-    polygon = _query_polygon(area, buffer_m, simplify_m)
+    polygon = query_polygon(area, buffer_m, simplify_m)
     url = (overpass_url or ox.settings.overpass_url).rstrip("/")
-    tags = _tag_filter(producible)
+    tags = tag_filter(producible)
     source = f"Overpass API {url} (osmnx {ox.__version__}), cached in {cache_folder()}"
     if not tags:
-        return OsmData(layers=_empty_layers(producible), layers_missing=missing, source=source)
+        return OsmData(layers=empty_layers(producible), layers_missing=missing, source=source)
 
     _probe(url)
     folder = cache_folder()
@@ -212,7 +212,7 @@ def load_osm_overpass(
 
     if feats is None or len(feats) == 0:
         log.warning("Overpass returned no matching features for the area")
-        produced = _empty_layers(producible)
+        produced = empty_layers(producible)
     else:
         feats = feats.reset_index()
         feats["osm_id"] = feats["id"].astype(str)

@@ -1,412 +1,25 @@
-"""Siting: where to add facilities so that more demand is covered within a threshold.
-
-Two classic coverage models (Church & ReVelle 1974; Toregas et al. 1971), solved exactly as
-integer programmes with PuLP and CBC (default; bundled with PuLP) or HiGHS:
-
-- :func:`maximal_covering` (MCLP): choose ``add`` new sites among candidates to maximise the
-  demand weight (population) covered, i.e. within ``threshold`` of at least one facility;
-- :func:`set_covering` (LSCP): the fewest new sites that bring the covered share of demand
-  weight to ``target_share`` (1.0 = every unit, solved as one set covering model; below 1,
-  the smallest k whose maximal covering optimum reaches the target, found by bisection on k
-  with exact MCLP solves, so the answer is also the most weight any k sites cover).
-
-Existing facilities are fixed: demand they already cover counts as covered and is left out of
-the choice, so they are never "re-chosen" and their coverage is never double counted.
-
-Costs are a demand x candidate matrix in the threshold's unit: pass ``cost_matrix`` (dense
-numpy array, or a scipy.sparse matrix whose stored entries are costs and whose missing entries
-mean "beyond reach") or a ``cost_fn(demand, points, *, limit)`` returning one. Builders:
-:func:`straight_line_costs` (metres), :func:`approximation_costs` (straight line x circuity,
-optionally / speed: for when no network exists), :func:`network_costs` (scipy dijkstra from
-every candidate node, ``limit``-bounded, sparse). Candidates come from
-:func:`candidate_sites` (demand-cell centroids or network nodes, minus water and existing
-facilities).
-
-Why PuLP rather than ``spopt.locate.MCLP``/``LSCP``: spopt (which also uses PuLP) builds a
-dense demand x candidate coverage matrix with Python loops, has no minimum-coverage-target
-set covering, and raises on a solver time-out instead of returning the incumbent. The models
-here are the same formulations on the sparse coverage pairs; tests check them against spopt,
-brute force and hand-solved instances.
-"""
+"""The two coverage models, solved with PuLP (CBC or HiGHS): :func:`maximal_covering`,
+:func:`set_covering` and :func:`solve_series`; see :mod:`geo.siting`."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from geo import settings
-
-# the cost builders live with the coverage layer; re-exported here for siting's callers
-from geo.coverage.engines import CIRCUITY  # noqa: F401
-from geo.coverage.pairs import (  # noqa: F401
-    COST_UNITS,
-    approximation_costs,
-    network_costs,
-    straight_line_costs,
-)
 from geo.errors import DataError, EmptyResultError, GeoError
+from geo.siting._problem import Prep, check_threshold, prepare
+from geo.siting.result import SitingResult
 
 log = logging.getLogger(__name__)
 
 SOLVERS = ("highs", "cbc")
-
-
-# --------------------------------------------------------------------------------------------
-# Result
-# --------------------------------------------------------------------------------------------
-
-@dataclass
-class SitingResult:
-    """Proposed sites and the coverage they bring.
-
-    Attributes
-    ----------
-    problem : "maximal_covering" or "set_covering".
-    sites : GeoDataFrame (EPSG:4326), one row per proposed site, best first: ``site_id``
-        (candidate id), ``rank`` (1 = largest gain; each next site adds the most given those
-        before it), ``covered_gain`` (weight newly covered by this site given the existing
-        facilities and the higher-ranked sites; the gains add up to ``covered_after -
-        covered_before``), ``covered_gain_share`` (the gain as a share of the total weight),
-        ``covered_alone`` (weight that only this site covers in the final plan), the
-        candidate's own columns, ``geometry``.
-    covered_before, covered_after : demand weight covered by the existing facilities alone /
-        with the proposed sites (``weight_column`` units, e.g. people).
-    total_weight : weight of all demand units.
-    objective : objective value: weight newly covered (maximal covering) or number of new
-        sites (set covering).
-    proven_optimal : False when the solver stopped on the time limit with a feasible but
-        unproven solution (see ``warnings``).
-    solver : solver name ("highs", "cbc" or the class of a custom PuLP solver).
-    time_s : wall time of model building and solving, seconds.
-    message : one line for people.
-    threshold : coverage threshold in the cost unit.
-    warnings : anything the user should know (time-out, fewer sites than asked, ...).
-    parameters : the inputs the result depends on (counts, add, target_share, cost label ...).
-    demand_status : DataFrame indexed like the demand: ``weight``, ``covered_before``,
-        ``covered_after`` (bool), ``new_site_rank`` (rank of the best-ranked proposed site
-        covering a newly covered unit; 0 otherwise).
-    """
-
-    problem: str
-    sites: Any
-    covered_before: float
-    covered_after: float
-    total_weight: float
-    objective: float
-    proven_optimal: bool
-    solver: str
-    time_s: float
-    message: str
-    threshold: float
-    warnings: list[str] = field(default_factory=list)
-    parameters: dict[str, Any] = field(default_factory=dict)
-    demand_status: Any = None
-
-    @property
-    def share_before(self) -> float:
-        """Covered share (0-1) of the total weight before the new sites."""
-        return self.covered_before / self.total_weight if self.total_weight > 0 else math.nan
-
-    @property
-    def share_after(self) -> float:
-        """Covered share (0-1) of the total weight with the new sites."""
-        return self.covered_after / self.total_weight if self.total_weight > 0 else math.nan
-
-    @property
-    def n_sites(self) -> int:
-        return len(self.sites)
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready dict of everything but the geometries (sites as plain records)."""
-        sites = pd.DataFrame(self.sites.drop(columns="geometry"))
-        pts = self.sites.geometry
-        sites["lon"] = pts.x.to_numpy() if len(pts) else []
-        sites["lat"] = pts.y.to_numpy() if len(pts) else []
-        return {
-            "problem": self.problem, "threshold": self.threshold,
-            "total_weight": self.total_weight,
-            "covered_before": self.covered_before, "covered_after": self.covered_after,
-            "share_before": self.share_before, "share_after": self.share_after,
-            "n_sites": self.n_sites, "objective": self.objective,
-            "proven_optimal": self.proven_optimal, "solver": self.solver,
-            "time_s": self.time_s, "message": self.message, "warnings": list(self.warnings),
-            "parameters": _jsonable(self.parameters),
-            "sites": _jsonable(sites.to_dict(orient="records")),
-        }
-
-    def to_geojson(self, path: str | Path) -> Path:
-        """Write the sites as a GeoJSON FeatureCollection (EPSG:4326) atomically.
-
-        The coverage summary (without the site list) is a foreign member ``siting``.
-        """
-        from geo.io import write_json
-
-        doc = json.loads(self.sites.to_json(na="null", drop_id=True, to_wgs84=True))
-        doc["datum"] = "wgs84"  # declared, so the file can serve as a geo scenario
-        summary = self.summary()
-        summary.pop("sites")
-        doc["siting"] = summary
-        return write_json(path, _jsonable(doc))
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if obj is None or isinstance(obj, (str, int)):
-        return obj
-    if pd.api.types.is_scalar(obj) and pd.isna(obj):
-        return None
-    return str(obj)
-
-
-# --------------------------------------------------------------------------------------------
-# Candidates
-# --------------------------------------------------------------------------------------------
-
-def candidate_sites(source: Any, *, exclude: Any = None, min_distance_m: float = 0.0,
-                    area: Any = None, spacing_m: float | None = None) -> Any:
-    """Candidate points for new facilities.
-
-    (Over 80 lines: one linear pipeline, points -> exclusions -> area -> thinning, most of
-    it argument checks with their messages.)
-
-    Parameters
-    ----------
-    source : a GeoDataFrame of demand cells (each cell's centroid, or a representative point
-        when the centroid falls outside a clipped cell) or of points; or a projected
-        networkx graph (its nodes; a ``node`` column keeps the node id).
-    exclude : geometries where no site may go: a GeoDataFrame / GeoSeries / shapely geometry,
-        or a list of them; an item may be a tuple ``(geometries, distance_m)`` to give it its
-        own clearance. Typical: water polygons (clearance 0: inside water) and existing
-        facility points (clearance ~ half a cell, so the cell holding a station is dropped).
-    min_distance_m : default clearance, metres: candidates within this distance of an
-        ``exclude`` geometry are dropped (0: inside or on it).
-    area : optional Area or shapely polygon (EPSG:4326); candidates outside it are dropped.
-    spacing_m : optional thinning (for dense network nodes): keep at most one candidate per
-        ``spacing_m`` square of the metric grid, the one nearest the square's centre.
-
-    Returns
-    -------
-    GeoDataFrame of points (EPSG:4326) with ``candidate_id`` (``cell_id`` when the source has
-    one, ``node/<id>`` for graph nodes, else the index label) and the source's columns.
-    """
-    import geopandas as gpd
-    import shapely
-
-    from geo.coverage.result import metric_crs_of
-
-    if hasattr(source, "nodes") and hasattr(source, "graph"):
-        from geo.network import require_projected
-
-        crs = require_projected(source, arg="source")
-        nodes = list(source.nodes)
-        if not nodes:
-            raise EmptyResultError("source graph has no nodes: no candidate sites")
-        xy = np.array([(source.nodes[n]["x"], source.nodes[n]["y"]) for n in nodes], float)
-        node_col = np.empty(len(nodes), dtype=object)
-        node_col[:] = nodes
-        cand = gpd.GeoDataFrame({"candidate_id": [f"node/{n}" for n in nodes],
-                                 "node": node_col}, geometry=shapely.points(xy), crs=crs)
-    elif isinstance(source, gpd.GeoDataFrame):
-        if source.crs is None:
-            raise DataError("source has no CRS; set it (OSM data is EPSG:4326)")
-        if len(source) == 0:
-            raise EmptyResultError("source is empty: no candidate sites")
-        crs = metric_crs_of(source)
-        m = source.to_crs(crs)
-        geom = m.geometry
-        if not (geom.geom_type == "Point").all():
-            cen = geom.centroid
-            inside = cen.within(geom).to_numpy()
-            geom = gpd.GeoSeries(np.where(inside, cen.values, geom.representative_point().values),
-                                 index=m.index, crs=crs)
-        cand = gpd.GeoDataFrame(pd.DataFrame(m.drop(columns=m.geometry.name)), geometry=geom.values,
-                                crs=crs)
-        if "candidate_id" not in cand.columns:
-            ids = cand["cell_id"] if "cell_id" in cand.columns else cand.index
-            cand.insert(0, "candidate_id", [str(i) for i in ids])
-    else:
-        raise DataError(f"source must be a GeoDataFrame of cells/points or a networkx graph, "
-                        f"got {type(source).__name__}")
-    n0 = len(cand)
-    pts = np.asarray(cand.geometry.values, dtype=object)
-    keep = np.ones(n0, dtype=bool)
-    if area is not None:
-        poly = getattr(area, "geometry", area)
-        poly_m = gpd.GeoSeries([poly], crs=settings.geographic_crs).to_crs(crs).iloc[0]
-        shapely.prepare(poly_m)
-        keep &= shapely.covers(poly_m, pts)
-    items = exclude if isinstance(exclude, list) else ([] if exclude is None else [exclude])
-    for item in items:
-        geoms, dist = (item if isinstance(item, tuple) else (item, min_distance_m))
-        if not float(dist) >= 0:
-            raise DataError(f"exclusion distance must be >= 0 metres, got {dist!r}")
-        if isinstance(geoms, gpd.GeoDataFrame):
-            geoms = geoms.geometry
-        if not isinstance(geoms, gpd.GeoSeries):
-            geoms = gpd.GeoSeries([geoms], crs=settings.geographic_crs)
-        if geoms.crs is None:
-            raise DataError("exclude geometries have no CRS; set it (OSM data is EPSG:4326)")
-        if len(geoms) == 0:
-            continue
-        g = np.asarray(geoms.to_crs(crs).values, dtype=object)
-        tree = shapely.STRtree(g)
-        hit = tree.query(pts, predicate="dwithin", distance=float(dist))[0] if dist > 0 \
-            else tree.query(pts, predicate="intersects")[0]
-        keep[np.unique(hit)] = False
-    cand = cand[keep]
-    if spacing_m is not None and len(cand):
-        if not float(spacing_m) > 0:
-            raise DataError(f"spacing_m must be > 0 metres, got {spacing_m!r}")
-        s = float(spacing_m)
-        x, y = cand.geometry.x.to_numpy(), cand.geometry.y.to_numpy()
-        gx, gy = np.floor(x / s), np.floor(y / s)
-        off = np.hypot(x - (gx + 0.5) * s, y - (gy + 0.5) * s)
-        order = np.lexsort((np.arange(len(cand)), off, gy, gx))
-        first = np.r_[True, (gx[order][1:] != gx[order][:-1]) | (gy[order][1:] != gy[order][:-1])]
-        cand = cand.iloc[np.sort(order[first])]
-    log.info("candidate sites: %d of %d kept (area, exclusions, spacing)", len(cand), n0)
-    return cand.to_crs(settings.geographic_crs)
-
-
-# --------------------------------------------------------------------------------------------
-# Problem preparation
-# --------------------------------------------------------------------------------------------
-
-@dataclass
-class _Prep:
-    weights: np.ndarray          # per demand unit
-    before: np.ndarray           # bool, covered by existing facilities
-    cover: Any                   # csr bool (demand x candidates): cost <= threshold
-    total: float
-    cost_label: str
-
-
-def _check_threshold(threshold: Any) -> float:
-    try:
-        t = float(threshold)
-    except (TypeError, ValueError):
-        t = math.nan
-    if not (math.isfinite(t) and t > 0):
-        raise DataError(f"threshold must be a finite number > 0 (in the cost unit), got "
-                        f"{threshold!r}")
-    return t
-
-
-def _weights(demand: Any, weight_column: str | None) -> np.ndarray:
-    if weight_column is None:
-        return np.ones(len(demand))
-    if weight_column not in demand.columns:
-        raise DataError(f"demand has no weight column {weight_column!r} (weight_column); columns: "
-                        f"{[c for c in demand.columns if c != 'geometry']}; pass "
-                        f"weight_column=None to count demand units")
-    w = pd.to_numeric(demand[weight_column], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        raise DataError(f"demand[{weight_column!r}] must be finite and >= 0; {int(bad.sum())} "
-                        f"row(s) are not (e.g. row {demand.index[np.flatnonzero(bad)[0]]!r})")
-    return w
-
-
-def _coverage_matrix(costs: Any, shape: tuple[int, int], threshold: float, what: str) -> Any:
-    """Boolean sparse matrix of cost <= threshold from a dense or sparse cost matrix."""
-    from scipy.sparse import csr_array, issparse
-
-    if issparse(costs):
-        if costs.shape != shape:
-            raise DataError(f"{what} has shape {costs.shape}, expected {shape} (demand x "
-                            f"{'candidates' if 'cand' in what else 'facilities'})")
-        coo = costs.tocoo()
-        data = np.asarray(coo.data, dtype=float)
-        if (data < 0).any():
-            raise DataError(f"{what} has negative costs; costs must be >= 0")
-        ok = data <= threshold      # NaN compares False: not covered
-        return csr_array((np.ones(int(ok.sum()), dtype=bool), (coo.row[ok], coo.col[ok])),
-                         shape=shape)
-    arr = np.asarray(costs, dtype=float)
-    if arr.shape != shape:
-        raise DataError(f"{what} has shape {arr.shape}, expected {shape} (demand rows x "
-                        f"{'candidates' if 'cand' in what else 'facilities'})")
-    if (arr < 0).any():
-        raise DataError(f"{what} has negative costs; costs must be >= 0")
-    if np.isnan(arr).any():
-        log.warning("%s: %d NaN cost(s) treated as unreachable", what, int(np.isnan(arr).sum()))
-    return csr_array(arr <= threshold)
-
-
-def _existing_before(existing: Any, demand: Any, threshold: float,
-                     cost_fn: Callable[..., Any] | None) -> np.ndarray:
-    import geopandas as gpd
-
-    n = len(demand)
-    if existing is None:
-        return np.zeros(n, dtype=bool)
-    if isinstance(existing, gpd.GeoDataFrame):
-        if len(existing) == 0:
-            return np.zeros(n, dtype=bool)
-        if cost_fn is None:
-            raise DataError("existing is a GeoDataFrame of facilities but no cost_fn was given "
-                            "to compute their costs; pass cost_fn=... or pass existing as the "
-                            "per-demand cost to the nearest existing facility")
-        cover = _coverage_matrix(cost_fn(demand, existing, limit=threshold), (n, len(existing)),
-                                 threshold, "cost_fn(demand, existing)")
-        return np.asarray(cover.sum(axis=1)).ravel() > 0
-    cost = getattr(existing, "cost", existing)      # a geo.coverage CoverageResult
-    arr = np.asarray(cost, dtype=float).ravel()
-    if arr.shape != (n,):
-        raise DataError(f"existing: expected a GeoDataFrame of facilities or {n} per-demand "
-                        f"costs to the nearest existing facility, got shape {arr.shape}")
-    return arr <= threshold
-
-
-def _prepare(demand: Any, candidates: Any, existing: Any, threshold: float,
-             cost_matrix: Any, cost_fn: Callable[..., Any] | None,
-             weight_column: str | None) -> _Prep:
-    import geopandas as gpd
-
-    if not isinstance(demand, gpd.GeoDataFrame):
-        raise DataError(f"demand must be a GeoDataFrame, got {type(demand).__name__}")
-    if len(demand) == 0:
-        raise EmptyResultError("demand is empty: nothing to cover")
-    if not isinstance(candidates, gpd.GeoDataFrame):
-        raise DataError(f"candidates must be a GeoDataFrame of points, got "
-                        f"{type(candidates).__name__}")
-    if len(candidates) == 0:
-        raise EmptyResultError("candidates is empty: no site to choose; build them with "
-                               "geo.siting.candidate_sites or relax the exclusions")
-    w = _weights(demand, weight_column)
-    shape = (len(demand), len(candidates))
-    if cost_matrix is not None:
-        costs, label = cost_matrix, "cost_matrix"
-    elif cost_fn is not None:
-        costs = cost_fn(demand, candidates, limit=threshold)
-        label = getattr(cost_fn, "__name__", None) or getattr(getattr(cost_fn, "func", None),
-                                                              "__name__", "cost_fn")
-    else:
-        raise DataError("pass cost_matrix (demand x candidates) or cost_fn, e.g. "
-                        "functools.partial(geo.siting.approximation_costs, speed_kph=30, "
-                        "unit='min')")
-    cover = _coverage_matrix(costs, shape, threshold, "cost matrix (demand x candidates)")
-    before = _existing_before(existing, demand, threshold, cost_fn)
-    return _Prep(w, before, cover, float(w.sum()), label)
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,7 +108,7 @@ def _lscp(rows: Any, solver: Any, name: str, what: str) -> tuple[np.ndarray, boo
     return chosen, opt
 
 
-def _reduce(prep: _Prep) -> tuple[np.ndarray, np.ndarray, Any]:
+def _reduce(prep: Prep) -> tuple[np.ndarray, np.ndarray, Any]:
     """Units that matter (not yet covered, weight > 0, coverable) and candidates covering any.
 
     Returns (unit rows, candidate columns, csr bool sub-matrix).
@@ -537,7 +150,7 @@ def _greedy(cols: list[np.ndarray], w: np.ndarray, covered: np.ndarray, pool: It
     return order, gains, first_rank
 
 
-def _order_sites(prep: _Prep, chosen: np.ndarray) -> tuple[list[int], list[float], list[float],
+def _order_sites(prep: Prep, chosen: np.ndarray) -> tuple[list[int], list[float], list[float],
                                                              np.ndarray]:
     """Greedy order of the chosen candidate columns by marginal gain; per-site gains, weight
     only each covers, and per demand unit the rank of the first covering site (0: none)."""
@@ -551,7 +164,7 @@ def _order_sites(prep: _Prep, chosen: np.ndarray) -> tuple[list[int], list[float
     return order, gains, alone, first_rank
 
 
-def _result(problem: str, prep: _Prep, demand: Any, candidates: Any, chosen: np.ndarray,
+def _result(problem: str, prep: Prep, demand: Any, candidates: Any, chosen: np.ndarray,
             threshold: float, proven: bool, solver_name: str, t0: float,
             objective: float | None,
             warnings: list[str], params: dict[str, Any], message: str | None = None
@@ -615,7 +228,7 @@ def _result(problem: str, prep: _Prep, demand: Any, candidates: Any, chosen: np.
                         demand_status=status)
 
 
-def _params(prep: _Prep, demand: Any, candidates: Any, **kw: Any) -> dict[str, Any]:
+def _params(prep: Prep, demand: Any, candidates: Any, **kw: Any) -> dict[str, Any]:
     reach = np.diff(prep.cover.indptr) > 0
     unc = ~prep.before & ~reach & (prep.weights > 0)
     return {**kw, "cost": prep.cost_label, "n_demand": len(demand),
@@ -654,13 +267,13 @@ def maximal_covering(demand: Any, candidates: Any, *, existing: Any = None, add:
         proved optimality in 1-3 s where HiGHS 1.x took 10-40 s, hence the default.
     """
     t0 = time.perf_counter()
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     if isinstance(add, bool) or not isinstance(add, (int, np.integer)) or add < 1:
         raise DataError(f"add must be an integer >= 1 (new sites), got {add!r}")
     if not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
         raise DataError(f"time_limit_s must be > 0 seconds, got {time_limit_s!r}")
     slv, name = _solver(solver, float(time_limit_s))
-    prep = _prepare(demand, candidates, existing, threshold, cost_matrix, cost_fn,
+    prep = prepare(demand, candidates, existing, threshold, cost_matrix, cost_fn,
                     weight_column)
     params = _params(prep, demand, candidates, add=int(add), weight_column=weight_column,
                      time_limit_s=float(time_limit_s))
@@ -699,7 +312,7 @@ def set_covering(demand: Any, candidates: Any, *, existing: Any = None, threshol
     Other parameters as :func:`maximal_covering`.
     """
     t0 = time.perf_counter()
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     try:
         target = float(target_share)
     except (TypeError, ValueError):
@@ -709,7 +322,7 @@ def set_covering(demand: Any, candidates: Any, *, existing: Any = None, threshol
     if not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
         raise DataError(f"time_limit_s must be > 0 seconds, got {time_limit_s!r}")
     slv, name = _solver(solver, float(time_limit_s))
-    prep = _prepare(demand, candidates, existing, threshold, cost_matrix, cost_fn,
+    prep = prepare(demand, candidates, existing, threshold, cost_matrix, cost_fn,
                     weight_column)
     params = _params(prep, demand, candidates, target_share=target,
                      weight_column=weight_column, time_limit_s=float(time_limit_s))
@@ -807,7 +420,7 @@ def solve_series(demand: Any, candidates: Any, adds: Iterable[int], **kwargs: An
 
     A cost matrix built once: pass ``cost_matrix`` or it is computed from ``cost_fn`` here.
     """
-    threshold = _check_threshold(kwargs.get("threshold"))
+    threshold = check_threshold(kwargs.get("threshold"))
     if kwargs.get("cost_matrix") is None and kwargs.get("cost_fn") is not None:
         kwargs["cost_matrix"] = kwargs["cost_fn"](demand, candidates, limit=threshold)
     return [maximal_covering(demand, candidates, add=int(a), **kwargs) for a in adds]
