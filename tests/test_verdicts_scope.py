@@ -220,13 +220,13 @@ def test_stations_out_of_service_are_a_variant_and_outlines_count(toy_ctx):
 
 
 def test_station_distance_is_to_its_outline(toy_ctx):
-    from geo.claims.metrics import _station_targets
+    from geo.claims.metrics import station_targets
     from geo.coverage import straight_line_distance
 
     st = toy_ctx.facilities("rail_station")
     with_outline = st[st["outline"].notna()]
     assert len(with_outline) >= 1
-    targets = _station_targets(with_outline, "straight_line")
+    targets = station_targets(with_outline, "straight_line")
     assert set(targets.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
     # a demand point on the outline's edge is 0 m from the station, though its point is inside
     poly_m = gpd.GeoSeries([with_outline["outline"].iloc[0]], crs=4326).to_crs(32650).iloc[0]
@@ -240,7 +240,7 @@ def test_station_distance_is_to_its_outline(toy_ctx):
 
 def test_expressway_entrances_searched_as_far_as_the_budget_reaches(toy_ctx):
     from geo.claims.context import DRIVE_GRAPH_MARGIN_M, GRAPH_MARGIN_M
-    from geo.claims.metrics import _reach_m
+    from geo.claims.metrics import facility_reach_m
 
     # 15 min at 80 km/h = 20 km (was: a fixed 3 km past the border)
     assert toy_ctx.coverage_reach_m("expressway_entrance", budget_s=900,
@@ -251,8 +251,8 @@ def test_expressway_entrances_searched_as_far_as_the_budget_reaches(toy_ctx):
                  {"threshold_min": 15, "facility_kind": "expressway_entrance",
                   "speed_profile": "drive", "direction": "to_facility", "denominator": "area"},
                  {"value": 1.0, "comparator": ">=", "unit": "share", "year": 2030})
-    assert _reach_m(toy_ctx, c02.params) == pytest.approx(15 * 60 * 80 / 3.6)
-    assert _reach_m(toy_ctx, c02.params) <= DRIVE_GRAPH_MARGIN_M
+    assert facility_reach_m(toy_ctx, c02.params) == pytest.approx(15 * 60 * 80 / 3.6)
+    assert facility_reach_m(toy_ctx, c02.params) <= DRIVE_GRAPH_MARGIN_M
 
 
 # ------------------------------------------------------------------ reference inventory

@@ -48,6 +48,8 @@ CANDIDATE_SPACING_M = 1000.0
 
 def _needed_share(claim: Claim) -> float | None:
     t = claim.target
+    if t.value is None:         # a 'measure' claim has no number to reach
+        return None
     if t.comparator == ">=":
         return float(t.value)
     if t.comparator == "~":
@@ -83,7 +85,7 @@ def coverage_completeness(ctx: StudyContext, claim: Claim, base: Measure, verdic
     """
     from geo import siting
     from geo.claims.gap import EXISTING_CLEARANCE_M, SITEABLE
-    from geo.claims.metrics import REGISTRY, _select
+    from geo.claims.metrics import REGISTRY, select_facilities
 
     metric = REGISTRY[claim.metric]
     need = _needed_share(claim)
@@ -93,12 +95,14 @@ def coverage_completeness(ctx: StudyContext, claim: Claim, base: Measure, verdic
             or base.layers.cells is None):
         return None
     p = claim.params
-    mapped = len(_select(ctx, p, coverage=False))
+    mapped = len(select_facilities(ctx, p, coverage=False))
     limit = int(PLAUSIBLE_FACTOR * mapped)
     out: dict[str, Any] = {"target_share": round(need, 4), "mapped_inside": mapped,
                            "plausible_limit": limit}
     cells = base.layers.cells
     sm = metric.siting(ctx, p)
+    if sm is None:              # the metric cannot be sited here: nothing to test
+        return None
     exclude = [(ctx.osm.layer("water_a"), 0.0)]
     fac = base.layers.facilities
     if fac is not None and len(fac):
@@ -106,7 +110,7 @@ def coverage_completeness(ctx: StudyContext, claim: Claim, base: Measure, verdic
     try:
         cands = siting.candidate_sites(cells, exclude=exclude, area=ctx.area,
                                        spacing_m=max(CANDIDATE_SPACING_M, ctx.cell_size_m))
-        prep = siting._prepare(cells, cands, sm.existing(cells), sm.threshold, None,
+        prep = siting.prepare(cells, cands, sm.existing(cells), sm.threshold, None,
                                sm.cost_fn, sm.weight_column)
     except GeoError as exc:
         out.update(plausible=None, method="not run", why=str(exc).splitlines()[0][:300])
@@ -114,8 +118,8 @@ def coverage_completeness(ctx: StudyContext, claim: Claim, base: Measure, verdic
         return out
     w, covered = prep.weights, prep.before.copy()
     need_w = need * prep.total - float(w[covered].sum())
-    cols = siting._columns(prep.cover)
-    order, gains, _ = siting._greedy(cols, w, covered, range(len(cols)), need=need_w)
+    cols = siting.coverage_columns(prep.cover)
+    order, gains, _ = siting.greedy_order(cols, w, covered, range(len(cols)), need=need_w)
     reached = sum(gains) >= need_w - 1e-9
     out["extra_at_most"] = len(order) if reached else None
     out["candidates"] = len(cands)

@@ -189,7 +189,7 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
 def _reference_block(ctx: StudyContext, claim: Claim) -> dict[str, Any] | None:
     """The reference inventory merged with the claim's OSM facilities inside the area
     (:func:`geo.facilities.merge_reference`), or None without a reference of its kind."""
-    from geo.claims.metrics import _select
+    from geo.claims.metrics import select_facilities
     from geo.facilities import merge_reference
 
     kind = dict(claim.parameters).get("facility_kind")
@@ -199,7 +199,7 @@ def _reference_block(ctx: StudyContext, claim: Claim) -> dict[str, Any] | None:
     if len(ref) == 0:
         return None
     inside = ref[ref.within(ctx.area.geometry).to_numpy()]
-    out = merge_reference(_select(ctx, claim.params, coverage=False), inside)
+    out = merge_reference(select_facilities(ctx, claim.params, coverage=False), inside)
     out["datum"] = ctx.reference.attrs.get("datum")
     out["outside_area"] = int(len(ref) - len(inside))
     return out

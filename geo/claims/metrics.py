@@ -133,7 +133,7 @@ class SitingModel:
     model: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _tuple(v: Any) -> tuple[Any, ...] | None:
+def as_tuple(v: Any) -> tuple[Any, ...] | None:
     return tuple(v) if v is not None else None
 
 
@@ -232,7 +232,7 @@ def _extent_variants(p: Any) -> list[Variant]:
     return [Variant("extent", "area", dataclasses.replace(p, extent="area"))]
 
 
-def _facility_points(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def facility_points(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Canonical point frame for maps (drops extra geometry columns such as ``polygon``)."""
     cols = [c for c in fac.columns if c not in ("geometry", "outline") and not isinstance(
         fac[c].dtype, gpd.array.GeometryDtype)]
@@ -264,7 +264,7 @@ def _buffers(fac: gpd.GeoDataFrame, radius_m: float | np.ndarray, label: str
                             crs=settings.metric_crs).to_crs(settings.geographic_crs)
 
 
-def _reach_m(ctx: StudyContext, p: Any) -> float:
+def facility_reach_m(ctx: StudyContext, p: Any) -> float:
     """How far beyond the border the claim's facilities can serve: for expressway entrances the
     drive budget at the profile's fastest speed (as far as the budget can reach)."""
     kind = p.facility_kind
@@ -276,16 +276,16 @@ def _reach_m(ctx: StudyContext, p: Any) -> float:
     return ctx.coverage_reach_m(kind)
 
 
-def _select(ctx: StudyContext, p: Any, *, coverage: bool) -> gpd.GeoDataFrame:
+def select_facilities(ctx: StudyContext, p: Any, *, coverage: bool) -> gpd.GeoDataFrame:
     """The claim's facilities; for ``coverage`` also those outside the area that serve it
-    (:func:`_reach_m`), for counts only those inside."""
+    (:func:`facility_reach_m`), for counts only those inside."""
     kind = p.facility_kind
     fclasses = getattr(p, "highway_classes", None) if kind == "expressway_entrance" else \
         getattr(p, "fclasses", None)
-    fac = ctx.facilities(kind, fclasses=_tuple(fclasses),
+    fac = ctx.facilities(kind, fclasses=as_tuple(fclasses),
                          name_pattern=getattr(p, "name_pattern", None),
                          extra_name_pattern=getattr(p, "extra_name_pattern", None),
-                         reach_m=_reach_m(ctx, p) if coverage else 0.0)
+                         reach_m=facility_reach_m(ctx, p) if coverage else 0.0)
     modes = getattr(p, "station_modes", None)
     if modes is not None:  # modes come from the nearest railway line
         require_layers(ctx.osm, ("railways",), "station modes")
@@ -298,7 +298,7 @@ def _select(ctx: StudyContext, p: Any, *, coverage: bool) -> gpd.GeoDataFrame:
     return fac
 
 
-def _station_targets(fac: gpd.GeoDataFrame, method: str) -> gpd.GeoDataFrame:
+def station_targets(fac: gpd.GeoDataFrame, method: str) -> gpd.GeoDataFrame:
     """What distances are measured to: a station's outline (polygon) where OSM maps one, else
     its point; on a network, points every :data:`OUTLINE_STEP_M` along the outlines."""
     if "outline" not in fac.columns or not fac["outline"].notna().any():
@@ -323,7 +323,7 @@ def _none_mapped_inside(ctx: StudyContext, p: Any) -> bool:
     exempt: a district may rightly have none of its own."""
     if p.facility_kind == "expressway_entrance":
         return False
-    return len(_select(ctx, p, coverage=False)) == 0
+    return len(select_facilities(ctx, p, coverage=False)) == 0
 
 
 def _no_facilities(p: Any, unit: str) -> Measure:
@@ -358,10 +358,10 @@ def _walk_pairs(G: Any) -> Callable[..., Any]:
     return walk_network
 
 
-_KIND = Param("str", "facility kind (geo.facilities)", FACILITY_KINDS)
-_FCLASSES = Param("list[str]", "Geofabrik fclass values making up the kind (replaces its default)")
-_EXTRA_NAME = Param("regex", "also count POIs of any class whose name matches this regex")
-_NAME_PATTERN = Param("regex", "keep only facilities whose name matches this regex")
+KIND_PARAM = Param("str", "facility kind (geo.facilities)", FACILITY_KINDS)
+FCLASSES_PARAM = Param("list[str]", "Geofabrik fclass values making up the kind (replaces its default)")
+EXTRA_NAME_PARAM = Param("regex", "also count POIs of any class whose name matches this regex")
+NAME_PATTERN_PARAM = Param("regex", "keep only facilities whose name matches this regex")
 _EXTENT = Param("str", "what the indicator is defined over: the whole area, the built-up area "
                        "or residential land (geo.extent; default area)",
                 ("area", "built_up", "residential"))
@@ -401,13 +401,13 @@ class ShareWithinDistance(Metric):
         required={
             "threshold_m": Param("number", "distance threshold in metres (0 to 100 km)",
                                  max=100_000),
-            "facility_kind": _KIND,
+            "facility_kind": KIND_PARAM,
             "denominator": Param("str", "what is counted", ("population", "population_and_jobs")),
             "mode": Param("str", "walk network (straight line when no network) or straight line",
                           ("walk", "straight_line")),
         },
-        optional={"fclasses": _FCLASSES, "extra_name_pattern": _EXTRA_NAME,
-                  "name_pattern": _NAME_PATTERN, "extent": _EXTENT,
+        optional={"fclasses": FCLASSES_PARAM, "extra_name_pattern": EXTRA_NAME_PARAM,
+                  "name_pattern": NAME_PATTERN_PARAM, "extent": _EXTENT,
                   "not_in_service_names": Param("list[str]", "stations mapped in OSM but not in "
                                                 "service (cite the source in the notes); "
                                                 "stations tagged as construction / proposed or "
@@ -420,14 +420,14 @@ class ShareWithinDistance(Metric):
 
     def evaluate(self, ctx: StudyContext, p: ShareWithinDistanceParams, *,
                  detail: bool) -> Measure:
-        fac = _select(ctx, p, coverage=True)
+        fac = select_facilities(ctx, p, coverage=True)
         if len(fac) == 0 or _none_mapped_inside(ctx, p):
             return _no_facilities(p, "share")
         threshold = float(p.threshold_m)
         notes: list[str] = []
         method = choose_method(network=self._network(ctx, p), fallback="straight_line",
                                requested=p.method)
-        cost = ctx.nearest_cost(_station_targets(fac, method), method=method,
+        cost = ctx.nearest_cost(station_targets(fac, method), method=method,
                                 network_type="walk", weight="length", reverse=True)
         if method != "network" and p.mode == "walk" and detail:
             notes.append("No walk network is available, so distance is straight-line (the "
@@ -451,7 +451,7 @@ class ShareWithinDistance(Metric):
                 sa = _buffers(fac, threshold, f"within {threshold:g} m")
             m.layers = ClaimLayers(cells=_cells_layer(ctx, cost, covered, "cost_m", weights=pop),
                                    cost_column="cost_m", cost_unit="m", covered_column="covered",
-                                   threshold=threshold, facilities=_facility_points(fac),
+                                   threshold=threshold, facilities=facility_points(fac),
                                    service_areas=sa)
         return m
 
@@ -528,7 +528,7 @@ class DriveTimeShare(Metric):
         required={
             "threshold_min": Param("number", "total time budget in minutes (turnout included; "
                                                "0 to 600)", max=600),
-            "facility_kind": _KIND,
+            "facility_kind": KIND_PARAM,
             "speed_profile": Param("str", "speed profile of geo.network", ("drive", "fire")),
             "direction": Param("str", "residents drive to entrances; engines drive from stations",
                                ("to_facility", "from_facility")),
@@ -561,7 +561,7 @@ class DriveTimeShare(Metric):
             return Measure(None, "share", None, denominator,
                            reason=f"expressway entrances and drive times need a road network; "
                                   f"{NO_NETWORK}")
-        fac = _select(ctx, p, coverage=True)
+        fac = select_facilities(ctx, p, coverage=True)
         if len(fac) == 0 or _none_mapped_inside(ctx, p):
             return _no_facilities(p, "share")
         prof = _profile(p)
@@ -614,7 +614,7 @@ class DriveTimeShare(Metric):
         m.layers = ClaimLayers(cells=_cells_layer(ctx, cost_min, covered, "cost_min",
                                                     weights=weights),
                                cost_column="cost_min", cost_unit="min", covered_column="covered",
-                               threshold=threshold_min, facilities=_facility_points(fac),
+                               threshold=threshold_min, facilities=facility_points(fac),
                                service_areas=sa)
 
     def variants(self, ctx: StudyContext, p: DriveTimeShareParams) -> list[Variant]:
@@ -776,9 +776,9 @@ class ParkBlindSpots(Metric):
                              requested=requested), network
 
     def evaluate(self, ctx: StudyContext, p: ParkBlindSpotsParams, *, detail: bool) -> Measure:
-        parks = ctx.facilities("park", fclasses=_tuple(p.fclasses),
+        parks = ctx.facilities("park", fclasses=as_tuple(p.fclasses),
                                reach_m=ctx.coverage_reach_m("park"))
-        if len(parks) == 0 or len(ctx.facilities("park", fclasses=_tuple(p.fclasses))) == 0:
+        if len(parks) == 0 or len(ctx.facilities("park", fclasses=as_tuple(p.fclasses))) == 0:
             return Measure(None, "share", reason="no park polygons are mapped inside the area "
                                                  "in OSM: blind spots cannot be judged on "
                                                  "missing data")
@@ -831,7 +831,7 @@ class ParkBlindSpots(Metric):
                 cells=_cells_layer(ctx, np.maximum(nearest_gap, 0.0), covered, "gap_m",
                                    weights=weights),
                 cost_column="gap_m", cost_unit="m", covered_column="covered", threshold=None,
-                facilities=_facility_points(parks[counted]),
+                facilities=facility_points(parks[counted]),
                 cost_label="Distance beyond the nearest park's service radius",
                 service_areas=sa)
         return m
@@ -914,11 +914,11 @@ class FacilityCount(Metric):
         doc="number of OSM facilities of facility_kind in the area (with names: how many of the "
             "listed names are found)",
         unit="count",
-        required={"facility_kind": _KIND},
+        required={"facility_kind": KIND_PARAM},
         optional={
-            "fclasses": _FCLASSES,
-            "name_pattern": _NAME_PATTERN,
-            "extra_name_pattern": _EXTRA_NAME,
+            "fclasses": FCLASSES_PARAM,
+            "name_pattern": NAME_PATTERN_PARAM,
+            "extra_name_pattern": EXTRA_NAME_PARAM,
             "names": Param("list[str]", "named facilities to find; each counts once when a "
                                         "facility name contains it; 'A|B' lists aliases of one "
                                         "facility (A is its name in the plan)"),
@@ -938,7 +938,7 @@ class FacilityCount(Metric):
     )
 
     def evaluate(self, ctx: StudyContext, p: FacilityCountParams, *, detail: bool) -> Measure:
-        fac = _select(ctx, p, coverage=False)
+        fac = select_facilities(ctx, p, coverage=False)
         notes: list[str] = []
         if p.names:
             return self._names(ctx, p, detail=detail)
@@ -969,7 +969,7 @@ class FacilityCount(Metric):
             m.breakdown = [{"name": str(k), "measured": float(v)}
                            for k, v in sorted(pd.Series(towns, dtype=object).fillna(
                                "(outside townships)").value_counts().items())]
-            m.layers = ClaimLayers(facilities=_facility_points(fac))
+            m.layers = ClaimLayers(facilities=facility_points(fac))
         return m
 
     @staticmethod
@@ -982,7 +982,7 @@ class FacilityCount(Metric):
         layers = ["pois", "pois_a", "transport", "transport_a"]
         wide = ctx.osm_around(reach, layers)
         fac = build(wide, p.facility_kind, ctx.area_with_margin(reach),
-                    fclasses=_tuple(p.fclasses))
+                    fclasses=as_tuple(p.fclasses))
         names = fac["name"].to_numpy(dtype=object)
         dist = shapely.distance(ctx.area.geometry_m, fac.to_crs(settings.metric_crs).geometry
                                 .values) if len(fac) else np.array([])
@@ -1052,9 +1052,9 @@ class PresencePerTownship(Metric):
         doc="share of townships/streets (admin_level 8) with at least one facility of "
             "facility_kind",
         unit="share",
-        required={"facility_kind": _KIND},
-        optional={"fclasses": _FCLASSES, "name_pattern": _NAME_PATTERN,
-                  "extra_name_pattern": _EXTRA_NAME},
+        required={"facility_kind": KIND_PARAM},
+        optional={"fclasses": FCLASSES_PARAM, "name_pattern": NAME_PATTERN_PARAM,
+                  "extra_name_pattern": EXTRA_NAME_PARAM},
     )
 
     def evaluate(self, ctx: StudyContext, p: PresencePerTownshipParams, *,
@@ -1062,7 +1062,7 @@ class PresencePerTownship(Metric):
         towns = ctx.townships()
         if len(towns) == 0:
             return Measure(None, "share", reason="no admin_level8 streets/towns in the area")
-        fac = _select(ctx, p, coverage=False)
+        fac = select_facilities(ctx, p, coverage=False)
         if len(fac) == 0:
             return Measure(None, "share", reason=f"no {p.facility_kind} facilities at all in "
                            f"the area's OSM data ({ctx.osm.source}): OSM does not map this kind "
@@ -1076,7 +1076,7 @@ class PresencePerTownship(Metric):
                            for n, c in zip(towns["name"], counts, strict=True)]
             m.notes.append(f"{len(fac)} {p.facility_kind} facilities; breakdown = count per "
                            "street/town.")
-            m.layers = ClaimLayers(facilities=_facility_points(fac))
+            m.layers = ClaimLayers(facilities=facility_points(fac))
         return m
 
     def variants(self, ctx: StudyContext, p: PresencePerTownshipParams) -> list[Variant]:
@@ -1105,13 +1105,13 @@ class PerCapitaArea(Metric):
     spec = MetricSpec(
         doc="square metres of facility_kind (park) area per resident",
         unit="m2_per_person",
-        required={"facility_kind": _KIND},
+        required={"facility_kind": KIND_PARAM},
         optional={"min_area_ha": Param("number", "ignore polygons smaller than this (ha)"),
-                  "fclasses": _FCLASSES},
+                  "fclasses": FCLASSES_PARAM},
     )
 
     def evaluate(self, ctx: StudyContext, p: PerCapitaAreaParams, *, detail: bool) -> Measure:
-        parks = ctx.facilities(p.facility_kind, fclasses=_tuple(p.fclasses))
+        parks = ctx.facilities(p.facility_kind, fclasses=as_tuple(p.fclasses))
         if "inside_ha" not in parks.columns:
             return Measure(None, "m2_per_person", reason=f"{p.facility_kind} has no polygons")
         sel = parks[parks["area_ha"] >= float(p.min_area_ha)]
@@ -1122,7 +1122,7 @@ class PerCapitaArea(Metric):
         if detail:
             m.notes.append(f"{len(sel)} polygons, {area_m2 / 1e6:.2f} km² inside the area; "
                            f"population {pop:,.0f}.")
-            m.layers = ClaimLayers(facilities=_facility_points(sel))
+            m.layers = ClaimLayers(facilities=facility_points(sel))
         return m
 
     def variants(self, ctx: StudyContext, p: PerCapitaAreaParams) -> list[Variant]:

@@ -35,10 +35,10 @@ import shapely
 from geo import settings
 from geo.claims.context import DEFAULT_SPREAD, NO_NETWORK, StudyContext
 from geo.claims.metrics import (
-    _EXTRA_NAME,
-    _FCLASSES,
-    _KIND,
-    _NAME_PATTERN,
+    EXTRA_NAME_PARAM,
+    FCLASSES_PARAM,
+    KIND_PARAM,
+    NAME_PATTERN_PARAM,
     OSM_COMPLETENESS,
     THRESHOLD_STEP,
     DriveTimeShare,
@@ -46,8 +46,8 @@ from geo.claims.metrics import (
     Measure,
     Metric,
     Variant,
-    _facility_points,
-    _tuple,
+    as_tuple,
+    facility_points,
     spread_variants,
 )
 from geo.claims.result import ClaimLayers
@@ -138,10 +138,10 @@ class VillagePresence(Metric):
         doc="share of OSM villages (place=village) with a facility of facility_kind within "
             "radius_m metres, straight line; the villages without one are listed",
         unit="share",
-        required={"facility_kind": _KIND,
+        required={"facility_kind": KIND_PARAM,
                   "radius_m": Param("number", "village point to facility distance, metres")},
-        optional={"fclasses": _FCLASSES, "name_pattern": _NAME_PATTERN,
-                  "extra_name_pattern": _EXTRA_NAME,
+        optional={"fclasses": FCLASSES_PARAM, "name_pattern": NAME_PATTERN_PARAM,
+                  "extra_name_pattern": EXTRA_NAME_PARAM,
                   "place_classes": Param("list[str]", "OSM place classes counted as villages "
                                                       "(default village)")},
     )
@@ -151,7 +151,7 @@ class VillagePresence(Metric):
         if len(vil) == 0:
             return Measure(None, "share", reason="no OSM villages (place="
                            f"{'|'.join(p.place_classes)}) inside the area")
-        query = {"fclasses": _tuple(p.fclasses), "name_pattern": p.name_pattern,
+        query = {"fclasses": as_tuple(p.fclasses), "name_pattern": p.name_pattern,
                  "extra_name_pattern": p.extra_name_pattern}
         if len(ctx.facilities(p.facility_kind, **query)) == 0:
             return Measure(None, "share", reason=f"no {p.facility_kind} facilities are mapped "
@@ -175,7 +175,7 @@ class VillagePresence(Metric):
                            + (" ..." if len(without) > 60 else "") + ".")
             m.breakdown = [{"name": n, "measured": float(h)}
                            for n, h in zip(names, has, strict=True)]
-            m.layers = ClaimLayers(facilities=_facility_points(fac))
+            m.layers = ClaimLayers(facilities=facility_points(fac))
         return m
 
     def variants(self, ctx: StudyContext, p: VillagePresenceParams) -> list[Variant]:
@@ -473,8 +473,8 @@ class NetworkDriveTimeShare(DriveTimeShare):
                                doc=DriveTimeShare.spec.doc + "; on the road network only "
                                    "(inconclusive without one)",
                                optional={**DriveTimeShare.spec.optional,
-                                         "name_pattern": _NAME_PATTERN,
-                                         "extra_name_pattern": _EXTRA_NAME})
+                                         "name_pattern": NAME_PATTERN_PARAM,
+                                         "extra_name_pattern": EXTRA_NAME_PARAM})
 
     def evaluate(self, ctx: StudyContext, p: Any, *, detail: bool) -> Measure:
         if ctx.graph("drive") is None:

@@ -30,16 +30,25 @@ brute force and hand-solved instances.
 
 Modules: :mod:`geo.siting.candidates` (candidate points), :mod:`geo.siting.models` (the models
 and solvers), :mod:`geo.siting.result` (:class:`SitingResult`); problem preparation shared by
-the models is in the private ``geo.siting._problem``.
+the models is in the private ``geo.siting._problem``; :func:`prepare`, :func:`coverage_columns`
+and :func:`greedy_order` are exported for the claims' OSM completeness test.
 """
 
 # the cost builders live with the coverage layer; re-exported here for siting's callers
 from geo.coverage.engines import CIRCUITY
 from geo.coverage.pairs import COST_UNITS, approximation_costs, network_costs, straight_line_costs
+from geo.siting._problem import Prep, prepare
 from geo.siting.candidates import candidate_sites
-from geo.siting.models import SOLVERS, maximal_covering, set_covering, solve_series
+from geo.siting.models import (
+    SOLVERS,
+    coverage_columns,
+    greedy_order,
+    maximal_covering,
+    set_covering,
+    solve_series,
+)
 from geo.siting.result import SitingResult
 
-__all__ = ["CIRCUITY", "COST_UNITS", "SOLVERS", "SitingResult", "approximation_costs",
-           "candidate_sites", "maximal_covering", "network_costs", "set_covering",
-           "solve_series", "straight_line_costs"]
+__all__ = ["CIRCUITY", "COST_UNITS", "SOLVERS", "Prep", "SitingResult", "approximation_costs",
+           "candidate_sites", "coverage_columns", "greedy_order", "maximal_covering",
+           "network_costs", "prepare", "set_covering", "solve_series", "straight_line_costs"]

@@ -65,7 +65,7 @@ def _run(prob: Any, solver: Any, name: str, what: str) -> bool:
                    f"problem (fewer candidates: candidate_sites(spacing_m=...))")
 
 
-def _columns(cover: Any) -> list[np.ndarray]:
+def coverage_columns(cover: Any) -> list[np.ndarray]:
     csc = cover.tocsc()
     return [csc.indices[csc.indptr[j]:csc.indptr[j + 1]] for j in range(cover.shape[1])]
 
@@ -121,8 +121,8 @@ def _reduce(prep: Prep) -> tuple[np.ndarray, np.ndarray, Any]:
     return units, cols, sub[:, cols].tocsr()
 
 
-def _greedy(cols: list[np.ndarray], w: np.ndarray, covered: np.ndarray, pool: Iterable[int],
-            need: float | None = None) -> tuple[list[int], list[float], np.ndarray]:
+def greedy_order(cols: list[np.ndarray], w: np.ndarray, covered: np.ndarray, pool: Iterable[int],
+                 need: float | None = None) -> tuple[list[int], list[float], np.ndarray]:
     """Order ``pool`` columns by marginal gain (lazy greedy: coverage gains only shrink as
     sites are added, so a site whose refreshed gain still tops every other site's stale bound
     is the best next one). Stops once the gains reach ``need``. ``covered`` is updated in
@@ -154,9 +154,9 @@ def _order_sites(prep: Prep, chosen: np.ndarray) -> tuple[list[int], list[float]
                                                              np.ndarray]:
     """Greedy order of the chosen candidate columns by marginal gain; per-site gains, weight
     only each covers, and per demand unit the rank of the first covering site (0: none)."""
-    cols = _columns(prep.cover)
+    cols = coverage_columns(prep.cover)
     w = prep.weights
-    order, gains, first_rank = _greedy(cols, w, prep.before.copy(), chosen)
+    order, gains, first_rank = greedy_order(cols, w, prep.before.copy(), chosen)
     counts = prep.before.astype(np.int64)
     for j in order:
         counts[cols[j]] += 1
@@ -197,7 +197,7 @@ def _result(problem: str, prep: Prep, demand: Any, candidates: Any, chosen: np.n
     sites = gpd.GeoDataFrame(pd.concat([base, extra], axis=1), geometry=cand.geometry.values,
                              crs=settings.geographic_crs)
     after = prep.before.copy()
-    cols = _columns(prep.cover)
+    cols = coverage_columns(prep.cover)
     for j in order:
         after[cols[j]] = True
     status = pd.DataFrame({"weight": prep.weights, "covered_before": prep.before,
@@ -371,8 +371,8 @@ def _fewest_by_mclp(sub: Any, w: np.ndarray, need: float, solver: Any, slv: Any,
     (A direct min-sites model with a weighted coverage row solved far worse: CBC found no
     solution in 60 s on the Tongzhou instance.) Not proven when a solve hit the time limit.
     """
-    cols = _columns(sub.tocsr())
-    order, gains, _ = _greedy(cols, w, np.zeros(sub.shape[0], dtype=bool), range(sub.shape[1]),
+    cols = coverage_columns(sub.tocsr())
+    order, gains, _ = greedy_order(cols, w, np.zeros(sub.shape[0], dtype=bool), range(sub.shape[1]),
                               need)
     lo_bound_gain = max(gains) if gains else 0.0
     hi = len(order)                                  # feasible: the greedy reaches need
