@@ -277,7 +277,7 @@ class StudyContext:
                 return None
             base = self.graph(network_type, None) if profile is not None else None
             if profile is not None:
-                if _is_roadnet(base):
+                if base is None or _is_roadnet(base):
                     return base
                 G = base.copy()
                 network.clear_cache(G)
@@ -312,8 +312,11 @@ class StudyContext:
         def load() -> Any:
             from geo.roadnet import road_networks_from_pbf
 
+            if self.network_path is None:
+                raise DataError("no road network file (network_path) to read a "
+                                f"{network_type} RoadNetwork from")
             margin = DRIVE_GRAPH_MARGIN_M if network_type == "drive" else GRAPH_MARGIN_M
-            box = tuple(self.area.bounds(buffer_m=margin))
+            box = self.area.bounds(buffer_m=margin)
             return road_networks_from_pbf(self.network_path, (network_type,),
                                           bbox=box)[network_type]
 

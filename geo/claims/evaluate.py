@@ -43,7 +43,7 @@ def _judge(m: Measure, claim: Claim) -> str:
     if m.value is None:
         return INCONCLUSIVE
     t = claim.target
-    if t.comparator == MEASURE:   # no number in the plan: a measurement
+    if t.comparator == MEASURE or t.value is None:   # no number in the plan: a measurement
         return MEASURED
     v = verdict(m.value, float(t.value), t.comparator, unit=t.unit)
     if v == MET and m.necessary_only:
@@ -108,6 +108,7 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
     if base.reason:
         notes.insert(0, f"inconclusive: {base.reason}")
     elif base.lower_bound and base_verdict == INCONCLUSIVE and \
+            base.value is not None and claim.target.value is not None and \
             verdict(base.value, float(claim.target.value), claim.target.comparator,
                     unit=claim.target.unit) == NOT_MET:
         notes.insert(0, f"inconclusive: OSM maps {base.value:g}, below the target "
@@ -161,7 +162,8 @@ def evaluate_claim(ctx: StudyContext, claim: Claim, *, sensitivity: bool = True)
         note = f"not met on the {date} OSM map, target {claim.target.year}"
     elif overall == MET and pending:
         note = f"met on the {date} OSM map already (target {claim.target.year})"
-    if claim.target.comparator == "~" and base.value is not None:
+    if claim.target.comparator == "~" and base.value is not None and \
+            claim.target.value is not None:
         low, high = about_band(float(claim.target.value), claim.target.unit)
         notes.append(f"'about' {claim.target.value:g} is read as {low:.4g} to {high:.4g} "
                      f"(tolerance {ABOUT_TOLERANCE.get(claim.target.unit, ABOUT_TOLERANCE['*'])}"
@@ -259,7 +261,7 @@ def township_account(ctx: StudyContext) -> dict[str, Any]:
     towns = towns[shapely.intersects(geom, towns.geometry.values)]
     share = shapely.area(shapely.intersection(towns.geometry.values, geom)) / \
         towns["township_area_m2"].to_numpy()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (_, t), sh in zip(towns.iterrows(), share, strict=True):
         brought = float(t["population"]) * float(sh)
         if brought < 0.5:

@@ -358,10 +358,10 @@ def _walk_pairs(G: Any) -> Callable[..., Any]:
     return walk_network
 
 
-KIND_PARAM = Param("str", "facility kind (geo.facilities)", FACILITY_KINDS)
-FCLASSES_PARAM = Param("list[str]", "Geofabrik fclass values making up the kind (replaces its default)")
-EXTRA_NAME_PARAM = Param("regex", "also count POIs of any class whose name matches this regex")
-NAME_PATTERN_PARAM = Param("regex", "keep only facilities whose name matches this regex")
+KIND_PARAM: Param = Param("str", "facility kind (geo.facilities)", FACILITY_KINDS)
+FCLASSES_PARAM: Param = Param("list[str]", "Geofabrik fclass values making up the kind (replaces its default)")
+EXTRA_NAME_PARAM: Param = Param("regex", "also count POIs of any class whose name matches this regex")
+NAME_PATTERN_PARAM: Param = Param("regex", "keep only facilities whose name matches this regex")
 _EXTENT = Param("str", "what the indicator is defined over: the whole area, the built-up area "
                        "or residential land (geo.extent; default area)",
                 ("area", "built_up", "residential"))
@@ -521,7 +521,7 @@ class DriveTimeShare(Metric):
 
     key = "drive_time_share"
     Params = DriveTimeShareParams
-    spec = MetricSpec(
+    spec: ClassVar[MetricSpec] = MetricSpec(
         doc="share of demand whose response or access time is within threshold_min; the "
             "drive budget is threshold_min - turnout_min",
         unit="share",
@@ -991,7 +991,7 @@ class FacilityCount(Metric):
                 settings.metric_crs).values
             dist = np.minimum(dist, shapely.distance(ctx.area.geometry_m, poly_m))
         rows = []
-        for entry in p.names:
+        for entry in p.names or ():
             aliases = [a.strip() for a in str(entry).split("|") if a.strip()]
             hits = [(float(dist[i]), str(names[i]), a) for a in aliases
                     for i in range(len(fac)) if isinstance(names[i], str)

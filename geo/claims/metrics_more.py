@@ -151,8 +151,8 @@ class VillagePresence(Metric):
         if len(vil) == 0:
             return Measure(None, "share", reason="no OSM villages (place="
                            f"{'|'.join(p.place_classes)}) inside the area")
-        query = {"fclasses": as_tuple(p.fclasses), "name_pattern": p.name_pattern,
-                 "extra_name_pattern": p.extra_name_pattern}
+        query: dict[str, Any] = {"fclasses": as_tuple(p.fclasses), "name_pattern": p.name_pattern,
+                                 "extra_name_pattern": p.extra_name_pattern}
         if len(ctx.facilities(p.facility_kind, **query)) == 0:
             return Measure(None, "share", reason=f"no {p.facility_kind} facilities are mapped "
                            f"inside the area in OSM ({ctx.osm.source}): presence per village "
@@ -207,7 +207,8 @@ def _water_layers(ctx: StudyContext) -> dict[str, gpd.GeoDataFrame]:
         from geo.errors import GeoError
         from geo.sources import load_osm
 
-        have = {k: ctx.osm.layer(k) for k in ("waterways", "water_a") if k in ctx.osm.layers}
+        have: dict[str, gpd.GeoDataFrame] = {k: ctx.osm.layer(k) for k in ("waterways", "water_a")
+                                             if k in ctx.osm.layers}
         if have:
             return have
         try:

@@ -236,11 +236,11 @@ def sensitivity_svg(
             if has_target:
                 tx = tv * factor
                 ax.axvline(tx, color=TARGET_COLOR, linewidth=2.2, zorder=4)
-                ax.text(tx, 1.0, f"target {_value_text(target, unit)}", transform=(
+                ax.text(tx, 1.0, f"target {_value_text(tv, unit)}", transform=(
                     ax.get_xaxis_transform()), ha="left" if tx < 0.6 * xmax else "right",
                     va="bottom", fontsize=10)
                 handles.append(Line2D([], [], color=TARGET_COLOR, linewidth=2.2,
-                                      label=f"target {_value_text(target, unit)}"))
+                                      label=f"target {_value_text(tv, unit)}"))
             if has_base:
                 ax.axvline(bv * factor, color=BASE_COLOR, linewidth=1.2,
                            linestyle="--", zorder=4)
