@@ -6,7 +6,7 @@ inside the built-up area (公园绿地服务半径覆盖率, 2021 城市体检 i
 extent with the metric parameter ``extent`` (``"area"``, ``"built_up"``, ``"residential"``);
 this module builds the masks, best source first:
 
-1. the user's polygon (``built_up=`` a GeoJSON path, CLI ``--built-up FILE``; WGS84 or a declared
+1. the user's polygon (``built_up=`` a GeoJSON path, also the CLI's; WGS84 or a declared
    CRS/datum as :func:`geo.areas.area_from_geojson` reads it), used for both built-up and
    residential extents;
 2. OSM ``landuse`` (+ ``buildings``) when the data has them (Geofabrik's full shapefile zip):
@@ -91,7 +91,7 @@ def from_file(path: str | Path, area_m: BaseGeometry, name: str) -> Extent:
     clipped = _clip(user.geometry_m, area_m)
     if clipped.is_empty:
         raise DataError(f"built-up file {path} does not overlap the study area: give a polygon "
-                        "inside it (--built-up FILE)")
+                        "inside it (built_up=FILE)")
     return Extent(name, _to_4326(clipped), clipped.area / 1e6,
                   f"user polygon {Path(path).name} ({user.area_km2:,.1f} km², "
                   f"{clipped.area / 1e6:,.1f} km² inside the area)")

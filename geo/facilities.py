@@ -576,7 +576,7 @@ def load_reference(path: str | Any, *, datum: str | None = None) -> gpd.GeoDataF
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"reference file {path} does not exist: pass a GeoJSON or CSV "
-                                "of facilities (--reference FILE)")
+                                "of facilities (reference=FILE)")
     declared = None
     try:
         if path.suffix.lower() == ".csv":
@@ -584,7 +584,7 @@ def load_reference(path: str | Any, *, datum: str | None = None) -> gpd.GeoDataF
             missing = {"name", "lon", "lat", "kind"} - set(df.columns)
             if missing:
                 raise DataError(f"reference file {path} lacks the column(s) {sorted(missing)}: "
-                                "give name, lon, lat, kind (and datum, or --datum)")
+                                "give name, lon, lat, kind (and datum, or datum=)")
             if "datum" in df.columns and df["datum"].notna().any():
                 found = {normalize_datum(str(d)) for d in df["datum"].dropna()}
                 if len(found) > 1:
@@ -610,7 +610,7 @@ def load_reference(path: str | Any, *, datum: str | None = None) -> gpd.GeoDataF
     chosen = declared or datum
     if chosen is None:
         raise DataError(f"reference file {path} declares no datum: add a 'datum' (wgs84, gcj02 "
-                        "or bd09) to the file or pass --datum")
+                        "or bd09) to the file or pass datum=")
     chosen = normalize_datum(str(chosen))
     if chosen != "wgs84":
         gdf = convert_gdf(gdf, src=chosen, dst="wgs84")

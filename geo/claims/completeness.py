@@ -18,8 +18,8 @@ thinned to :data:`CANDIDATE_SPACING_M`, costs the evaluation's own cost model):
   (proven), the verdict is robust to OSM's incompleteness;
 - between the two the test is undecided and the verdict is not called robust.
 
-(The exact integer solve, ``geo site --target-share``, is minutes on a whole district; these two
-bounds settle the question in seconds and say which one did.)
+(The exact integer solve, ``geo.siting.set_covering`` with ``target_share``, is minutes on a
+whole district; these two bounds settle the question in seconds and say which one did.)
 
 A verdict above the target is not tested: facilities OSM misses can only raise coverage.
 """

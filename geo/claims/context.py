@@ -96,7 +96,7 @@ class StudyContext:
         self.built_up_path = Path(built_up) if built_up is not None else None
         if self.built_up_path is not None and not self.built_up_path.is_file():
             raise DataNotFoundError(f"built-up file {self.built_up_path} (built_up) does not "
-                                    "exist: pass a GeoJSON polygon (--built-up FILE)")
+                                    "exist: pass a GeoJSON polygon (built_up=FILE)")
         self.reference = reference
         self.scenario = scenario
         self.osm = osm if osm is not None else load_osm(self.area, data_dir=self.data_dir)

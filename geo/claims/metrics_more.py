@@ -411,7 +411,8 @@ class OdTimeShare(Metric):
             if dest_w is None:
                 return Measure(None, "share", reason="jobs-housing balance needs a jobs layer "
                                "(jobs per cell) and this evaluation has none: OSM has no jobs; "
-                               "a jobs surface is built by 'geo data population --jobs FILE'")
+                               "a jobs surface is built by population_surface(area, kind='jobs', "
+                               "population=FILE)")
             dest_w = np.asarray(dest_w, dtype=float)
         else:
             dest_w = pop

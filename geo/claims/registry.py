@@ -391,7 +391,7 @@ def _read_toml(p: Path) -> dict[str, Any]:
         raise ClaimSpecError(f"{p}: not valid TOML: {exc}") from None
     except RecursionError:
         raise ClaimSpecError(f"{p}: nested too deeply to be a claim file (a broken or hostile "
-                             "TOML file): check the file given with --claims") from None
+                             "TOML file): check the claims file (path=FILE)") from None
 
 
 def load_claims(path: str | os.PathLike[str] | None = None) -> list[Claim]:
