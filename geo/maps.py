@@ -229,7 +229,7 @@ def _metric_union(gdf: gpd.GeoDataFrame) -> Any:
     return _UNIONS.get(geometry_key(gdf.geometry.values), union)
 
 
-def _dissolve(gdf: gpd.GeoDataFrame, *, simplify_m: float, datum: str) -> gpd.GeoDataFrame:
+def dissolve_cells(gdf: gpd.GeoDataFrame, *, simplify_m: float, datum: str) -> gpd.GeoDataFrame:
     """One (multi)polygon: the union of ``gdf``'s geometries, prepared for display."""
     import geopandas as gpd
 
@@ -238,9 +238,9 @@ def _dissolve(gdf: gpd.GeoDataFrame, *, simplify_m: float, datum: str) -> gpd.Ge
     return _light(merged, simplify_m=simplify_m, datum=datum)
 
 
-def _dissolve_part(cells: gpd.GeoDataFrame, mask: Any, *, simplify_m: float,
+def dissolve_cells_part(cells: gpd.GeoDataFrame, mask: Any, *, simplify_m: float,
                    datum: str) -> gpd.GeoDataFrame:
-    """:func:`_dissolve` of ``cells[mask]`` for non-overlapping cells. The larger part is the
+    """:func:`dissolve_cells` of ``cells[mask]`` for non-overlapping cells. The larger part is the
     union of all cells (one per grid, shared by every claim map of a district) minus the
     smaller part's union, instead of a union of tens of thousands of cells per map."""
     import geopandas as gpd
@@ -249,7 +249,7 @@ def _dissolve_part(cells: gpd.GeoDataFrame, mask: Any, *, simplify_m: float,
 
     mask = np.asarray(mask, dtype=bool)
     if 2 * mask.sum() <= len(mask) or mask.all():
-        return _dissolve(cells.loc[mask], simplify_m=simplify_m, datum=datum)
+        return dissolve_cells(cells.loc[mask], simplify_m=simplify_m, datum=datum)
     rest = _metric_union(cells.loc[~mask])
     part = shapely.difference(_metric_union(cells), rest)
     # drop the slivers a difference can leave along the shared border (< 1 m²)
@@ -475,10 +475,10 @@ class _Draw:
         return _light(gdf, simplify_m=self.simplify_m, datum=self.datum)
 
     def dissolve(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        return _dissolve(gdf, simplify_m=self.simplify_m, datum=self.datum)
+        return dissolve_cells(gdf, simplify_m=self.simplify_m, datum=self.datum)
 
     def dissolve_part(self, gdf: gpd.GeoDataFrame, mask: Any) -> gpd.GeoDataFrame:
-        return _dissolve_part(gdf, mask, simplify_m=self.simplify_m, datum=self.datum)
+        return dissolve_cells_part(gdf, mask, simplify_m=self.simplify_m, datum=self.datum)
 
 
 def _base_map(area: gpd.GeoDataFrame, choice: TileChoice, *, n_features: int) -> folium.Map:

@@ -41,12 +41,12 @@ def test_dissolve_part_equals_the_plain_union():
     cells = gpd.GeoDataFrame(geometry=boxes, crs="EPSG:32650").to_crs("EPSG:4326")
     rng = np.random.default_rng(1)
     mask = rng.random(len(cells)) < 0.8           # the larger part, ragged
-    got = maps._dissolve_part(cells, mask, simplify_m=0.0, datum="wgs84")
-    ref = maps._dissolve(cells.loc[mask], simplify_m=0.0, datum="wgs84")
+    got = maps.dissolve_cells_part(cells, mask, simplify_m=0.0, datum="wgs84")
+    ref = maps.dissolve_cells(cells.loc[mask], simplify_m=0.0, datum="wgs84")
     g = got.to_crs("EPSG:32650").geometry.iloc[0]
     r = ref.to_crs("EPSG:32650").geometry.iloc[0]
     assert abs(g.area - mask.sum() * 250.0 ** 2) < 50.0 * 250   # 1 cm buffer on the rim
     assert shapely.symmetric_difference(g, r).area < 0.02 * r.length + 1.0
-    small = maps._dissolve_part(cells, ~mask, simplify_m=0.0, datum="wgs84")
+    small = maps.dissolve_cells_part(cells, ~mask, simplify_m=0.0, datum="wgs84")
     s = small.to_crs("EPSG:32650").geometry.iloc[0]
     assert not s.intersection(g).area > 0.02 * s.length + 1.0   # the parts do not overlap

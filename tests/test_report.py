@@ -452,7 +452,7 @@ def test_format_value(value, unit, text):
     from geo.format import fmt_value
 
     assert fmt_value(value, unit) == text
-    assert charts._value_text(value, unit) == text
+    assert charts.value_text(value, unit) == text
     assert not hasattr(charts, "format_value")
 
 
@@ -543,13 +543,13 @@ def test_shares_never_round_to_the_target():
 
 
 def test_population_provenance_is_a_sentence_not_a_dump():
-    from geo.report.html import _population_text
+    from geo.report.html import population_text
 
     pop = {"method": "dasymetric", "source": "WorldPop split", "total": 1857311.55,
            "scaling": {"通州区": 1.468495, "大兴区": 1.377001},
            "units": [{"unit": "宋庄镇", "contributed": 85972.3, "inside_share": 6.47e-05}] * 27,
            "notes": ["weights fitted on Beijing"]}
-    text = _population_text(pop)
+    text = population_text(pop)
     assert text == ("dasymetric; WorldPop split; census scaling 大兴区 x 1.38, 通州区 x 1.47; "
                     "27 townships overlap the area; weights fitted on Beijing")
     assert "85972" not in text and "e-05" not in text

@@ -108,7 +108,7 @@ def axis_label(unit: str | None, *, metric: str | None = None, measure: str | No
     return f"{what}, {better}" if better else what
 
 
-def _value_text(value: float, unit: str | None) -> str:
+def value_text(value: float, unit: str | None) -> str:
     """A bar's label in the chart's unit (percent for shares, whole numbers for counts), as
     :func:`geo.format.fmt_value` writes it everywhere else."""
     return fmt_count(value) if unit in INTEGER_UNITS else fmt_value(value, unit)
@@ -226,7 +226,7 @@ def sensitivity_svg(
             for yy, v, r, lab in zip(y, values, raw, labels, strict=True):
                 ax.text(0.035, yy + 0.26, lab, transform=ax.get_yaxis_transform(), va="bottom",
                         ha="left", fontsize=10, color="#333333")
-                ax.text(max(v, 0) + 0.01 * xmax, yy, _value_text(r, unit), va="center",
+                ax.text(max(v, 0) + 0.01 * xmax, yy, value_text(r, unit), va="center",
                         fontsize=10, zorder=3)
             ax.set_yticks([])
             ax.spines["left"].set_visible(False)
@@ -236,16 +236,16 @@ def sensitivity_svg(
             if has_target:
                 tx = tv * factor
                 ax.axvline(tx, color=TARGET_COLOR, linewidth=2.2, zorder=4)
-                ax.text(tx, 1.0, f"target {_value_text(tv, unit)}", transform=(
+                ax.text(tx, 1.0, f"target {value_text(tv, unit)}", transform=(
                     ax.get_xaxis_transform()), ha="left" if tx < 0.6 * xmax else "right",
                     va="bottom", fontsize=10)
                 handles.append(Line2D([], [], color=TARGET_COLOR, linewidth=2.2,
-                                      label=f"target {_value_text(tv, unit)}"))
+                                      label=f"target {value_text(tv, unit)}"))
             if has_base:
                 ax.axvline(bv * factor, color=BASE_COLOR, linewidth=1.2,
                            linestyle="--", zorder=4)
                 handles.append(Line2D([], [], color=BASE_COLOR, linewidth=1.2, linestyle="--",
-                                      label=f"base {_value_text(bv, unit)}"))
+                                      label=f"base {value_text(bv, unit)}"))
             for verdict in dict.fromkeys(verdicts):
                 handles.append(Patch(color=VERDICT_COLORS.get(verdict, UNKNOWN_COLOR),
                                      label=verdict_words(verdict)))

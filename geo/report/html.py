@@ -397,14 +397,14 @@ def provenance(evaluation: AreaEvaluation) -> list[tuple[str, str]]:
     if data.get("population_total") is not None:
         out.append(("residents in the area", fmt_people(data.pop("population_total"))))
     if isinstance(data.get("population"), dict):
-        out.append(("population method", _population_text(data["population"])))
+        out.append(("population method", population_text(data["population"])))
     out += [(key_words(k), param_words(v)) for k, v in data.items()
             if k not in _PROVENANCE_HIDDEN and v is not None and not _is_local_path(v)]
     out.append(("software", f"geo {geo_version()}"))
     return out
 
 
-def _population_text(pop: dict[str, Any]) -> str:
+def population_text(pop: dict[str, Any]) -> str:
     """How residents were put on the cells, in a sentence (the JSON keeps every unit's
     numbers): method, census scaling by district, how many townships contribute."""
     from geo.format import fmt_number
