@@ -175,9 +175,9 @@ def plot_sensitivity(result: Any, *, ax: Any = None, about_tolerance: Any = None
     if t.value is not None:   # a claim without a number ("measure") has no target line
         ax.axvline(tv, color="#333333", ls="--", lw=1.2, label=f"target {target_text(r.claim)}")
     if t.comparator == "~" and about_tolerance:
-        from geo.claims.verdict import about_band  # two-sided band per unit (issue 11)
+        from geo import verdicts  # two-sided band per unit (issue 11)
 
-        low, high = about_band(float(t.value), t.unit)
+        low, high = verdicts.about_band(float(t.value), t.unit)
         for edge in (low, high):
             ax.axvline(edge * scale, color="#999999", ls=":", lw=1.2)
         ax.axvspan(low * scale, high * scale, color="#999999", alpha=0.12,
