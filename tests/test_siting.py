@@ -506,7 +506,7 @@ def test_set_covering_starts_no_solve_that_must_overrun_the_time_limit(toy, monk
         time.sleep(1.5)
         return np.array([], dtype=np.int64), True
 
-    monkeypatch.setattr(siting, "_mclp", slow_mclp)
+    monkeypatch.setattr("geo.siting.models._mclp", slow_mclp)   # where the models call it
     t0 = time.perf_counter()
     # target 0.99 of 210: greedy D, B, A (3 sites) vs the bound ceil(207.9 / 110) = 2: the
     # bisection solves k=2 (1.5 s), then 1.3 s are left, less than one solve takes

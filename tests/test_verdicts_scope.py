@@ -136,7 +136,7 @@ def test_measure_comparator_gives_no_met_or_not_met(toy_ctx):
     claim = _claim("share_within_distance",
                    {"threshold_m": 500, "facility_kind": "rail_station",
                     "denominator": "population", "mode": "straight_line"},
-                   {"value": 0, "comparator": "measure", "unit": "share", "year": 2030})
+                   {"comparator": "measure", "unit": "share", "year": 2030})
     r = evaluate_claim(toy_ctx, claim)
     assert r.value == pytest.approx(0.5)
     assert r.verdict == "measured" and r.base_verdict == "measured" and not r.robust
