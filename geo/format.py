@@ -205,6 +205,27 @@ def prose(text: Any, *, fetch_area: str | None = None) -> str:
     return out
 
 
+#: Python calls and argument names in library advice -> words for a report reader, who may
+#: not run Python (the CLI maps the same names to its flags instead).
+_REPORT_WORDS = (
+    (re.compile(r"fetch_geofabrik\(area='([^']*)'(?:, data_dir='[^']*')?\)"),
+     r"the toolkit's Geofabrik download (data fetch) for \1"),
+    (re.compile(r"\bpass network_path=FILE"), "pass that OSM PBF/XML file as the road network"),
+    (re.compile(r"\bnetwork_path=FILE"), "a road network file (OSM PBF/XML)"),
+    (re.compile(r"\(network_path\)"), "(the road network file)"),
+    (re.compile(r"\bbuilt_up=FILE"), "a built-up outline file (GeoJSON)"),
+    (re.compile(r"\breference=FILE"), "a reference inventory file"),
+)
+
+
+def report_words(text: Any, *, fetch_area: str | None = None) -> str:
+    """:func:`prose` for a report page: Python calls in advice become plain words."""
+    out = prose(text, fetch_area=fetch_area)
+    for rx, repl in _REPORT_WORDS:
+        out = rx.sub(repl, out)
+    return out
+
+
 def param_words(value: Any) -> str:
     """A parameter / provenance value for prose: no Python dicts, no JSON, no "None".
 

@@ -44,6 +44,7 @@ from geo.format import (
     method_words,
     param_words,
     prose,
+    report_words,
     verdict_words,
 )
 from geo.io import (
@@ -161,6 +162,8 @@ def by_theme(results: Sequence[ClaimResult]) -> list[ClaimResult]:
 def target_text(claim: Any) -> str:
     """The plan's target in words: "about 29.0 % by 2030", "≥ 100.0 % by 2030"."""
     t = claim.target
+    if t.comparator == "measure":   # the plan gives no number: nothing to reach "by" a year
+        return f"no number in the plan (a measurement; plan period to {t.year})"
     return f"{comparator_words(t.comparator, fmt_value(t.value, t.unit))} by {t.year}"
 
 
@@ -317,8 +320,8 @@ def claim_view(r: ClaimResult, *, map_href: str | None, map_missing: str | None,
         "verdict": r.verdict, "verdict_label": verdict_words(r.verdict),
         "base_verdict_label": verdict_words(r.base_verdict),
         "robust_text": robust_text(r),
-        "why": [prose(n, fetch_area=fetch_area) for n in why_inconclusive(r)],
-        "notes": [prose(n, fetch_area=fetch_area) for n in r.notes
+        "why": [report_words(n, fetch_area=fetch_area) for n in why_inconclusive(r)],
+        "notes": [report_words(n, fetch_area=fetch_area) for n in r.notes
                   if not (siting_href and "close_gap(ctx, claim, add=" in str(n))],
         "parameters": parameter_rows(r.parameters),
         "map_href": map_href, "map_missing": map_missing, "chart_uri": chart_uri,
@@ -383,7 +386,7 @@ def provenance(evaluation: AreaEvaluation) -> list[tuple[str, str]]:
     out = [("area", area_title(evaluation.area))]
     out += [(_area_label(k), param_words(v)) for k, v in area.items()
             if k not in ("name", "name_en") and v is not None and not _is_local_path(v)]
-    notes = [prose(n, fetch_area=fetch_area_name(evaluation.area))
+    notes = [report_words(n, fetch_area=fetch_area_name(evaluation.area))
              for n in data.get("network_notes") or []]
     out += [
         ("OSM data", param_words(data.pop("osm_source", None) or "unknown")),
