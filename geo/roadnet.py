@@ -629,7 +629,7 @@ def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray
     """
     import pandas as pd
 
-    from geo.snapping import offnet_cost, search_from_points
+    from geo.snapping import edge_candidates, offnet_cost, search_from_points
 
     kind = offnet_weight or (weight if isinstance(weight, str) else "travel_time")
     kind = "length" if kind in ("length", "length_m") else "travel_time"
@@ -657,14 +657,8 @@ def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray
         if len(tp):
             tpt, ttail, thead = (tp["point"].to_numpy(), tp["tail"].to_numpy(),
                                  tp["head"].to_numpy())
-            tpos, tw = tp["pos"].to_numpy(), tp["w"].to_numpy()
-            ones = np.ones(len(tp), bool)
-            if not reverse:
-                cands = [(tpt, dist[ttail] + tpos * tw, src[ttail], ones),
-                         (tpt, dist[thead], src[thead], tpos == 1)]
-            else:
-                cands = [(tpt, dist[thead] + (1 - tpos) * tw, src[thead], ones),
-                         (tpt, dist[ttail], src[ttail], tpos == 0)]
+            cands = edge_candidates(dist, src, tpt, ttail, thead, tp["pos"].to_numpy(),
+                                    tp["w"].to_numpy(), reverse=reverse)
             same = tp.merge(sp, on=["key"], suffixes=("", "_s"))
             if len(same):
                 d = (same["pos"] - same["pos_s"]).to_numpy() * (-1 if reverse else 1)

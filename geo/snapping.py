@@ -86,9 +86,16 @@ def _objects(values: Any) -> np.ndarray:
 
 
 def _points_in(G: Any, points: Any, arg: str) -> tuple[pd.Index, np.ndarray]:
+    """The points' index and shapely Points in ``G``'s projected CRS."""
+    index, geoms = _point_geoms(points, require_projected(G), arg)
+    return index, geoms
+
+
+def _point_geoms(points: Any, crs: str, arg: str) -> tuple[pd.Index, np.ndarray]:
+    """A GeoDataFrame / GeoSeries of points as (index, shapely Points in ``crs``); polygons
+    stand for a representative point of theirs."""
     import geopandas as gpd
 
-    crs = require_projected(G)
     if isinstance(points, gpd.GeoDataFrame):
         points = points.geometry
     if not isinstance(points, gpd.GeoSeries):
@@ -221,6 +228,22 @@ def offnet_cost(snap_dist_m: np.ndarray, weight: str, offnet_speed_kph: float | 
                        f"(metres) and 'travel_time' (seconds); use one of those")
 
 
+def edge_candidates(dist: np.ndarray, src: np.ndarray, tpt: np.ndarray, ttail: np.ndarray,
+                    thead: np.ndarray, tpos: np.ndarray, tw: np.ndarray, *, reverse: bool
+                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    # reason for 8 parameters: the arrays of one search and of the targets' edge positions
+    """Ways to reach targets snapped at fraction ``tpos`` along edges ``ttail -> thead`` (of
+    weight ``tw``) from a search's node costs ``dist`` / sources ``src``: through the edge's
+    tail (forward; head when ``reverse``), or at the node itself when the target sits on it.
+    Each candidate is (target rows, cost, source, valid mask)."""
+    ones = np.ones(len(tpt), bool)
+    if not reverse:
+        return [(tpt, dist[ttail] + tpos * tw, src[ttail], ones),
+                (tpt, dist[thead], src[thead], tpos == 1)]
+    return [(tpt, dist[thead] + (1 - tpos) * tw, src[thead], ones),
+            (tpt, dist[ttail], src[ttail], tpos == 0)]
+
+
 def search_from_points(csr: Any, sp: pd.DataFrame, s_leg: np.ndarray, m: int, *,
                        reverse: bool = False, limit: float = np.inf
                        ) -> tuple[np.ndarray, np.ndarray]:
@@ -315,14 +338,8 @@ def point_costs(G: Any, sources: Any, targets: Any, *, weight: str = "length",
             tpt = tp["point"].to_numpy()
             ttail = tp["tail"].map(csr.pos).to_numpy(dtype=np.int64)
             thead = tp["head"].map(csr.pos).to_numpy(dtype=np.int64)
-            tpos, tw = tp["pos"].to_numpy(), tp["w"].to_numpy()
-            ones = np.ones(len(tp), bool)
-            if not reverse:
-                cands = [(tpt, dist[ttail] + tpos * tw, src[ttail], ones),
-                         (tpt, dist[thead], src[thead], tpos == 1)]
-            else:
-                cands = [(tpt, dist[thead] + (1 - tpos) * tw, src[thead], ones),
-                         (tpt, dist[ttail], src[ttail], tpos == 0)]
+            cands = edge_candidates(dist, src, tpt, ttail, thead, tp["pos"].to_numpy(),
+                                    tp["w"].to_numpy(), reverse=reverse)
             # both points on the same directed edge: travel along it directly
             same = tp.merge(sp, on=["tail", "head", "key"], suffixes=("", "_s"))
             if len(same):
@@ -368,22 +385,12 @@ def _scaled(csr: Any, speed_scale: float) -> Any:
 
 
 def _xy(points: Any, crs: str, arg: str) -> tuple[pd.Index, np.ndarray]:
-    import geopandas as gpd
+    """The points' index and (n, 2) coordinates in ``crs``."""
     import shapely
 
-    if isinstance(points, gpd.GeoDataFrame):
-        points = points.geometry
-    if not isinstance(points, gpd.GeoSeries):
-        raise NetworkError(f"{arg} must be a GeoDataFrame or GeoSeries of points, got "
-                           f"{type(points).__name__}")
-    if points.crs is None:
-        raise CRSError(f"{arg} has no CRS; set it (OSM points are EPSG:4326)")
-    pts = points.to_crs(crs)
-    if len(pts) and not (pts.geom_type == "Point").all():
-        pts = pts.representative_point()
-    g = np.asarray(pts.values, dtype=object)
+    index, g = _point_geoms(points, crs, arg)
     xy = np.column_stack([shapely.get_x(g), shapely.get_y(g)]) if len(g) else np.empty((0, 2))
-    return points.index, xy
+    return index, xy
 
 
 def _roadnet_point_costs(net: Any, sources: Any, targets: Any, **kw: Any) -> pd.DataFrame:
