@@ -629,7 +629,7 @@ def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray
     """
     import pandas as pd
 
-    from geo.snapping import edge_candidates, offnet_cost, search_from_points
+    from geo.snapping import offnet_cost, reach_targets, search_from_points
 
     kind = offnet_weight or (weight if isinstance(weight, str) else "travel_time")
     kind = "length" if kind in ("length", "length_m") else "travel_time"
@@ -655,23 +655,11 @@ def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray
                         transposed=net.csr(weight, reverse=True, speed_scale=speed_scale))
         dist, src = search_from_points(view, sp, s_leg, len(sxy), reverse=reverse, limit=limit)
         if len(tp):
-            tpt, ttail, thead = (tp["point"].to_numpy(), tp["tail"].to_numpy(),
-                                 tp["head"].to_numpy())
-            cands = edge_candidates(dist, src, tpt, ttail, thead, tp["pos"].to_numpy(),
-                                    tp["w"].to_numpy(), reverse=reverse)
-            same = tp.merge(sp, on=["key"], suffixes=("", "_s"))
-            if len(same):
-                d = (same["pos"] - same["pos_s"]).to_numpy() * (-1 if reverse else 1)
-                c = d * same["w"].to_numpy() + s_leg[same["point_s"].to_numpy()]
-                cands.append((same["point"].to_numpy(), c, same["point_s"].to_numpy(), d >= 0))
-            p_all = np.concatenate([c[0][c[3]] for c in cands]).astype(np.int64)
-            c_all = np.concatenate([c[1][c[3]] for c in cands])
-            s_all = np.concatenate([c[2][c[3]] for c in cands]).astype(np.int64)
-            order = np.lexsort((c_all, p_all))
-            p_all, c_all, s_all = p_all[order], c_all[order], s_all[order]
-            first = np.r_[True, p_all[1:] != p_all[:-1]]
-            cost[p_all[first]] = c_all[first]
-            best[p_all[first]] = s_all[first]
+            pts, c, srcs = reach_targets(dist, src, tp, sp, s_leg, tp["tail"].to_numpy(),
+                                         tp["head"].to_numpy(), same_on=["key"],
+                                         reverse=reverse)
+            cost[pts] = c
+            best[pts] = srcs
     cost = cost + t_leg
     cost[~t_snap["on_network"]] = np.inf
     cost[cost > limit] = np.inf

@@ -228,20 +228,35 @@ def offnet_cost(snap_dist_m: np.ndarray, weight: str, offnet_speed_kph: float | 
                        f"(metres) and 'travel_time' (seconds); use one of those")
 
 
-def edge_candidates(dist: np.ndarray, src: np.ndarray, tpt: np.ndarray, ttail: np.ndarray,
-                    thead: np.ndarray, tpos: np.ndarray, tw: np.ndarray, *, reverse: bool
-                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    # reason for 8 parameters: the arrays of one search and of the targets' edge positions
-    """Ways to reach targets snapped at fraction ``tpos`` along edges ``ttail -> thead`` (of
-    weight ``tw``) from a search's node costs ``dist`` / sources ``src``: through the edge's
-    tail (forward; head when ``reverse``), or at the node itself when the target sits on it.
-    Each candidate is (target rows, cost, source, valid mask)."""
+def reach_targets(dist: np.ndarray, src: np.ndarray, tp: pd.DataFrame, sp: pd.DataFrame,
+                  s_leg: np.ndarray, ttail: np.ndarray, thead: np.ndarray, *,
+                  same_on: list[str], reverse: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # reason for 9 parameters: one search's arrays and the targets' / sources' edge positions
+    """Cheapest way to each target snapped at fraction ``pos`` along an edge ``ttail -> thead``
+    (weight ``w``), from a search's node costs ``dist`` / sources ``src``: through the edge's
+    tail (forward; head when ``reverse``), at the node itself when the target sits on it, or
+    along the edge from a source snapped to the same edge (rows matched on ``same_on``).
+    Returns (target rows, cost, source) with one entry per reached target."""
+    tpt, tpos, tw = tp["point"].to_numpy(), tp["pos"].to_numpy(), tp["w"].to_numpy()
     ones = np.ones(len(tpt), bool)
     if not reverse:
-        return [(tpt, dist[ttail] + tpos * tw, src[ttail], ones),
-                (tpt, dist[thead], src[thead], tpos == 1)]
-    return [(tpt, dist[thead] + (1 - tpos) * tw, src[thead], ones),
-            (tpt, dist[ttail], src[ttail], tpos == 0)]
+        cands = [(tpt, dist[ttail] + tpos * tw, src[ttail], ones),
+                 (tpt, dist[thead], src[thead], tpos == 1)]
+    else:
+        cands = [(tpt, dist[thead] + (1 - tpos) * tw, src[thead], ones),
+                 (tpt, dist[ttail], src[ttail], tpos == 0)]
+    same = tp.merge(sp, on=same_on, suffixes=("", "_s"))
+    if len(same):
+        d = (same["pos"] - same["pos_s"]).to_numpy() * (-1 if reverse else 1)
+        c = d * same["w"].to_numpy() + s_leg[same["point_s"].to_numpy()]
+        cands.append((same["point"].to_numpy(), c, same["point_s"].to_numpy(), d >= 0))
+    p_all = np.concatenate([c[0][c[3]] for c in cands]).astype(np.int64)
+    c_all = np.concatenate([c[1][c[3]] for c in cands])
+    s_all = np.concatenate([c[2][c[3]] for c in cands]).astype(np.int64)
+    order = np.lexsort((c_all, p_all))   # by point, then cost
+    p_all, c_all, s_all = p_all[order], c_all[order], s_all[order]
+    first = np.r_[True, p_all[1:] != p_all[:-1]]
+    return p_all[first], c_all[first], s_all[first]
 
 
 def search_from_points(csr: Any, sp: pd.DataFrame, s_leg: np.ndarray, m: int, *,
@@ -335,25 +350,13 @@ def point_costs(G: Any, sources: Any, targets: Any, *, weight: str = "length",
         dist, src = search_from_points(csr, sp, s_leg, len(s_snap), reverse=reverse,
                                        limit=limit)
         if len(tp):
-            tpt = tp["point"].to_numpy()
             ttail = tp["tail"].map(csr.pos).to_numpy(dtype=np.int64)
             thead = tp["head"].map(csr.pos).to_numpy(dtype=np.int64)
-            cands = edge_candidates(dist, src, tpt, ttail, thead, tp["pos"].to_numpy(),
-                                    tp["w"].to_numpy(), reverse=reverse)
-            # both points on the same directed edge: travel along it directly
-            same = tp.merge(sp, on=["tail", "head", "key"], suffixes=("", "_s"))
-            if len(same):
-                d = (same["pos"] - same["pos_s"]).to_numpy() * (-1 if reverse else 1)
-                c = d * same["w"].to_numpy() + s_leg[same["point_s"].to_numpy()]
-                cands.append((same["point"].to_numpy(), c, same["point_s"].to_numpy(), d >= 0))
-            p_all = np.concatenate([c[0][c[3]] for c in cands]).astype(np.int64)
-            c_all = np.concatenate([c[1][c[3]] for c in cands])
-            s_all = np.concatenate([c[2][c[3]] for c in cands]).astype(np.int64)
-            order = np.lexsort((c_all, p_all))   # by point, then cost
-            p_all, c_all, s_all = p_all[order], c_all[order], s_all[order]
-            first = np.r_[True, p_all[1:] != p_all[:-1]]
-            cost[p_all[first]] = c_all[first]
-            best[p_all[first]] = s_all[first]
+            # same_on: both points on the same directed edge travel along it directly
+            pts, c, srcs = reach_targets(dist, src, tp, sp, s_leg, ttail, thead,
+                                         same_on=["tail", "head", "key"], reverse=reverse)
+            cost[pts] = c
+            best[pts] = srcs
     cost = cost + t_leg
     cost[~t_snap["on_network"].to_numpy()] = np.inf
     cost[cost > limit] = np.inf
