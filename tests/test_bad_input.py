@@ -652,17 +652,9 @@ ZIP_CASES = ["symlink", "bomb", "escape", "abs", "noshp", "notazip", "empty"]
 @pytest.fixture(scope="module")
 def zip_server():
     """The HTTP server of tests/test_download.py on 127.0.0.1 (a hostile mirror here)."""
-    import threading
+    from test_download import serve
 
-    from test_download import _Server
-
-    srv = _Server()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    yield from serve()
 
 
 @pytest.mark.parametrize("name", ZIP_CASES)

@@ -14,6 +14,7 @@ import logging
 import socket
 import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -89,8 +90,8 @@ class _Server(http.server.ThreadingHTTPServer):
         self.files[path + ".md5"] = f"{digest}  {path.rsplit('/', 1)[-1]}\n".encode()
 
 
-@pytest.fixture
-def server():
+def serve() -> Iterator[_Server]:
+    """A running :class:`_Server` on 127.0.0.1 (stopped when the generator closes)."""
     srv = _Server()
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
@@ -98,6 +99,11 @@ def server():
     yield srv
     srv.shutdown()
     srv.server_close()
+
+
+@pytest.fixture
+def server():
+    yield from serve()
 
 
 def _payload(n=300_000, seed=7) -> bytes:
