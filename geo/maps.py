@@ -26,7 +26,8 @@ import itertools
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,8 +182,8 @@ def _as_gdf(obj: Any, what: str) -> gpd.GeoDataFrame:
 
 #: Per-process memos: a district's claim maps redraw the same demand cells (issue 12).
 _LIGHT = Memo(8)
-_MAPPINGS = Memo(4)
-_UNIONS = Memo(4)
+_SHAPES = Memo(4)
+_EDGES = Memo(4)
 
 
 def _light(gdf: gpd.GeoDataFrame, *, simplify_m: float, datum: str) -> gpd.GeoDataFrame:
@@ -219,43 +220,65 @@ def _light_geoms(series: gpd.GeoSeries, *, simplify_m: float, datum: str) -> Any
     return geoms
 
 
-def _metric_union(gdf: gpd.GeoDataFrame) -> Any:
-    """Union of ``gdf``'s shapes in the metric CRS, each grown by 1 cm (closing the hairline
-    gaps rounding leaves between neighbouring cells); remembered per shapes."""
-    def union() -> Any:
-        metric = gdf.geometry.to_crs(settings.metric_crs)
-        return metric.buffer(0.01).union_all()
-
-    return _UNIONS.get(geometry_key(gdf.geometry.values), union)
+#: Vertices closer than this (metres) are one vertex when cells are matched edge to edge.
+OUTLINE_SNAP_M = 0.01
 
 
-def dissolve_cells(gdf: gpd.GeoDataFrame, *, simplify_m: float, datum: str) -> gpd.GeoDataFrame:
-    """One (multi)polygon: the union of ``gdf``'s geometries, prepared for display."""
-    import geopandas as gpd
+@dataclass(frozen=True)
+class _Edges:
+    """Every cell's boundary cut into segments (metric CRS), each distinct segment once."""
 
-    merged = gpd.GeoDataFrame(geometry=[_metric_union(gdf)], crs=settings.metric_crs).to_crs(
-        settings.geographic_crs)
-    return _light(merged, simplify_m=simplify_m, datum=datum)
+    cell: Any      # cell position of each segment occurrence
+    edge: Any      # distinct-segment number of each occurrence
+    xy: Any        # (n_distinct, 2, 2) segment end points, metres
 
 
-def dissolve_cells_part(cells: gpd.GeoDataFrame, mask: Any, *, simplify_m: float,
-                   datum: str) -> gpd.GeoDataFrame:
-    """:func:`dissolve_cells` of ``cells[mask]`` for non-overlapping cells. The larger part is the
-    union of all cells (one per grid, shared by every claim map of a district) minus the
-    smaller part's union, instead of a union of tens of thousands of cells per map."""
+def _cell_edges(cells: gpd.GeoDataFrame) -> _Edges:
+    """The segments of the cells' rings, neighbours' shared sides matched by their end points
+    (snapped to :data:`OUTLINE_SNAP_M`); remembered per shapes."""
+    import numpy as np
+    import shapely
+
+    def compute() -> _Edges:
+        metric = np.asarray(cells.geometry.to_crs(settings.metric_crs).values, dtype=object)
+        parts, part_cell = shapely.get_parts(metric, return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        same = ring[:-1] == ring[1:]                      # consecutive points of one ring
+        start = np.flatnonzero(same)
+        ends = np.stack([xy[start], xy[start + 1]], axis=1)          # (n, 2, 2)
+        key = np.round(ends / OUTLINE_SNAP_M).astype(np.int64)
+        # one orientation per segment: the lexicographically smaller end point first
+        swap = (key[:, 0, 0] > key[:, 1, 0]) | ((key[:, 0, 0] == key[:, 1, 0])
+                                                  & (key[:, 0, 1] > key[:, 1, 1]))
+        key[swap] = key[swap][:, ::-1]
+        ends[swap] = ends[swap][:, ::-1]
+        real = (key[:, 0] != key[:, 1]).any(axis=1)       # drop zero-length segments
+        key, ends, start = key[real], ends[real], start[real]
+        _, first, edge = np.unique(key.reshape(len(key), 4), axis=0, return_index=True,
+                                   return_inverse=True)
+        cell = part_cell[ring_part[ring[start]]]
+        return _Edges(cell=cell, edge=edge.ravel(), xy=ends[first])
+
+    return _EDGES.get(geometry_key(cells.geometry.values), compute)
+
+
+def cells_outline(cells: gpd.GeoDataFrame, mask: Any, *, simplify_m: float,
+                  datum: str) -> gpd.GeoDataFrame:
+    """The outline of ``cells[mask]`` as one (multi)line, prepared for display: the sides of
+    the selected cells that no other selected cell shares (the boundary of their union, for
+    cells that meet side to side like a grid's; a side shared only in part is drawn)."""
     import geopandas as gpd
     import numpy as np
     import shapely
 
+    edges = _cell_edges(cells)
     mask = np.asarray(mask, dtype=bool)
-    if 2 * mask.sum() <= len(mask) or mask.all():
-        return dissolve_cells(cells.loc[mask], simplify_m=simplify_m, datum=datum)
-    rest = _metric_union(cells.loc[~mask])
-    part = shapely.difference(_metric_union(cells), rest)
-    # drop the slivers a difference can leave along the shared border (< 1 m²)
-    pieces = [g for g in shapely.get_parts(part) if g.area >= 1.0]
-    union = shapely.multipolygons(pieces) if len(pieces) != 1 else pieces[0]
-    merged = gpd.GeoDataFrame(geometry=[union], crs=settings.metric_crs).to_crs(
+    counts = np.bincount(edges.edge[mask[edges.cell]], minlength=len(edges.xy))
+    lines = shapely.linestrings(edges.xy[counts == 1])
+    outline = shapely.line_merge(shapely.multilinestrings(lines)) if len(lines) else \
+        shapely.MultiLineString()
+    merged = gpd.GeoDataFrame(geometry=[outline], crs=settings.metric_crs).to_crs(
         settings.geographic_crs)
     return _light(merged, simplify_m=simplify_m, datum=datum)
 
@@ -474,11 +497,8 @@ class _Draw:
     def light(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return _light(gdf, simplify_m=self.simplify_m, datum=self.datum)
 
-    def dissolve(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        return dissolve_cells(gdf, simplify_m=self.simplify_m, datum=self.datum)
-
-    def dissolve_part(self, gdf: gpd.GeoDataFrame, mask: Any) -> gpd.GeoDataFrame:
-        return dissolve_cells_part(gdf, mask, simplify_m=self.simplify_m, datum=self.datum)
+    def outline(self, gdf: gpd.GeoDataFrame, mask: Any) -> gpd.GeoDataFrame:
+        return cells_outline(gdf, mask, simplify_m=self.simplify_m, datum=self.datum)
 
 
 def _base_map(area: gpd.GeoDataFrame, choice: TileChoice, *, n_features: int) -> folium.Map:
@@ -521,11 +541,26 @@ def _add_service_areas(m: folium.Map, service_areas: gpd.GeoDataFrame, draw: _Dr
 
 @dataclass(frozen=True)
 class _CellColours:
-    """Per-cell cost in the shown unit, its tooltip text and the fill colour function."""
+    """Per-cell cost in the shown unit, its tooltip text, and each cell's colour as an index
+    into ``palette`` (``None`` when there is no cost column: one fill per layer)."""
 
     cost: Any
     text: list[str] | None
-    colour: Callable[[float], str] | None   # None: no cost column, one fill per layer
+    palette: list[str] | None = None
+    index: Any = None
+
+
+def cost_classes(cost: Any, edges: Sequence[float]) -> Any:
+    """Colour class of each cost (0 .. len(edges) - 2) as branca's StepColormap picks it
+    (at or below the first edge: 0; at or above the last: the last class); -1 = not finite."""
+    import numpy as np
+
+    cost = np.asarray(cost, dtype=float)
+    n = len(edges) - 1
+    finite = np.isfinite(cost)
+    cls = np.searchsorted(np.asarray(edges, dtype=float), np.where(finite, cost, 0.0),
+                          side="right") - 1
+    return np.where(finite, np.clip(cls, 0, n - 1), -1)
 
 
 def _cell_colours(m: folium.Map, cg: gpd.GeoDataFrame, style: CellStyle) -> _CellColours:
@@ -535,7 +570,7 @@ def _cell_colours(m: folium.Map, cg: gpd.GeoDataFrame, style: CellStyle) -> _Cel
 
     shown_unit, factor, unit_word = _UNITS[style.cost_unit]
     if style.cost_column is None:
-        return _CellColours(np.full(len(cg), np.nan), None, None)
+        return _CellColours(np.full(len(cg), np.nan), None)
     cost = cg[style.cost_column].astype(float).to_numpy() * factor   # to the shown unit
     finite = np.isfinite(cost)
     vmax = float(style.cost_max) if style.cost_max is not None else (
@@ -546,8 +581,8 @@ def _cell_colours(m: folium.Map, cg: gpd.GeoDataFrame, style: CellStyle) -> _Cel
     vmax = edges[-1]
     ramp = bcm.LinearColormap(list(COST_COLORS), vmin=0.0, vmax=vmax)
     mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
-    cmap = bcm.StepColormap([ramp.rgb_hex_str(v) for v in mids], index=edges, vmin=0.0,
-                            vmax=vmax)
+    class_colours = [ramp.rgb_hex_str(v) for v in mids]
+    cmap = bcm.StepColormap(class_colours, index=edges, vmin=0.0, vmax=vmax)
     unreachable = "; grey = unreachable" if not finite.all() else ""
     default = {"m": "Distance to the nearest facility",
                "min": "Travel time to the nearest facility"}.get(shown_unit,
@@ -555,87 +590,228 @@ def _cell_colours(m: folium.Map, cg: gpd.GeoDataFrame, style: CellStyle) -> _Cel
     cmap.caption = (f"{style.cost_label or default} ({unit_word}), "
                     f"lower is better{unreachable}")
     cmap.add_to(m)
-
-    def colour(v: float) -> str:
-        return cmap.rgb_hex_str(min(v, vmax)) if math.isfinite(v) else UNREACHABLE_COLOR
-
+    # class k -> palette[k]; unreachable (-1) -> the last entry
+    index = cost_classes(cost, edges)
+    palette = [*class_colours, UNREACHABLE_COLOR]
     text = [f"{v:.1f} {shown_unit}".strip() if math.isfinite(v) else "unreachable"
-            for v in cost]
-    return _CellColours(cost, text, colour)
+            for v in cost.tolist()]
+    return _CellColours(cost, text, palette, np.where(index < 0, len(palette) - 1, index))
 
 
-def _cell_props(sub: gpd.GeoDataFrame, texts: list[str] | None) -> list[dict[str, Any]]:
-    """Tooltip properties of the cells: id, cost, population (whole people), township."""
-    ids = sub["cell_id"].tolist() if "cell_id" in sub.columns else None
-    pops = sub["population"].astype(float).tolist() if "population" in sub.columns else None
-    towns = sub["township"].tolist() if "township" in sub.columns else None
-    rows: list[dict[str, Any]] = []
-    for j in range(len(sub)):
-        p: dict[str, Any] = {}
-        if ids is not None:
-            p["cell"] = _text(ids[j])
-        if texts is not None:
-            p["cost"] = texts[j]
-        if pops is not None:
-            p["pop"] = f"{pops[j]:,.0f}" if math.isfinite(pops[j]) else ""
-        if towns is not None:
-            p["township"] = _text(towns[j])
-        rows.append(p)
-    return rows
+def _texts(values: Any) -> list[str]:
+    """:func:`_text` of every value of a column (missing -> "")."""
+    import pandas as pd
+
+    series = pd.Series(values)
+    missing = series.isna().to_numpy()
+    return ["" if miss else html.escape(str(v), quote=True)
+            for v, miss in zip(series.tolist(), missing.tolist(), strict=True)]
+
+
+def _cell_columns(sub: gpd.GeoDataFrame, texts: list[str] | None) -> dict[str, list[str]]:
+    """Tooltip columns of the cells (HTML-escaped text): id, cost, population (whole people),
+    township; only those the cells have."""
+    cols: dict[str, list[str]] = {}
+    if "cell_id" in sub.columns:
+        cols["cell"] = _texts(sub["cell_id"])
+    if texts is not None:
+        cols["cost"] = list(texts)
+    if "population" in sub.columns:
+        cols["pop"] = [f"{v:,.0f}" if math.isfinite(v) else ""
+                       for v in sub["population"].astype(float).tolist()]
+    if "township" in sub.columns:
+        cols["township"] = _texts(sub["township"])
+    return cols
 
 
 _CELL_LABELS = {"cell": "cell", "cost": "cost to nearest", "pop": "population",
                 "township": "township"}
 
 
-def _cell_mappings(cg: gpd.GeoDataFrame) -> list[dict]:
-    """GeoJSON geometry of every display cell (remembered per shapes: each claim map of a
-    district draws the same cells)."""
+def _cell_shapes_json(cg: gpd.GeoDataFrame) -> str:
+    """GeoJSON geometries of every display cell as one JSON array text (remembered per shapes:
+    each claim map of a district draws the same cells)."""
+    import json
+
     from shapely.geometry import mapping
 
-    return _MAPPINGS.get(geometry_key(cg.geometry.values),
-                         lambda: [mapping(g) for g in cg.geometry.values])
+    def shapes() -> str:
+        return "[" + ",".join(json.dumps(mapping(g), separators=(",", ":"))
+                              for g in cg.geometry.values) + "]"
+
+    return _SHAPES.get(geometry_key(cg.geometry.values), shapes)
 
 
-def _cell_layer(m: folium.Map, cg: gpd.GeoDataFrame, source: gpd.GeoDataFrame, mask: Any,
-                name: str, colours: _CellColours, outline: str | None, draw: _Draw,
-                fill_column: str | None = None) -> None:
-    # reason for 9 parameters: one layer of the cells; the arguments are what it draws
+def script_json(value: Any) -> str:
+    """Compact JSON text safe inside an inline <script> (``<``, ``>``, ``&`` and the JavaScript
+    line separators escaped), as Jinja's ``tojson`` writes it."""
+    import json
+
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+#: The page's one function drawing a cell layer from the map's cell data (see CellData):
+#: features are made in the browser from one shared geometry array, styled from a palette
+#: index and given a tooltip table of the (already HTML-escaped) columns.
+CELL_LAYER_JS = """
+function geoCellLayer(d, idx) {
+  var feats = idx.map(function (j) {
+    var p = {};
+    d.fields.forEach(function (k) { p[k] = d.columns[k][j]; });
+    return {type: 'Feature', id: j, properties: p, geometry: d.shapes[j]};
+  });
+  var layer = L.geoJson({type: 'FeatureCollection', features: feats}, {
+    style: function (f) {
+      var c = d.palette[d.fill[f.id]];
+      return {fillColor: c, color: c, fillOpacity: 0.6, weight: 0.5};
+    }
+  });
+  if (d.fields.length) {
+    layer.bindTooltip(function (l) {
+      var rows = d.fields.map(function (k, i) {
+        return '<tr><th>' + d.labels[i] + '</th><td>' + l.feature.properties[k] + '</td></tr>';
+      });
+      return '<table>' + rows.join('') + '</table>';
+    }, {sticky: true, className: 'foliumtooltip'});
+  }
+  return layer;
+}
+"""
+
+CELL_TOOLTIP_CSS = """
+.foliumtooltip table { margin: auto; }
+.foliumtooltip tr { text-align: left; }
+.foliumtooltip th { padding: 2px; padding-right: 8px; }
+"""
+
+
+def _cell_elements() -> tuple[type, type]:
+    """The folium elements of the cell layers (built on first use: folium is imported late)."""
+    global _CELL_ELEMENTS
+    if _CELL_ELEMENTS is not None:
+        return _CELL_ELEMENTS
+    from branca.element import Element, Figure, MacroElement
+    from jinja2 import Template
+
+    from geo.map_assets import safe_script
+
+    class CellData(MacroElement):
+        """The cells of one map as one JavaScript object: ``shapes`` (GeoJSON geometries),
+        ``palette`` and per-cell ``fill`` (palette index), tooltip ``fields`` / ``labels`` and
+        ``columns`` (escaped text per cell). The JSON is put into the page by :func:`map_html`
+        after rendering (``slot``), so folium's templates never parse megabytes of data."""
+
+        _template = Template("""
+            {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = {{ this.slot }};
+            {% endmacro %}
+        """)
+
+        def __init__(self, payload: str) -> None:
+            super().__init__()
+            self._name = "cell_data"
+            self.payload = payload
+            self.slot = f"/*geo-data:{self._id}*/null"
+
+        def render(self, **kwargs: Any) -> None:
+            figure = self.get_root()
+            assert isinstance(figure, Figure)
+            figure.header.add_child(
+                Element(f"<script>{safe_script(CELL_LAYER_JS)}</script>"
+                        f"<style>{CELL_TOOLTIP_CSS}</style>"), name="geo_cell_layer_js")
+            super().render(**kwargs)
+
+    class CellLayer(MacroElement):
+        """The cells ``idx`` (positions in the map's CellData) drawn into the parent group."""
+
+        _template = Template("""
+            {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = geoCellLayer({{ this.data.get_name() }},
+                {{ this.idx|tojson }}).addTo({{ this._parent.get_name() }});
+            {% endmacro %}
+        """)
+
+        def __init__(self, data: Any, idx: list[int]) -> None:
+            super().__init__()
+            self._name = "cell_layer"
+            self.data = data
+            self.idx = idx
+
+    _CELL_ELEMENTS = (CellData, CellLayer)
+    return _CELL_ELEMENTS
+
+
+_CELL_ELEMENTS: tuple[type, type] | None = None
+
+
+def _cell_data(m: folium.Map, cg: gpd.GeoDataFrame, colours: _CellColours,
+               fills: Sequence[str] | None) -> Any:
+    """The map's CellData: every display cell's shape, fill and tooltip text. ``fills`` (a
+    colour per cell) replaces the cost colours."""
+    import numpy as np
+
+    CellData, _ = _cell_elements()
+    if fills is not None:
+        palette_arr, index = np.unique(np.asarray(fills, dtype=object).astype(str),
+                                       return_inverse=True)
+        palette = palette_arr.tolist()
+    else:
+        palette, index = colours.palette, colours.index
+    columns = _cell_columns(cg, colours.text)
+    fields = list(columns)
+    head = script_json({"palette": [_text(c) for c in palette],
+                        "fill": np.asarray(index).astype(int).tolist(), "fields": fields,
+                        "labels": [_CELL_LABELS[f] for f in fields], "columns": columns})
+    data = CellData(head[:-1] + ',"shapes":' + _cell_shapes_json(cg) + "}")
+    m.add_child(data)
+    return data
+
+
+def _cell_layer(m: folium.Map, data: Any, cg: gpd.GeoDataFrame, mask: Any, name: str,
+                outline: str | None, draw: _Draw) -> None:
     """One toggleable layer of the cells selected by ``mask`` (outlined when ``outline``)."""
     import folium
     import numpy as np
 
-    sub = cg.loc[mask]
-    fill = outline or "#756bb1"
-    fills = [colours.colour(v) if colours.colour is not None else fill
-             for v in colours.cost[mask]]
-    if fill_column is not None:   # categorical maps carry their own colours
-        fills = [str(f) for f in sub[fill_column]]
-    texts = None if colours.text is None else [t for t, k in zip(colours.text, mask,
-                                                                 strict=True) if k]
-    props = _cell_props(sub, texts)
+    _, CellLayer = _cell_elements()
     group = folium.FeatureGroup(name=name)
-    shapes = _cell_mappings(cg)
-    gj = folium.GeoJson(
-        {"type": "FeatureCollection",
-         "features": [{"type": "Feature", "id": i, "properties": p, "geometry": shapes[j]}
-                      for i, (j, p) in enumerate(zip(np.flatnonzero(mask), props,
-                                                     strict=True))]},
-        style_function=lambda f: {"fillColor": fills[f["id"]], "fillOpacity": 0.6,
-                                  "color": fills[f["id"]], "weight": 0.5},
-    )
-    fields = list(props[0]) if props else []
-    if fields:
-        folium.GeoJsonTooltip(fields=fields, aliases=[_CELL_LABELS[f] for f in fields]).add_to(gj)
-    gj.add_to(group)
+    group.add_child(CellLayer(data, np.flatnonzero(mask).tolist()))
     if outline is not None:
-        # the outline of the group, dissolved: readable at district zoom where per-cell
+        # the outline of the group as a whole: readable at district zoom where per-cell
         # outlines would cover the cost colours
-        merged = draw.dissolve_part(source, mask)
-        folium.GeoJson(_features(merged), interactive=False,
+        folium.GeoJson(_features(draw.outline(cg, mask)), interactive=False,
                        style_function=lambda f: {"color": outline, "weight": 2,
                                                  "fill": False}).add_to(group)
     group.add_to(m)
+
+
+def cell_layers(m: folium.Map) -> dict[str, dict[str, Any]]:
+    """The cell layers of a map built by :func:`claim_map`, by layer name: ``features`` (GeoJSON
+    features with their tooltip properties, as the browser builds them) and ``fill`` (each
+    feature's fill colour). For tests and notebooks that inspect a map without a browser."""
+    import json
+
+    import folium
+
+    _, CellLayer = _cell_elements()
+    out: dict[str, dict[str, Any]] = {}
+    for child in m._children.values():
+        if not isinstance(child, folium.FeatureGroup):
+            continue
+        for inner in child._children.values():
+            if isinstance(inner, CellLayer):
+                d = json.loads(inner.data.payload)
+                feats, fill = [], []
+                for j in inner.idx:
+                    props = {k: d["columns"][k][j] for k in d["fields"]}
+                    feats.append({"type": "Feature", "id": j, "properties": props,
+                                  "geometry": d["shapes"][j]})
+                    fill.append(d["palette"][d["fill"][j]])
+                out[child.layer_name] = {"type": "FeatureCollection", "features": feats,
+                                         "fill": fill}
+    return out
 
 
 def _add_cells(m: folium.Map, cells: gpd.GeoDataFrame, style: CellStyle,
@@ -651,22 +827,28 @@ def _add_cells(m: folium.Map, cells: gpd.GeoDataFrame, style: CellStyle,
                             f"{', '.join(map(str, cg.columns))}")
     colours = _cell_colours(m, cg, style)
     shown_unit = _UNITS[style.cost_unit][0]
+    fills = None if style.fill_column is None else [str(f) for f in cg[style.fill_column]]
     if style.covered_column is None:
-        _cell_layer(m, cg, source, np.ones(len(cg), bool), f"Demand cells ({len(cg)})",
-                    colours, None, draw, style.fill_column)
+        if fills is None and colours.palette is None:
+            fills = ["#756bb1"] * len(cg)
+        data = _cell_data(m, cg, colours, fills)
+        _cell_layer(m, data, source, np.ones(len(cg), bool), f"Demand cells ({len(cg)})",
+                    None, draw)
         return ([] if style.threshold is None else
                 [f"threshold {style.threshold:g} {shown_unit}".strip()])
     covered = cg[style.covered_column].fillna(False).astype(bool).to_numpy()
     thr = ("" if style.threshold is None else
            f" (within {style.threshold:g} {shown_unit})".replace(" )", ")"))
+    if fills is None and colours.palette is None:   # no cost: each group in its outline colour
+        fills = np.where(covered, COVERED_COLOR, BLIND_COLOR).tolist()
+    data = _cell_data(m, cg, colours, fills)
     n_cov = int(covered.sum())
     if n_cov:
-        _cell_layer(m, cg, source, covered, f"Covered cells{thr} ({n_cov})", colours,
-                    COVERED_COLOR, draw, style.fill_column)
+        _cell_layer(m, data, source, covered, f"Covered cells{thr} ({n_cov})",
+                    COVERED_COLOR, draw)
     n_blind = int((~covered).sum())
     if n_blind:
-        _cell_layer(m, cg, source, ~covered, f"Blind spots ({n_blind})", colours,
-                    BLIND_COLOR, draw, style.fill_column)
+        _cell_layer(m, data, source, ~covered, f"Blind spots ({n_blind})", BLIND_COLOR, draw)
     return [_swatch(COVERED_COLOR, f"covered{html.escape(thr)}", outline=True)
             + " &nbsp; " + _swatch(BLIND_COLOR, "blind spot", outline=True)]
 
@@ -768,8 +950,11 @@ def sites_map(area_geometry: Any, cells: gpd.GeoDataFrame, result: Any, *, title
 def map_html(m: folium.Map, *, cdn: bool = False) -> str:
     """Render ``m`` to one HTML document; assets inlined unless ``cdn`` (see geo.map_assets).
 
-    Embedded GeoJSON is written compactly: the ``tojson`` options of folium's Jinja environment
-    are switched for the duration of this call and restored afterwards.
+    Folium's random element ids are renumbered in order of appearance, so the same map gives
+    the same page. Embedded GeoJSON is written compactly: the ``tojson`` options of folium's
+    Jinja environment are switched for the duration of this call and restored afterwards. The
+    cell data (the bulk of a page) is put in after rendering and the page work (see
+    :class:`CellData`).
     """
     import folium
 
@@ -782,7 +967,33 @@ def map_html(m: folium.Map, *, cdn: bool = False) -> str:
         page = m.get_root().render()
     finally:
         env.policies["json.dumps_kwargs"] = saved
-    return finish_page(page, cdn=cdn)
+    page = stable_ids(finish_page(page, cdn=cdn))
+    CellData, _ = _cell_elements()
+    for el in _descendants(m):
+        if isinstance(el, CellData):
+            page = page.replace(el.slot, el.payload, 1)
+    return page
+
+
+def _descendants(el: Any) -> list[Any]:
+    out = []
+    for child in el._children.values():
+        out.append(child)
+        out.extend(_descendants(child))
+    return out
+
+
+_FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")
+
+
+def stable_ids(page: str) -> str:
+    """Renumber Folium's random 32-hex element ids in order of first appearance (deterministic)."""
+    seen: dict[str, str] = {}
+
+    def _sub(match: re.Match[str]) -> str:
+        return seen.setdefault(match.group(0), f"{len(seen):032x}")
+
+    return _FOLIUM_ID.sub(_sub, page)
 
 
 def save_map(m: folium.Map, path: str | os.PathLike[str], *, cdn: bool = False) -> Path:

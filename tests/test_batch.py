@@ -277,3 +277,19 @@ def test_results_made_with_other_settings_are_not_reused(tmp_path):
     assert [d.status for d in same.districts] == ["reused"]
     other = run_batch(["通州区"], out, ReportOptions(maps=False, sensitivity=True), evaluate=fake_evaluate)
     assert [d.status for d in other.districts] == ["ok"]
+
+
+def test_workers_take_the_largest_districts_first(shared_data_dir):
+    """Longest-first order: by district area (km²), largest first; areas that are not
+    districts keep their input order after them; the summary keeps the input order."""
+    from geo.areas import districts
+
+    opts = ReportOptions(data_dir=shared_data_dir)
+    ds = districts(data_dir=shared_data_dir)
+    tasks = [batch.DistrictTask(n, area_slug(n), "out", options=opts)
+             for n in ["my_area.geojson", *[d.name for d in ds], "other.geojson"]]
+    order = batch.largest_first(tasks)
+    by_size = sorted(ds, key=lambda d: -d.area_km2)
+    assert [t.name for t in order] == [d.name for d in by_size] + ["my_area.geojson",
+                                                                   "other.geojson"]
+    assert order[0].name == max(ds, key=lambda d: d.area_km2).name == "密云区"

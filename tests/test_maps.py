@@ -66,16 +66,15 @@ def decoded(page: str) -> str:
 
 
 def geojson_layers(m) -> dict[str, dict]:
-    """GeoJSON data of the map's layers by layer name (GeoJson or FeatureGroup of GeoJson)."""
+    """GeoJSON data of the map's layers by layer name: GeoJson layers and the cell layers (as
+    maps.cell_layers gives them: the features the browser builds, with their fill colours)."""
     import folium
 
     out: dict[str, dict] = {}
     for child in m._children.values():
         if isinstance(child, folium.GeoJson):
             out[child.layer_name] = child.data
-        elif isinstance(child, folium.FeatureGroup):
-            inner = [c for c in child._children.values() if isinstance(c, folium.GeoJson)]
-            out[child.layer_name] = inner[0].data
+    out.update(maps.cell_layers(m))
     return out
 
 
@@ -344,7 +343,7 @@ def test_seconds_are_converted_to_minutes_not_multiplied():
                              crs="EPSG:4326")
     page = map_html(claim_map(shapely.box(116.59, 39.79, 116.62, 39.81), title="t", cells=cells,
                               cost_column="cost_s", cost_unit="s", covered_column="covered"))
-    assert '"cost":"2.0 min"' in page and '"cost":"10.0 min"' in page
+    assert '"cost":["2.0 min","10.0 min"]' in page
     assert '"cost":"7200.0 min"' not in page
 
 
@@ -374,11 +373,9 @@ def test_sites_map_categorical_cells_and_existing_markers(frames):
     assert len(set(expected.values())) == 4
     assert maps.BLIND_COLOR not in {maps.COVERED_BEFORE_COLOR, *maps.SITE_COLORS}
     seen = {}
-    for child in m._children.values():
-        if isinstance(child, folium.FeatureGroup):
-            gj = next(c for c in child._children.values() if isinstance(c, folium.GeoJson))
-            for f in gj.data["features"]:
-                seen[f["properties"]["cell"]] = gj.style_function(f)["fillColor"]
+    for layer in maps.cell_layers(m).values():
+        for f, fill in zip(layer["features"], layer["fill"], strict=True):
+            seen[f["properties"]["cell"]] = fill
     assert seen == expected
     page = decoded(maps.map_html(m))
     assert "d3.scale" not in page  # no continuous colour bar for a categorical rank
@@ -389,3 +386,21 @@ def test_sites_map_categorical_cells_and_existing_markers(frames):
     assert kinds.count("proposed site") == 2
     assert sorted(k for k in kinds if k.startswith("existing")) == [
         "existing park", "existing park", "existing rail"]
+
+
+def test_cost_classes_match_branca_step_colormap():
+    """The vectorised colour classes pick the colour branca's StepColormap picks, value by
+    value (edges, below 0, above the top, unreachable) - the slow, obvious reference."""
+    import branca.colormap as bcm
+
+    edges = maps.nice_edges(17.3, 8)
+    colours = [f"#{k:02x}0000" for k in range(len(edges) - 1)]
+    cmap = bcm.StepColormap(colours, index=edges, vmin=0.0, vmax=edges[-1])
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.uniform(-2, 25, 500), edges, [np.inf, np.nan, -np.inf]])
+    got = maps.cost_classes(values, edges)
+    for v, k in zip(values, got, strict=True):
+        if not np.isfinite(v):
+            assert k == -1
+        else:
+            assert colours[k] == cmap.rgb_hex_str(min(v, edges[-1])), v

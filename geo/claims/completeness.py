@@ -57,13 +57,43 @@ def _needed_share(claim: Claim) -> float | None:
     return None
 
 
+def merge_equal_rows(cover: Any, w: np.ndarray) -> tuple[Any, np.ndarray]:
+    """Demand rows with the same covering sites merged into one (weights summed) and rows no
+    site covers dropped: the maximal-covering LP below has the same optimum on the result
+    (merged rows share one optimal ``y``), with a fraction of the rows on a district's grid."""
+    from scipy.sparse import csr_array
+
+    cover = csr_array(cover, dtype=float)
+    cover.sort_indices()
+    index: dict[bytes, int] = {}
+    group = np.empty(cover.shape[0], dtype=np.int64)
+    ind, ptr = cover.indices, cover.indptr
+    for i in range(cover.shape[0]):
+        group[i] = index.setdefault(ind[ptr[i]:ptr[i + 1]].tobytes(), len(index))
+    first = np.full(len(index), -1, dtype=np.int64)
+    first[group[::-1]] = np.arange(cover.shape[0])[::-1]
+    merged, weights = cover[first], np.bincount(group, weights=w, minlength=len(index))
+    keep = np.diff(merged.indptr) > 0
+    return merged[keep], weights[keep]
+
+
 def _lp_bound(cover: Any, w: np.ndarray, k: int) -> float:
     """Upper bound on the weight ``k`` sites can cover (LP relaxation of maximal covering):
-    max w.y s.t. y_i <= sum_j cover_ij x_j, sum x <= k, 0 <= x, y <= 1."""
+    max w.y s.t. y_i <= sum_j cover_ij x_j, sum x <= k, 0 <= x, y <= 1 (solved on
+    :func:`merge_equal_rows` of the rows)."""
+    cover, w = merge_equal_rows(cover, np.asarray(w, dtype=float))
+    return lp_bound_exact(cover, w, k)
+
+
+def lp_bound_exact(cover: Any, w: np.ndarray, k: int) -> float:
+    """:func:`_lp_bound` on the rows as given (the reference the merged solve is tested
+    against)."""
     from scipy.optimize import linprog
     from scipy.sparse import csr_array, hstack, identity, vstack
 
     n, m = cover.shape
+    if n == 0:
+        return 0.0
     c = np.concatenate([np.zeros(m), -w])
     a1 = hstack([-csr_array(cover, dtype=float), identity(n, format="csr")])   # y - Cx <= 0
     a2 = csr_array(np.concatenate([np.ones(m), np.zeros(n)])[None, :])

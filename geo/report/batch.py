@@ -352,6 +352,22 @@ def _names_and_slugs(area_names: Sequence[str] | None,
     return names, slugs
 
 
+def largest_first(tasks: Sequence[DistrictTask]) -> list[DistrictTask]:
+    """The tasks in the order workers should take them: the largest districts (km², a
+    district's work grows with its cells) first, so that the last task to finish is a small one
+    (longest-processing-time-first scheduling); areas that are not districts keep their order
+    after them. The results are reported in the input order whatever this order."""
+    try:
+        from geo.areas import districts
+
+        data_dir = tasks[0].options.data_dir if tasks else None
+        size = {area_slug(d.name): d.area_km2 for d in districts(data_dir=data_dir)}
+    except Exception:   # only an ordering hint: without the districts, the input order
+        log.debug("no district sizes; tasks in input order", exc_info=True)
+        return list(tasks)
+    return sorted(tasks, key=lambda t: -size.get(t.slug, 0.0))
+
+
 def _run_processes(tasks: list[DistrictTask], jobs: int,
                    done: Callable[[DistrictResult], None]) -> None:
     import multiprocessing
@@ -360,7 +376,7 @@ def _run_processes(tasks: list[DistrictTask], jobs: int,
     t0 = time.perf_counter()
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
     try:
-        pending = {pool.submit(run_district, t): t for t in tasks}
+        pending = {pool.submit(run_district, t): t for t in largest_first(tasks)}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -407,7 +423,7 @@ def _run_dask(tasks: list[DistrictTask], address: str,
                         f"one with 'dask scheduler' or check the address") from exc
     try:
         futures = {client.submit(run_district, t, key=f"geo-report-{t.slug}-{run}",
-                                 pure=False): t for t in tasks}
+                                 pure=False): t for t in largest_first(tasks)}
         try:
             for fut in as_completed(list(futures)):
                 task = futures[fut]

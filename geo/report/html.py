@@ -70,7 +70,6 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 VERDICT_LABELS = {v: verdict_words(v) for v in ("met", "not_met", "inconclusive")}
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
-_FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")
 #: Layer frames written as GeoParquet, by attribute of ClaimLayers.
 LAYER_KINDS = ("cells", "facilities", "service_areas")
 
@@ -107,16 +106,6 @@ def jinja_env() -> jinja2.Environment:
 def render(template: str, **context: Any) -> str:
     """Render one of the report templates (``index.html.j2``, ``batch.html.j2``)."""
     return jinja_env().get_template(template).render(geo_version=geo_version(), **context)
-
-
-def stable_ids(page: str) -> str:
-    """Renumber Folium's random 32-hex element ids in order of first appearance (deterministic)."""
-    seen: dict[str, str] = {}
-
-    def _sub(m: re.Match[str]) -> str:
-        return seen.setdefault(m.group(0), f"{len(seen):032x}")
-
-    return _FOLIUM_ID.sub(_sub, page)
 
 
 _value_text = param_words   # parameter / provenance values in words (no dicts, no JSON)
@@ -566,7 +555,7 @@ def claim_map_html(r: ClaimResult, area_geometry: Any,
     m = maps.claim_map(area_geometry, ly.facilities, title=f"{c.id} {c.title_en}",
                        cells=ly.cells, service_areas=ly.service_areas, subtitle=subtitle,
                        style=style, options=opts.map_options())
-    return stable_ids(maps.map_html(m, cdn=opts.cdn))
+    return maps.map_html(m, cdn=opts.cdn)
 
 
 # --------------------------------------------------------------------------- the report
@@ -610,7 +599,7 @@ def _siting_view(siting: Siting, tmp: Path, geometry: Any,
                       title=f"{cid}: {result.n_sites} proposed sites",
                       options=opts.map_options(), existing=existing)
         (tmp / "maps").mkdir(exist_ok=True)
-        (tmp / "maps" / f"{slug}_sites.html").write_text(stable_ids(map_html(m, cdn=opts.cdn)),
+        (tmp / "maps" / f"{slug}_sites.html").write_text(map_html(m, cdn=opts.cdn),
                                                           encoding="utf-8")
         map_href = f"maps/{slug}_sites.html"
     return {"id": cid, "n_sites": result.n_sites, "problem": result.problem,
