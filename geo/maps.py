@@ -628,18 +628,64 @@ _CELL_LABELS = {"cell": "cell", "cost": "cost to nearest", "pop": "population",
                 "township": "township"}
 
 
-def _cell_shapes_json(cg: gpd.GeoDataFrame) -> str:
-    """GeoJSON geometries of every display cell as one JSON array text (remembered per shapes:
-    each claim map of a district draws the same cells)."""
-    import json
+#: Cell shapes are sent as whole numbers of this unit of a degree (1e-6 degree, the rounding
+#: of display coordinates, see COORD_DECIMALS).
+SHAPE_UNIT = 10 ** COORD_DECIMALS
 
-    from shapely.geometry import mapping
+
+def _cell_shapes_json(cg: gpd.GeoDataFrame) -> str:
+    """Every display cell's shape as compact JSON (remembered per shapes: each claim map of a
+    district draws the same cells): per cell a list of polygons, per polygon a list of rings,
+    per ring the flat whole-number coordinates in :data:`SHAPE_UNIT`, the first point absolute
+    and each next one as the step from the one before (a third of GeoJSON's size; the page
+    turns it back into GeoJSON with ``geoShape``, Python with :func:`decode_shape`)."""
+    import numpy as np
+    import shapely
 
     def shapes() -> str:
-        return "[" + ",".join(json.dumps(mapping(g), separators=(",", ":"))
-                              for g in cg.geometry.values) + "]"
+        geoms = np.asarray(cg.geometry.values, dtype=object)
+        polys, poly_cell = shapely.get_parts(geoms, return_index=True)
+        kinds = shapely.get_type_id(polys)
+        if (kinds != 3).any():          # 3 = Polygon
+            raise DataError("cells: every cell must be a Polygon or MultiPolygon")
+        rings, ring_poly = shapely.get_rings(polys, return_index=True)
+        xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+        q = np.round(xy * SHAPE_UNIT).astype(np.int64)
+        step = np.diff(q, axis=0, prepend=np.zeros((1, 2), np.int64))
+        first = np.r_[True, ring_of[1:] != ring_of[:-1]]
+        step[first] = q[first]
+        flat = step.ravel().tolist()
+        bounds = np.r_[0, np.cumsum(np.bincount(ring_of, minlength=len(rings)))] * 2
+        ring_text = ["[" + ",".join(map(str, flat[bounds[r]:bounds[r + 1]])) + "]"
+                     for r in range(len(rings))]
+        poly_rings: list[list[str]] = [[] for _ in range(len(polys))]
+        for r, pi in enumerate(ring_poly.tolist()):
+            poly_rings[pi].append(ring_text[r])
+        cell_polys: list[list[str]] = [[] for _ in range(len(geoms))]
+        for pi, ci in enumerate(poly_cell.tolist()):
+            cell_polys[ci].append("[" + ",".join(poly_rings[pi]) + "]")
+        return "[" + ",".join("[" + ",".join(c) + "]" for c in cell_polys) + "]"
 
     return _SHAPES.get(geometry_key(cg.geometry.values), shapes)
+
+
+def decode_shape(cell: list[list[list[int]]]) -> dict[str, Any]:
+    """GeoJSON geometry of one cell as the map's data holds it (see :func:`_cell_shapes_json`);
+    the Python twin of the page's ``geoShape``."""
+    polys = []
+    for poly in cell:
+        rings = []
+        for ring in poly:
+            x = y = 0
+            pts = []
+            for i in range(0, len(ring), 2):
+                x, y = x + ring[i], y + ring[i + 1]
+                pts.append([x / SHAPE_UNIT, y / SHAPE_UNIT])
+            rings.append(pts)
+        polys.append(rings)
+    if len(polys) == 1:
+        return {"type": "Polygon", "coordinates": polys[0]}
+    return {"type": "MultiPolygon", "coordinates": polys}
 
 
 def script_json(value: Any) -> str:
@@ -656,11 +702,25 @@ def script_json(value: Any) -> str:
 #: features are made in the browser from one shared geometry array, styled from a palette
 #: index and given a tooltip table of the (already HTML-escaped) columns.
 CELL_LAYER_JS = """
+function geoShape(cell) {
+  var polys = cell.map(function (poly) {
+    return poly.map(function (ring) {
+      var pts = [], x = 0, y = 0;
+      for (var i = 0; i < ring.length; i += 2) {
+        x += ring[i]; y += ring[i + 1];
+        pts.push([x / UNIT, y / UNIT]);
+      }
+      return pts;
+    });
+  });
+  return polys.length === 1 ? {type: 'Polygon', coordinates: polys[0]}
+                            : {type: 'MultiPolygon', coordinates: polys};
+}
 function geoCellLayer(d, idx) {
   var feats = idx.map(function (j) {
     var p = {};
     d.fields.forEach(function (k) { p[k] = d.columns[k][j]; });
-    return {type: 'Feature', id: j, properties: p, geometry: d.shapes[j]};
+    return {type: 'Feature', id: j, properties: p, geometry: geoShape(d.shapes[j])};
   });
   var layer = L.geoJson({type: 'FeatureCollection', features: feats}, {
     style: function (f) {
@@ -678,7 +738,7 @@ function geoCellLayer(d, idx) {
   }
   return layer;
 }
-"""
+""".replace("UNIT", str(SHAPE_UNIT))
 
 CELL_TOOLTIP_CSS = """
 .foliumtooltip table { margin: auto; }
@@ -807,7 +867,7 @@ def cell_layers(m: folium.Map) -> dict[str, dict[str, Any]]:
                 for j in inner.idx:
                     props = {k: d["columns"][k][j] for k in d["fields"]}
                     feats.append({"type": "Feature", "id": j, "properties": props,
-                                  "geometry": d["shapes"][j]})
+                                  "geometry": decode_shape(d["shapes"][j])})
                     fill.append(d["palette"][d["fill"][j]])
                 out[child.layer_name] = {"type": "FeatureCollection", "features": feats,
                                          "fill": fill}

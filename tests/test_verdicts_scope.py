@@ -202,22 +202,22 @@ def test_lp_bound_on_merged_rows_equals_the_lp_on_every_row():
     LP as written, one row per cell)."""
     from scipy.sparse import csr_array
 
-    from geo.claims.completeness import _lp_bound, lp_bound_exact, merge_equal_rows
+    from geo.claims.completeness import lp_bound, lp_bound_exact, merge_equal_rows
 
     # 3 cells: A by site 0, B by site 1 (twice, weights 2 and 3), C by no site; 1 site: 5
     cover = csr_array(np.array([[1, 0], [0, 1], [0, 1], [0, 0]], dtype=float))
     w = np.array([4.0, 2.0, 3.0, 9.0])
     merged, mw = merge_equal_rows(cover, w)
     assert merged.shape == (2, 2) and sorted(mw.tolist()) == [4.0, 5.0]
-    assert _lp_bound(cover, w, 1) == pytest.approx(5.0)
-    assert _lp_bound(cover, w, 2) == pytest.approx(9.0)
+    assert lp_bound(cover, w, 1) == pytest.approx(5.0)
+    assert lp_bound(cover, w, 2) == pytest.approx(9.0)
     rng = np.random.default_rng(3)
     for trial in range(5):
         base = (rng.random((40, 12)) < 0.15).astype(float)
         rows = base[rng.integers(0, 40, 400)]
         weights = rng.uniform(0, 10, 400)
         k = int(rng.integers(1, 6))
-        assert _lp_bound(csr_array(rows), weights, k) == pytest.approx(
+        assert lp_bound(csr_array(rows), weights, k) == pytest.approx(
             lp_bound_exact(csr_array(rows), weights, k), rel=1e-9), trial
 
 

@@ -77,7 +77,7 @@ def merge_equal_rows(cover: Any, w: np.ndarray) -> tuple[Any, np.ndarray]:
     return merged[keep], weights[keep]
 
 
-def _lp_bound(cover: Any, w: np.ndarray, k: int) -> float:
+def lp_bound(cover: Any, w: np.ndarray, k: int) -> float:
     """Upper bound on the weight ``k`` sites can cover (LP relaxation of maximal covering):
     max w.y s.t. y_i <= sum_j cover_ij x_j, sum x <= k, 0 <= x, y <= 1 (solved on
     :func:`merge_equal_rows` of the rows)."""
@@ -86,7 +86,7 @@ def _lp_bound(cover: Any, w: np.ndarray, k: int) -> float:
 
 
 def lp_bound_exact(cover: Any, w: np.ndarray, k: int) -> float:
-    """:func:`_lp_bound` on the rows as given (the reference the merged solve is tested
+    """:func:`lp_bound` on the rows as given (the reference the merged solve is tested
     against)."""
     from scipy.optimize import linprog
     from scipy.sparse import csr_array, hstack, identity, vstack
@@ -159,7 +159,7 @@ def coverage_completeness(ctx: StudyContext, claim: Claim, base: Measure, verdic
         out["method"] = "greedy siting (an upper bound on the fewest extra sites)"
     else:
         uncovered = (~prep.before) & (w > 0)
-        bound_w = _lp_bound(prep.cover[uncovered], w[uncovered], limit) if limit > 0 else 0.0
+        bound_w = lp_bound(prep.cover[uncovered], w[uncovered], limit) if limit > 0 else 0.0
         bound = (float(w[prep.before].sum()) + bound_w) / prep.total
         out["share_bound_with_limit"] = round(bound, 4)
         out["plausible"] = None if bound >= need else False
