@@ -53,6 +53,7 @@ import shapely
 from geo import settings
 from geo.areas import Area, get_area
 from geo.errors import DataError, DataNotFoundError, EmptyResultError
+from geo.memo import Memo, geometry_key
 from geo.sources.base import OsmData
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,21 @@ def hex_grid(area: Area | str, *, cell_size_m: float = 250.0, data_dir: str | Pa
     if cell_size_m <= 0:
         raise ValueError(f"cell_size_m must be positive, got {cell_size_m}")
     area = get_area(area, data_dir=data_dir)
+    # every population reading and extent of a district builds the same grid: cut it once
+    key = geometry_key(np.array([area.geometry_m], dtype=object), float(cell_size_m),
+                       float(min_cell_area_m2))
+    cells = _GRIDS.get(key, lambda: _hex_cells(area, float(cell_size_m),
+                                               float(min_cell_area_m2)))
+    return cells.to_crs(crs or settings.geographic_crs)
+
+
+#: Hex grids already cut in this process (metric CRS), see :func:`hex_grid`.
+_GRIDS = Memo(4)
+
+
+def _hex_cells(area: Area, d: float, min_cell_area_m2: float) -> gpd.GeoDataFrame:
+    """:func:`hex_grid` in the metric CRS."""
     geom = area.geometry_m
-    d = float(cell_size_m)
     r = d / np.sqrt(3.0)  # circumradius
     row_h = 1.5 * r
     minx, miny, maxx, maxy = geom.bounds
@@ -144,8 +158,8 @@ def hex_grid(area: Area | str, *, cell_size_m: float = 250.0, data_dir: str | Pa
                             "area_m2": areas[keep], "full": full[keep]},
                            geometry=clipped[keep], crs=settings.metric_crs)
     if gdf.empty:
-        raise EmptyResultError(f"no hex cells of {cell_size_m} m over area {area.name}")
-    return gdf.to_crs(crs or settings.geographic_crs)
+        raise EmptyResultError(f"no hex cells of {d:g} m over area {area.name}")
+    return gdf
 
 
 def find_population_folder(data_dir: str | Path | None = None) -> Path:
@@ -205,21 +219,6 @@ def area_population(area: Area | str, *, data_dir: str | Path | None = None) -> 
     towns = towns[shapely.intersects(geom, towns.geometry.values)]
     inside = shapely.area(shapely.intersection(towns.geometry.values, geom))
     return float(np.sum(towns["population"].to_numpy() * inside / towns["township_area_m2"]))
-
-
-def _pieces(cells: np.ndarray, towns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cell index, township index, piece area m²) for every intersecting pair."""
-    tree = shapely.STRtree(towns)
-    ci, ti = tree.query(cells, predicate="intersects")
-    for t in towns:
-        shapely.prepare(t)
-    whole = shapely.contains_properly(towns[ti], cells[ci])
-    a = shapely.area(cells[ci])
-    if (~whole).any():
-        a = a.copy()
-        a[~whole] = shapely.area(shapely.intersection(cells[ci[~whole]], towns[ti[~whole]]))
-    keep = a > 0
-    return ci[keep], ti[keep], a[keep]
 
 
 def _settlement_points(osm: OsmData) -> np.ndarray:
@@ -301,7 +300,8 @@ def population_cells(area: Area | str, *, data_dir: str | Path | None = None,
     shapely.prepare(geom)
     towns = towns[shapely.intersects(geom, towns.geometry.values)].reset_index(drop=True)
     cgeom, tgeom = cells.geometry.values, towns.geometry.values
-    ci, ti, a = _pieces(np.asarray(cgeom), np.asarray(tgeom))
+    ci, ti, pieces = _surface.cell_pieces(np.asarray(cgeom), np.asarray(tgeom))
+    a = shapely.area(pieces)
     tot_a = towns["township_area_m2"].to_numpy()
     pop_t = towns["population"].to_numpy()
     weight = a / tot_a[ti]

@@ -28,8 +28,9 @@ def geometry_key(*parts: Any) -> str:
                                                                                   "crs"):
             arr = np.asarray(values, dtype=object)
             h.update(b"G" + len(arr).to_bytes(8, "little"))
-            for wkb in shapely.to_wkb(arr):
-                h.update(wkb if wkb is not None else b"-")
+            wkbs = shapely.to_wkb(arr)
+            # WKB is self-delimiting, so the concatenation names the sequence of shapes
+            h.update(b"".join(w if w is not None else b"-" for w in wkbs.tolist()))
         elif isinstance(values, np.ndarray):
             h.update(b"A" + values.tobytes())
         else:

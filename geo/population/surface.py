@@ -195,15 +195,24 @@ def read_unit_file(path: str | Path, count_column: str | None) -> gpd.GeoDataFra
 
 
 # ---------------------------------------------------------------- the split
-def _pieces(cells: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cell index, unit index, piece geometry) for every intersecting pair."""
-    ci, ti = shapely.STRtree(units).query(cells, predicate="intersects")
-    whole = shapely.contains_properly(units[ti], cells[ci])
-    geoms = cells[ci].copy()
-    if (~whole).any():
-        geoms[~whole] = shapely.intersection(cells[ci[~whole]], units[ti[~whole]])
-    keep = shapely.area(geoms) > 0
-    return ci[keep], ti[keep], geoms[keep]
+def cell_pieces(cells: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cell index, unit index, piece geometry) for every pair of a cell and a unit with an
+    overlap of positive area (metric CRS). Remembered per shapes in this process: every
+    population reading of a district (census, WorldPop, areal, settlements) cuts the same cells
+    by the same township shapes."""
+    def cut() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ci, ti = shapely.STRtree(units).query(cells, predicate="intersects")
+        whole = shapely.contains_properly(units[ti], cells[ci])
+        geoms = cells[ci].copy()
+        if (~whole).any():
+            geoms[~whole] = shapely.intersection(cells[ci[~whole]], units[ti[~whole]])
+        keep = shapely.area(geoms) > 0
+        out = (ci[keep], ti[keep], geoms[keep])
+        for arr in out:
+            arr.flags.writeable = False
+        return out
+
+    return _PIECES.get(geometry_key(cells, units), cut)
 
 
 def _load_ancillary(units: gpd.GeoDataFrame, osm: Any, data_dir: Any) -> ancillary.Ancillary:
@@ -217,8 +226,8 @@ def _load_ancillary(units: gpd.GeoDataFrame, osm: Any, data_dir: Any) -> ancilla
     return ancillary.from_osm(osm)
 
 
-#: Cell x unit pieces already cut in this process (see :func:`_split_units`).
-_PIECES = Memo(2)
+#: Cell x unit pieces already cut in this process (see :func:`cell_pieces`).
+_PIECES = Memo(4)
 #: Feature matrices already measured in this process (see :func:`_measured`), newest last.
 _MEASURED: dict[str, tuple[np.ndarray, ...]] = {}
 _MEASURED_MAX = 4
@@ -285,8 +294,7 @@ def _split_units(area: Area, cells: gpd.GeoDataFrame, units: gpd.GeoDataFrame, m
     ugeom = np.asarray(units.geometry.values)
     inside = np.where(shapely.contains(geom, ugeom), ugeom, shapely.intersection(ugeom, geom))
     cgeom = np.asarray(cells.geometry.values)
-    # the census and WorldPop readings cut the same cells by the same township shapes
-    ci, ti, pgeom = _PIECES.get(geometry_key(cgeom, ugeom), lambda: _pieces(cgeom, ugeom))
+    ci, ti, pgeom = cell_pieces(cgeom, ugeom)
     if method == "dasymetric":
         X_u, X_in, X_p = _measured(units, osm, data_dir, (ugeom, inside, pgeom))
     else:  # plain area in the habitable_km2 column (nothing excluded)
