@@ -330,16 +330,7 @@ class RoadNetwork:
         import shapely
 
         sh = self._shape()
-        coords = np.concatenate([np.column_stack([sh.seg_x0, sh.seg_y0]),
-                                 np.column_stack([sh.seg_x1, sh.seg_y1])])
-        order = np.lexsort((np.r_[np.zeros(len(sh.seg_x0)), np.ones(len(sh.seg_x0))],
-                            np.r_[sh.seg_off_m, sh.seg_off_m],
-                            np.r_[sh.seg_piece, sh.seg_piece]))
-        coords, piece = coords[order], np.r_[sh.seg_piece, sh.seg_piece][order]
-        # drop the repeated vertex where one segment ends and the next begins
-        keep = np.r_[True, (piece[1:] != piece[:-1]) | (np.abs(np.diff(coords, axis=0)).sum(
-            axis=1) > 0)]
-        geoms = shapely.linestrings(coords[keep], indices=piece[keep])
+        geoms = self.piece_lines()
         ids = self.node_id
         for e in range(self.n_edges):
             g = geoms[sh.edge_piece[e]]
@@ -350,6 +341,33 @@ class RoadNetwork:
                 d["maxspeed"] = str(float(self.maxspeed_kph[e]))
             G.add_edge(int(ids[self.tail[e]]), int(ids[self.head[e]]), **d)
         return G
+
+    def piece_lines(self) -> np.ndarray:
+        """The street shape of every piece (a stretch of way between graph nodes, each once
+        whatever its directions) as shapely LineStrings in ``crs``, in piece order; an edge's
+        shape is ``piece_lines()[edge_piece[e]]`` (reversed when ``edge_rev[e]``)."""
+        import shapely
+
+        sh = self._shape()
+        coords = np.concatenate([np.column_stack([sh.seg_x0, sh.seg_y0]),
+                                 np.column_stack([sh.seg_x1, sh.seg_y1])])
+        order = np.lexsort((np.r_[np.zeros(len(sh.seg_x0)), np.ones(len(sh.seg_x0))],
+                            np.r_[sh.seg_off_m, sh.seg_off_m],
+                            np.r_[sh.seg_piece, sh.seg_piece]))
+        coords, piece = coords[order], np.r_[sh.seg_piece, sh.seg_piece][order]
+        # drop the repeated vertex where one segment ends and the next begins
+        keep = np.r_[True, (piece[1:] != piece[:-1]) | (np.abs(np.diff(coords, axis=0)).sum(
+            axis=1) > 0)]
+        return shapely.linestrings(coords[keep], indices=piece[keep])
+
+    def piece_highway(self) -> np.ndarray:
+        """The highway class (text) of every piece, from an edge along or against it."""
+        sh = self._shape()
+        n_p = int(sh.seg_piece.max()) + 1 if len(sh.seg_piece) else 0
+        edge = np.full(n_p, -1, np.int64)
+        edge[sh.edge_piece] = np.arange(self.n_edges)
+        cls = np.asarray(self.highway_classes, dtype=object)
+        return cls[self.highway[edge]] if n_p else np.array([], dtype=object)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         self._shape()
@@ -588,7 +606,7 @@ def read_pbf_network(path: Path, network_type: str, bbox: tuple[float, ...] | No
 # Point-to-point costs (geo.snapping semantics on arrays)
 # ------------------------------------------------------------------------------------------
 
-def _placements(net: RoadNetwork, snap: dict, w: np.ndarray) -> Any:
+def edge_placements(net: RoadNetwork, snap: dict, w: np.ndarray) -> Any:
     """Directed placements (``point, tail, head, key, pos, w``) of on-network snapped points:
     one row on the snapped edge, one on its twin for two-way streets (pos mirrored)."""
     import pandas as pd
@@ -643,8 +661,8 @@ def point_costs(net: RoadNetwork, sources_xy: np.ndarray, targets_xy: np.ndarray
     if not source_leg:
         s_leg = np.zeros_like(s_leg)
     t_leg = offnet_cost(t_snap["dist_m"], kind, offnet_speed_kph)
-    sp = _placements(net, s_snap, w)
-    tp = _placements(net, t_snap, w)
+    sp = edge_placements(net, s_snap, w)
+    tp = edge_placements(net, t_snap, w)
     n_t = len(txy)
     cost = np.full(n_t, np.inf)
     best = np.full(n_t, -1, dtype=np.int64)

@@ -183,10 +183,17 @@ def _twin_key(G: Any, u: Any, v: Any, k: Any) -> Any:
         back = G[v][u]
         return 0 if abs(back.get("length", 0) - fwd.get("length", 0)) <= 1e-6 * (
             1 + fwd.get("length", 0)) else None
-    for k2, back in G[v][u].items():
-        if abs(back.get("length", 0) - fwd.get("length", 0)) <= 1e-6 * (1 + fwd.get("length", 0)):
-            return k2
-    return None
+    same = [k2 for k2, back in G[v][u].items()
+            if abs(back.get("length", 0) - fwd.get("length", 0)) <= 1e-6 * (1 + fwd.get("length",
+                                                                                      0))]
+    # parallel ways of one length (a street drawn twice): the twin is the same way (OSM id),
+    # else the same class of road
+    for attr in ("osmid", "highway"):
+        if fwd.get(attr) is not None:
+            hit = [k2 for k2 in same if str(G[v][u][k2].get(attr)) == str(fwd.get(attr))]
+            if hit:
+                return hit[0]
+    return same[0] if same else None
 
 
 def placements(G: Any, snaps: pd.DataFrame, weight: str) -> pd.DataFrame:

@@ -201,6 +201,14 @@ def test_commute_share_matches_networkx_on_helsinki(hki):
     assert r.method == "network"
     assert r.value == pytest.approx(expected, abs=1e-9)
     assert not r.robust and any("free-flow" in n for n in r.notes)
+    # the threshold variants read the base's search (made a step beyond the threshold): the
+    # same shares as networkx at those thresholds
+    rows = [x for x in r.sensitivity if x["parameter"] == "threshold_min"]
+    assert len(rows) == 2
+    for row in rows:
+        lim = float(row["value"]) * 60.0
+        assert row["measured"] == pytest.approx(
+            float((np.outer(w, w) * (t <= lim + 1e-6)).sum() / (w.sum() ** 2)), abs=1e-9)
     # jobs-housing: with a jobs layer the pairs are residents x jobs
     jobs = np.zeros(len(w))
     jobs[0] = 5.0
@@ -294,3 +302,24 @@ def test_claim_file_network_claims_run_on_helsinki(hki):
     assert by_id["C18"].value is not None and 0 < by_id["C18"].value <= 1
     assert by_id["C20"].value is not None and by_id["C20"].value > 0
     assert "jobs layer" in by_id["C19"].notes[0]
+
+
+def test_length_inside_equals_the_length_of_the_intersection():
+    """Lines inside, outside, crossing and along the boundary of a holed area: the same length
+    as shapely's intersection of every line (the reference)."""
+    import numpy as np
+    import shapely
+
+    from geo.claims.metrics_more import length_inside_m
+
+    area = shapely.Polygon([(0, 0), (100, 0), (100, 100), (0, 100)],
+                           [[(40, 40), (60, 40), (60, 60), (40, 60)]])
+    lines = np.array([shapely.LineString([(10, 10), (20, 20)]),        # inside
+                      shapely.LineString([(-50, 5), (150, 5)]),         # crossing twice
+                      shapely.LineString([(200, 0), (300, 0)]),         # outside
+                      shapely.LineString([(0, 50), (100, 50)]),         # through the hole
+                      shapely.LineString([(0, 0), (100, 0)])])          # on the boundary
+    ref = shapely.length(shapely.intersection(lines, area))
+    assert length_inside_m(lines, area) == pytest.approx(ref)
+    assert length_inside_m(lines, area)[:4].tolist() == pytest.approx(
+        [200 ** 0.5, 100.0, 0.0, 80.0])

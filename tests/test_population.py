@@ -346,3 +346,30 @@ def test_water_and_parks_carry_nobody(tiny_dir):
                                      data_dir=tiny_dir, osm=osm)
     assert cells.loc[target, "population"].iloc[0] == 0
     assert _unit(info, "西镇")["contributed"] == pytest.approx(50_000, rel=1e-9)
+
+
+def test_ancillary_features_cached_on_disk_and_invalidated_by_the_data(tiny_dir, monkeypatch):
+    """A second process (the in-process memo emptied) reads the ancillary features from the
+    disk cache and gets the same surface; any change of a file in the data directory makes a
+    new key (measured again)."""
+    import os
+
+    from geo.population import surface
+
+    first, _ = population_surface("tongzhou", cell_size_m=1000, data_dir=tiny_dir)
+    files = sorted((surface.settings.cache_dir / "population").glob("ancillary-*.npz"))
+    assert len(files) == 1
+    surface.forget_measured()
+    calls = []
+    real = ancillary.measure
+    monkeypatch.setattr(ancillary, "measure", lambda *a: calls.append(1) or real(*a))
+    again, _ = population_surface("tongzhou", cell_size_m=1000, data_dir=tiny_dir)
+    assert calls == []                                      # read from the disk cache
+    assert again["population"].to_numpy() == pytest.approx(first["population"].to_numpy(),
+                                                            rel=1e-12)
+    surface.forget_measured()
+    layer = next(tiny_dir.rglob("*.shp"))
+    os.utime(layer, ns=(layer.stat().st_atime_ns, layer.stat().st_mtime_ns + 10**9))
+    population_surface("tongzhou", cell_size_m=1000, data_dir=tiny_dir)
+    assert calls                                            # the data changed: measured again
+    assert len(list((surface.settings.cache_dir / "population").glob("*.npz"))) == 2

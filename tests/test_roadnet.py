@@ -264,3 +264,62 @@ def test_network_nearest_cost_accepts_a_roadnetwork(toy_pbf):
         assert b.loc[a.index].to_numpy() == pytest.approx(a.to_numpy())
         assert sb.loc[a.index].tolist() == sa.tolist()
     assert network.nearest_cost(drive, [1], cutoff=1.5 * D).loc[3] == math.inf
+
+
+@pytest.mark.parametrize("weight,limit,reverse", [("length", 1500.0, True),
+                                                  ("travel_time", 240.0, False)])
+def test_network_costs_on_arrays_match_networkx(helsinki_pbf, weight, limit, reverse):
+    """geo.coverage.network_costs on the RoadNetwork itself = on its to_networkx() graph (the
+    reference, speeds from add_speeds): every stored pair and cost, for node candidates and
+    for points snapped to their nearest node."""
+    from scipy.sparse import csr_array
+
+    from geo import siting
+    from geo.coverage import network_costs
+    from geo.network import load_profile
+
+    net = roadnet.road_network_from_pbf(helsinki_pbf, "drive")
+    G = net.to_networkx()
+    if weight == "travel_time":
+        network.add_speeds(G, "drive")
+    rng = np.random.default_rng(5)
+    x0, x1, y0, y1 = net.x.min(), net.x.max(), net.y.min(), net.y.max()
+    demand = gpd.GeoDataFrame(geometry=shapely.points(rng.uniform([x0, y0], [x1, y1],
+                                                                  size=(300, 2))), crs=net.crs)
+    loose = gpd.GeoDataFrame(geometry=shapely.points(rng.uniform([x0, y0], [x1, y1],
+                                                                 size=(12, 2))), crs=net.crs)
+    nodes = siting.candidate_sites(G).iloc[::97].reset_index(drop=True)
+    arr_weight = load_profile("drive") if weight == "travel_time" else "length"
+    for pts in (nodes, loose):
+        ref = csr_array(network_costs(G, demand, pts, limit=limit, weight=weight,
+                                      reverse=reverse))
+        got = csr_array(network_costs(net, demand, pts, limit=limit, weight=arr_weight,
+                                      reverse=reverse))
+        assert ref.nnz > 20
+        assert np.array_equal(ref.toarray() > 0, got.toarray() > 0) or (
+            set(zip(*ref.nonzero())) == set(zip(*got.nonzero())))
+        assert got.toarray() == pytest.approx(ref.toarray(), rel=1e-9, abs=1e-6)
+
+
+def test_piece_lines_are_each_street_once(helsinki_pbf):
+    """The pieces (each stretch of street once, with its class) carry the length of the
+    to_networkx() edges counted once per node pair and key (the reference; a loop once),
+    class by class."""
+    net = roadnet.road_network_from_pbf(helsinki_pbf, "walk")
+    lines, classes = net.piece_lines(), net.piece_highway()
+    assert len(lines) == len(classes) and shapely.get_type_id(lines).max() == 1
+    G = net.to_networkx()
+    ref: dict[str, float] = {}
+    seen = set()
+    for u, v, k, d in G.edges(keys=True, data=True):
+        # a closed way (an elevator loop) is one street in both directions: two keys, one length
+        key = (u, u, round(d["length"], 6)) if u == v else (min(u, v), max(u, v), k)
+        if key not in seen:
+            seen.add(key)
+            ref[d["highway"]] = ref.get(d["highway"], 0.0) + d["geometry"].length
+    got: dict[str, float] = {}
+    for c, g in zip(classes, lines, strict=True):
+        got[c] = got.get(c, 0.0) + g.length
+    assert got.keys() == ref.keys()
+    for c in ref:
+        assert got[c] == pytest.approx(ref[c], rel=1e-9), c

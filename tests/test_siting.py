@@ -416,6 +416,42 @@ def test_network_costs_against_networkx(reverse):
         assert (3, j4) not in got
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_network_costs_in_small_chunks_with_shared_nodes(reverse, monkeypatch):
+    """Searches run a few nodes at a time, several points on one node (each with its own
+    leg): the same pairs as the reference, whatever the chunk size."""
+    from geo.coverage import pairs
+
+    G = grid_graph()
+    demand = gpd.GeoDataFrame(geometry=shapely.points(
+        [(X0 + x, Y0 + y) for x, y, *_ in GRID_POINTS]), crs=CRS)
+    cands = siting.candidate_sites(G)
+    loose = gpd.GeoDataFrame(geometry=shapely.points(
+        [(X0 + 3, Y0 + 2), (X0 + 1, Y0 + 4), (X0 + 198, Y0 + 103), (X0 + 102, Y0 + 99)]),
+        crs=CRS)
+    limit = 275.0
+    whole = {name: stored(siting.network_costs(G, demand, pts, limit=limit, reverse=reverse))
+             for name, pts in (("nodes", cands), ("loose", loose))}
+    monkeypatch.setattr(pairs, "CHUNK_FLOATS", 2 * len(G))      # two sources per search
+    for name, pts in (("nodes", cands), ("loose", loose)):
+        got = stored(siting.network_costs(G, demand, pts, limit=limit, reverse=reverse))
+        assert got.keys() == whole[name].keys() and len(got) > 3, name
+        assert [got[k] for k in sorted(got)] == pytest.approx(
+            [whole[name][k] for k in sorted(got)]), name
+    ref = inserted_reference(G, reverse)
+    nodes = list(cands.node)
+    want = {(i, nodes.index(n)): c for (i, n), c in ref.items() if c <= limit}
+    assert whole["nodes"].keys() == want.keys()
+    # two loose points share node 0 (legs ~3.6 m and ~4.1 m): each pair carries its own leg
+    shared = {k: v for k, v in whole["loose"].items() if k[1] in (0, 1)}
+    by_row: dict[int, dict[int, float]] = {}
+    for (i, j), c in shared.items():
+        by_row.setdefault(i, {})[j] = c
+    two = [r for r in by_row.values() if len(r) == 2]
+    assert two and all(r[1] - r[0] == pytest.approx(np.hypot(1, 4) - np.hypot(3, 2))
+                       for r in two)
+
+
 def test_network_costs_snap_points_to_nodes():
     """Points without a node column go to their nearest node, plus the straight leg."""
     G = grid_graph()

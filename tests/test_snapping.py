@@ -61,6 +61,30 @@ def test_placements_respect_one_way():
     assert p[p.point == 1][["tail", "head"]].values.tolist() == [[1, 2]]
 
 
+def test_twin_of_a_street_drawn_twice_is_the_same_way():
+    """Two two-way ways of one length between the same nodes (a secondary road drawn over a
+    residential one): a point on the residential way goes back along the residential way, not
+    the (faster) secondary; with OSM way ids the ids decide."""
+    import pandas as pd
+
+    G = nx.MultiDiGraph(crs=CRS)
+    G.add_node(0, x=0.0, y=0.0)
+    G.add_node(1, x=100.0, y=0.0)
+    for hw, tt, way in (("secondary", 5.0, 7), ("residential", 9.0, 8)):
+        G.add_edge(0, 1, length=100.0, highway=hw, travel_time=tt, osmid=way)
+        G.add_edge(1, 0, length=100.0, highway=hw, travel_time=tt, osmid=way)
+    k_res = next(k for k, e in G[0][1].items() if e["highway"] == "residential")
+    snaps = pd.DataFrame({"u": [0], "v": [1], "key": [k_res], "frac": [0.25],
+                          "on_network": [True]})
+    p = placements(G, snaps, "travel_time")
+    back = p[(p["tail"] == 1) & (p["head"] == 0)].iloc[0]
+    assert G[1][0][back.key]["highway"] == "residential" and back.w == 9.0
+    for e in list(G[1][0].values()):      # without ids the class decides
+        del e["osmid"]
+    p = placements(G, snaps, "travel_time")
+    assert p[(p["tail"] == 1) & (p["head"] == 0)].iloc[0].w == 9.0
+
+
 def test_point_costs_by_hand():
     G = line_graph()
     fac = pts((30, 20))            # on 0-1 at 30 m from 0, 20 m off

@@ -359,6 +359,21 @@ class StudyContext:
             log.warning(note)
             self.network_notes.append(note)
 
+    def cost_graph(self, network_type: str, profile: Any = None) -> tuple[Any, Any] | None:
+        """The network and the weight to search it with for pair costs (siting, the
+        completeness test, commute times), or None without a network: lengths (metres) without
+        ``profile``; with a :class:`geo.network.SpeedProfile`, travel times (seconds): on a
+        RoadNetwork the profile itself is the weight (cached arrays, no graph copied or
+        converted), on a networkx graph its ``travel_time`` from :meth:`graph_with_speeds`."""
+        G = self.graph(network_type)
+        if G is None:
+            return None
+        if profile is None:
+            return G, "length"
+        if _is_roadnet(G):
+            return G, profile
+        return self.graph_with_speeds(profile), "travel_time"
+
     def graph_with_speeds(self, profile: Any) -> Any:
         """The drive network as a networkx graph with ``travel_time`` (s) from a
         :class:`geo.network.SpeedProfile` (speed factor included), or None without a network

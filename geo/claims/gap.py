@@ -54,7 +54,7 @@ def close_gap(ctx: StudyContext, claim: Claim, *, add: int | None = None,
     sm = REGISTRY[claim.metric].siting(ctx, claim.params, radius_m=radius_m)
     assert sm is not None  # SITEABLE
     fac = base.layers.facilities
-    G = ctx.networkx_graph(sm.network_type)   # siting runs on networkx graphs
+    G = ctx.graph(sm.network_type)   # a RoadNetwork (PBF) or a networkx graph
     exclude = [(ctx.osm.layer("water_a"), 0.0)]
     if fac is not None and len(fac):
         exclude.append((fac, EXISTING_CLEARANCE_M))

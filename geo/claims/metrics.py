@@ -476,7 +476,7 @@ class ShareWithinDistance(Metric):
                radius_m: float | None = None) -> SitingModel:
         from geo.coverage import straight_line_costs
 
-        G = ctx.networkx_graph("walk") if p.mode == "walk" else None
+        G = ctx.graph("walk") if p.mode == "walk" else None
         return SitingModel(
             cost_fn=_walk_pairs(G) if G is not None else straight_line_costs,
             threshold=float(p.threshold_m), unit="m", network_type="walk",
@@ -655,15 +655,16 @@ class DriveTimeShare(Metric):
 
         turnout = float(p.turnout_min)
         prof = _profile(p)
-        Gp = ctx.graph_with_speeds(prof)
+        graph = ctx.cost_graph("drive", prof)
         model: dict[str, Any] = {"turnout_min": turnout}
         # the functions' names label the cost model in the siting output ("net", "approx")
-        if Gp is not None:
+        if graph is not None:
             reverse = p.direction == "to_facility"
+            G, weight = graph
 
             def net(d: Any, pts: Any, *, limit: float) -> Any:
-                m = network_costs(Gp, d, pts, limit=(limit - turnout) * 60.0,
-                                  weight="travel_time", reverse=reverse)
+                m = network_costs(G, d, pts, limit=(limit - turnout) * 60.0,
+                                  weight=weight, reverse=reverse)
                 m = m.copy()
                 m.data = m.data / 60.0 + turnout
                 return m
@@ -861,7 +862,7 @@ class ParkBlindSpots(Metric):
         if radius_m is None:
             radius_m = float(min(t.radius_m for t in p.tiers))
         radius = float(radius_m)
-        G = ctx.networkx_graph("walk") if p.mode == "walk" else None
+        G = ctx.graph("walk") if p.mode == "walk" else None
         tiers = [t for t in p.tiers if float(t.radius_m) >= radius] or list(p.tiers)
         return SitingModel(
             cost_fn=_walk_pairs(G) if G is not None else straight_line_costs,

@@ -66,6 +66,11 @@ OD_MAX_CELLS = 400
 
 
 def _roads(ctx: StudyContext, network_type: str = "walk") -> tuple[gpd.GeoDataFrame, str] | None:
+    """:func:`_read_roads`, once per context and network type (several claims measure ways)."""
+    return ctx._cached(("roads", network_type), lambda: _read_roads(ctx, network_type))
+
+
+def _read_roads(ctx: StudyContext, network_type: str) -> tuple[gpd.GeoDataFrame, str] | None:
     """Road ways as lines in the metric CRS (``highway, name, geometry``) and their source:
     the Geofabrik ``roads`` layer when the data has one, else the edges of the context's
     network file (each street once, not once per direction); None when there are no roads."""
@@ -75,12 +80,23 @@ def _roads(ctx: StudyContext, network_type: str = "walk") -> tuple[gpd.GeoDataFr
                               "name": roads["name"].to_numpy()},
                              geometry=roads.geometry.values, crs=roads.crs)
         return g.to_crs(settings.metric_crs), f"Geofabrik roads layer ({ctx.osm.source})"
-    G = ctx.networkx_graph(network_type)
+    G = ctx.graph(network_type)
     if G is None:
         return None
+    from geo.roadnet import RoadNetwork
+
+    if isinstance(G, RoadNetwork):   # each piece of street once, no names on the arrays
+        lines = G.piece_lines()
+        g = gpd.GeoDataFrame({"highway": G.piece_highway(),
+                              "name": np.full(len(lines), None, dtype=object)},
+                             geometry=lines, crs=G.crs)
+        return g.to_crs(settings.metric_crs), f"{network_type} network of {ctx.network_source()}"
     rows, seen = [], set()
     for u, v, k, d in G.edges(keys=True, data=True):
-        key = (min(u, v), max(u, v), k)
+        # a two-way street is one edge each way (same key); a closed two-way way is two loop
+        # edges with two keys and one length
+        key = (u, u, round(float(d.get("length", 0.0)), 6)) if u == v else (min(u, v),
+                                                                            max(u, v), k)
         if key in seen:
             continue
         seen.add(key)
@@ -231,6 +247,19 @@ def _water(ctx: StudyContext, rx: re.Pattern[str]) -> Any:
     return shapely.union_all(geoms) if geoms else None
 
 
+def length_inside_m(lines: np.ndarray, area_m: Any) -> np.ndarray:
+    """Length (metres, metric CRS) of each line inside ``area_m``: whole lines inside are not
+    cut, only those crossing the boundary are (the same as the length of the intersection)."""
+    shapely.prepare(area_m)
+    lines = np.asarray(lines, dtype=object)
+    out = np.zeros(len(lines))
+    whole = shapely.contains_properly(area_m, lines)
+    out[whole] = shapely.length(lines[whole])
+    cross = ~whole & shapely.intersects(area_m, lines)
+    out[cross] = shapely.length(shapely.intersection(lines[cross], area_m))
+    return out
+
+
 def way_lengths_km(ctx: StudyContext, p: WayLengthParams) -> tuple[pd.Series, str] | str:
     """Length (km) inside the area of the selected ways, summed by name, and what was
     counted; or, when nothing can be counted, the reason."""
@@ -251,8 +280,7 @@ def way_lengths_km(ctx: StudyContext, p: WayLengthParams) -> tuple[pd.Series, st
                     f"({ctx.osm.source}): the ways along it cannot be found")
         ways = ways[shapely.dwithin(ways.geometry.values, water, float(p.near_m))]
         what += f" within {p.near_m:g} m of water named like {p.near_water_pattern!r}"
-    inside = shapely.intersection(ways.geometry.values, ctx.area.geometry_m)
-    km = pd.Series(shapely.length(inside) / 1000.0,
+    km = pd.Series(length_inside_m(ways.geometry.values, ctx.area.geometry_m) / 1000.0,
                    index=pd.Series(ways["name"].to_numpy(), dtype=object).fillna("(unnamed)"))
     return km.groupby(level=0).sum(), f"{what}, from the {source}"
 
@@ -429,8 +457,18 @@ class OdTimeShare(Metric):
         limit = float(p.threshold_min) * 60.0
         pts = gpd.GeoDataFrame(geometry=cells.geometry.values[dest], crs=cells.crs)
         pts = gpd.GeoDataFrame(geometry=pts.representative_point().values, crs=cells.crs)
-        cost = network_costs(ctx.graph_with_speeds(prof), cells.iloc[orig].reset_index(drop=True),
-                             pts, limit=limit, weight="travel_time", reverse=True)
+        graph = ctx.cost_graph("drive", prof)
+        assert graph is not None    # checked above
+        # one search serves the threshold variants: pairs are searched a step beyond the
+        # threshold and kept for the next reading of the same cells and speeds
+        store = ctx._cached("od-costs", dict)
+        key = (orig.tobytes(), dest.tobytes(), prof.name, str(prof.path), prof.speed_factor)
+        if key not in store or store[key][0] < limit:
+            search = limit * (1 + THRESHOLD_STEP)
+            store[key] = (search, network_costs(
+                graph[0], cells.iloc[orig].reset_index(drop=True), pts, limit=search,
+                weight=graph[1], reverse=True))
+        cost = store[key][1]
         m = Measure(od_share(cost, pop[orig], dest_w[dest], limit), "share", "network",
                     f"residents x {p.destinations} over {len(orig)} x {len(dest)} cells",
                     not_robust=[("free-flow speeds: congestion is not modelled, so real "

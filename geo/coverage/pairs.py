@@ -11,6 +11,7 @@ nearest costs of the same methods are in :mod:`geo.coverage.engines`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -108,44 +109,105 @@ def _drop_inf(m: Any) -> Any:
     return csr_array((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=m.shape)
 
 
-def _node_positions(G: Any, points: Any, *, weight: str, max_snap_m: float,
-                    offnet_speed_kph: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """Matrix rows of the points' nodes and their off-network legs (in ``weight`` units).
+@dataclass(frozen=True)
+class _Inputs:
+    """What the bounded searches of :func:`network_costs` need, from either graph form."""
 
-    Points with a ``node`` column (from :func:`candidate_sites` on a graph) use that node with
-    no leg; others are snapped to the nearest node (leg = straight distance), and points
-    farther than ``max_snap_m`` get position -1 (unreachable).
-    """
+    matrix: Any                 # CSR of edge costs (forward)
+    transposed: Any             # CSR of the reversed edges
+    spos: np.ndarray            # matrix row of each point's node (-1: off the network)
+    sleg: np.ndarray            # each point's off-network leg (weight units)
+    tpt: np.ndarray             # demand row of each placement (grouped by demand row)
+    ttail: np.ndarray           # placement edge's tail / head (matrix rows)
+    thead: np.ndarray
+    tpos: np.ndarray            # fraction along the edge, its cost
+    tw: np.ndarray
+    t_leg: np.ndarray           # each demand row's off-network leg
+    n_demand: int
+
+
+def _nearest_nodes(node_xy: np.ndarray, geoms: np.ndarray, *, kind: str, max_snap_m: float,
+                   offnet_speed_kph: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the node nearest each point (-1 beyond ``max_snap_m``) and the straight leg to
+    it in ``kind`` units (metres for lengths, seconds for travel times)."""
     import shapely
 
-    from geo.network import csr_for, require_projected
     from geo.snapping import offnet_cost
 
-    csr = csr_for(G, weight)
-    if "node" in getattr(points, "columns", []):
-        pos = np.array([csr.pos.get(n, -1) for n in points["node"]], dtype=np.int64)
-        if (pos < 0).any():
-            bad = list(points["node"][pos < 0][:5])
-            raise NetworkError(f"points: {int((pos < 0).sum())} 'node' id(s) are not in G, "
-                               f"e.g. {bad}; build candidates with candidate_sites(G)")
-        return pos, np.zeros(len(pos))
-    crs = require_projected(G)
-    geoms = _points_m(points, crs, "points")
-    xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float)
-    tree = shapely.STRtree(shapely.points(xy))
+    tree = shapely.STRtree(shapely.points(node_xy))
     (pi, nj), dist = tree.query_nearest(geoms, return_distance=True, all_matches=False)
     pos = np.full(len(geoms), -1, dtype=np.int64)
     leg = np.full(len(geoms), np.inf)
-    node_ids = list(G.nodes)
-    pos[pi] = [csr.pos[node_ids[j]] for j in nj]
-    leg[pi] = offnet_cost(dist, weight, offnet_speed_kph)
-    far = np.zeros(len(geoms), dtype=bool)
-    far[pi] = dist > max_snap_m
-    pos[far] = -1
+    pos[pi] = nj
+    leg[pi] = offnet_cost(dist, kind, offnet_speed_kph)
+    pos[pi[dist > max_snap_m]] = -1
     return pos, leg
 
 
-def network_costs(G: Any, demand: Any, points: Any, *, limit: float, weight: str = "length",
+def _graph_inputs(G: Any, demand: Any, points: Any, weight: str, max_snap_m: float,
+                  offnet_speed_kph: float | None) -> _Inputs:
+    """:class:`_Inputs` on a projected osmnx-style networkx graph (``weight`` an edge
+    attribute). Points with a ``node`` column (:func:`candidate_sites` on a graph) sit on that
+    node with no leg; others snap to their nearest node."""
+    from geo.coverage.result import demand_points
+    from geo.network import csr_for, require_projected
+    from geo.snapping import offnet_cost, placements, snap_points
+
+    csr = csr_for(G, weight)
+    if "node" in getattr(points, "columns", []):
+        spos = np.array([csr.pos.get(n, -1) for n in points["node"]], dtype=np.int64)
+        if (spos < 0).any():
+            bad = list(points["node"][spos < 0][:5])
+            raise NetworkError(f"points: {int((spos < 0).sum())} 'node' id(s) are not in G, "
+                               f"e.g. {bad}; build candidates with candidate_sites(G)")
+        sleg = np.zeros(len(spos))
+    else:
+        crs = require_projected(G)
+        xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float)
+        near, sleg = _nearest_nodes(xy, _points_m(points, crs, "points"), kind=weight,
+                                    max_snap_m=max_snap_m, offnet_speed_kph=offnet_speed_kph)
+        rows = np.array([csr.pos[n] for n in G.nodes], dtype=np.int64)
+        spos = np.where(near >= 0, rows[np.maximum(near, 0)], -1)
+    t_snap = snap_points(G, demand_points(demand), max_snap_m=max_snap_m, arg="demand")
+    tp = placements(G, t_snap, weight)
+    return _Inputs(csr.matrix, csr.transposed, spos, sleg,
+                   tp["point"].to_numpy(dtype=np.int64),
+                   tp["tail"].map(csr.pos).to_numpy(dtype=np.int64),
+                   tp["head"].map(csr.pos).to_numpy(dtype=np.int64),
+                   tp["pos"].to_numpy(dtype=float), tp["w"].to_numpy(dtype=float),
+                   offnet_cost(t_snap["snap_dist_m"].to_numpy(), weight, offnet_speed_kph),
+                   len(t_snap))
+
+
+def _roadnet_inputs(net: Any, demand: Any, points: Any, weight: Any, max_snap_m: float,
+                    offnet_speed_kph: float | None) -> _Inputs:
+    """:class:`_Inputs` on a :class:`geo.roadnet.RoadNetwork` (``weight``: ``"length"``, a
+    travel-time name or a SpeedProfile, see ``RoadNetwork.weight``), with the same rules."""
+    import shapely
+
+    from geo.roadnet import edge_placements
+    from geo.snapping import offnet_cost
+
+    kind = "length" if weight in ("length", "length_m") else "travel_time"
+    _, w = net.weight(weight)
+    if "node" in getattr(points, "columns", []):
+        spos = net.positions(np.asarray(points["node"], dtype=np.int64))
+        sleg = np.zeros(len(spos))
+    else:
+        spos, sleg = _nearest_nodes(np.column_stack([net.x, net.y]),
+                                    _points_m(points, net.crs, "points"), kind=kind,
+                                    max_snap_m=max_snap_m, offnet_speed_kph=offnet_speed_kph)
+    d = _points_m(demand, net.crs, "demand")
+    snap = net.snap(shapely.get_x(d), shapely.get_y(d), max_snap_m=max_snap_m)
+    tp = edge_placements(net, snap, w).sort_values("point", kind="stable")  # grouped by row
+    return _Inputs(net.csr(weight), net.csr(weight, reverse=True), spos, sleg,
+                   tp["point"].to_numpy(dtype=np.int64), tp["tail"].to_numpy(dtype=np.int64),
+                   tp["head"].to_numpy(dtype=np.int64), tp["pos"].to_numpy(dtype=float),
+                   tp["w"].to_numpy(dtype=float), offnet_cost(snap["dist_m"], kind,
+                                                              offnet_speed_kph), len(d))
+
+
+def network_costs(G: Any, demand: Any, points: Any, *, limit: float, weight: Any = "length",
                   reverse: bool = False, max_snap_m: float = 300.0,
                   offnet_speed_kph: float | None = None) -> Any:
     """Network cost between every point (candidate/facility) and every demand row, sparse.
@@ -154,12 +216,14 @@ def network_costs(G: Any, demand: Any, points: Any, *, limit: float, weight: str
     or are snapped to their nearest node (the straight leg is added, metres for ``length``,
     at ``offnet_speed_kph`` for ``travel_time``). Demand is snapped to the nearest EDGE, as in
     ``geo.coverage.network_coverage``. One bounded dijkstra per point, in chunks, on the CSR
-    arrays of ``geo.network.csr_for``.
+    arrays of ``geo.network.csr_for`` (a networkx graph) or of the RoadNetwork itself.
 
     Parameters
     ----------
-    G : projected osmnx-style graph.
+    G : projected osmnx-style graph, or a :class:`geo.roadnet.RoadNetwork` (no conversion).
     limit : in the weight's unit (metres / seconds); pairs beyond it are not stored.
+    weight : an edge attribute of ``G`` (``length``, ``travel_time``); on a RoadNetwork
+        ``length``, ``travel_time[:<profile>]`` or a loaded SpeedProfile (seconds).
     reverse : False: cost FROM the point TO the demand (fire engine leaving its station);
         True: FROM the demand TO the point (searched on the transposed graph).
 
@@ -170,60 +234,53 @@ def network_costs(G: Any, demand: Any, points: Any, *, limit: float, weight: str
     from scipy.sparse import csr_array
     from scipy.sparse.csgraph import dijkstra
 
-    from geo.coverage.result import demand_points
-    from geo.network import csr_for
-    from geo.snapping import offnet_cost, placements, snap_points
+    from geo.roadnet import RoadNetwork
 
     if not float(limit) >= 0:
         raise DataError(f"limit must be >= 0, got {limit!r}")
     limit = float(limit)
-    csr = csr_for(G, weight)
-    spos, sleg = _node_positions(G, points, weight=weight, max_snap_m=max_snap_m,
-                                 offnet_speed_kph=offnet_speed_kph)
-    t_snap = snap_points(G, demand_points(demand), max_snap_m=max_snap_m, arg="demand")
-    t_leg = offnet_cost(t_snap["snap_dist_m"].to_numpy(), weight, offnet_speed_kph)
-    tp = placements(G, t_snap, weight)
-    n_d, n_p = len(t_snap), len(spos)
-    if len(tp) == 0 or not (spos >= 0).any():
+    if isinstance(G, RoadNetwork):
+        x = _roadnet_inputs(G, demand, points, weight, max_snap_m, offnet_speed_kph)
+    else:
+        if not isinstance(weight, str):
+            raise NetworkError(f"weight {weight!r}: a networkx graph takes an edge attribute "
+                               f"name ('length', 'travel_time')")
+        x = _graph_inputs(G, demand, points, weight, max_snap_m, offnet_speed_kph)
+    n_d, n_p = x.n_demand, len(x.spos)
+    if len(x.tpt) == 0 or not (x.spos >= 0).any():
         return csr_array((n_d, n_p))
-    tpt = tp["point"].to_numpy(dtype=np.int64)
-    ttail = tp["tail"].map(csr.pos).to_numpy(dtype=np.int64)
-    thead = tp["head"].map(csr.pos).to_numpy(dtype=np.int64)
-    tpos, tw = tp["pos"].to_numpy(dtype=float), tp["w"].to_numpy(dtype=float)
     # a point within 1 mm of an edge end IS that node: projection round trips leave points
     # placed at a node a hair short of it, which on a one-way edge would cost a detour
     near = 1e-3
     if not reverse:   # arrive through the tail and run pos along; or be at the head
-        via, off, direct, at_end = ttail, tpos * tw, thead, (1 - tpos) * tw <= near
+        via, off, direct, at_end = x.ttail, x.tpos * x.tw, x.thead, (1 - x.tpos) * x.tw <= near
     else:             # run (1 - pos) to the head and go on from there; or be at the tail
-        via, off, direct, at_end = thead, (1 - tpos) * tw, ttail, tpos * tw <= near
-    starts = np.flatnonzero(np.r_[True, tpt[1:] != tpt[:-1]])   # placements grouped by point
-    points_with = tpt[starts]
-    matrix = csr.transposed if reverse else csr.matrix
-    uniq = np.unique(spos[spos >= 0])
-    chunk = max(1, CHUNK_FLOATS // max(1, len(csr.nodes)))
+        via, off, direct, at_end = x.thead, (1 - x.tpos) * x.tw, x.ttail, x.tpos * x.tw <= near
+    starts = np.flatnonzero(np.r_[True, x.tpt[1:] != x.tpt[:-1]])   # placements by demand row
+    points_with = x.tpt[starts]
+    matrix = x.transposed if reverse else x.matrix
+    valid = np.flatnonzero(x.spos >= 0)
+    uniq, node_of = np.unique(x.spos[valid], return_inverse=True)   # point -> its search
+    by_node = np.argsort(node_of, kind="stable")
+    bounds = np.searchsorted(node_of[by_node], np.arange(len(uniq) + 1))
+    chunk = max(1, CHUNK_FLOATS // max(1, matrix.shape[0]))
+    legs_t = x.t_leg[points_with]
     rows, cols, vals = [], [], []
-    node_best: dict[int, np.ndarray] = {}
     for k in range(0, len(uniq), chunk):
         idx = uniq[k:k + chunk]
         dist = dijkstra(matrix, directed=True, indices=idx, limit=limit)
         c = dist[:, via] + off
         c = np.minimum(c, np.where(at_end, dist[:, direct], np.inf))
-        per_point = np.minimum.reduceat(c, starts, axis=1)       # (chunk, points_with)
-        for row, node in enumerate(idx):
-            node_best[int(node)] = per_point[row]
-    legs_t = t_leg[points_with]
-    for j in range(n_p):
-        if spos[j] < 0:
-            continue
-        c = node_best[int(spos[j])] + legs_t + sleg[j]
-        ok = np.isfinite(c) & (c <= limit)
-        rows.append(points_with[ok])
-        cols.append(np.full(int(ok.sum()), j, dtype=np.int64))
-        vals.append(c[ok])
+        per_node = np.minimum.reduceat(c, starts, axis=1) + legs_t     # (chunk, points_with)
+        # every point snapped to one of these nodes, with its own leg
+        sel = by_node[bounds[k]:bounds[min(k + chunk, len(uniq))]]
+        pts = valid[sel]
+        cost = per_node[node_of[sel] - k] + x.sleg[pts][:, None]
+        pi, di = np.nonzero(np.isfinite(cost) & (cost <= limit))
+        rows.append(points_with[di])
+        cols.append(pts[pi])
+        vals.append(cost[pi, di])
     if not rows:
         return csr_array((n_d, n_p))
     r, cc, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
     return csr_array((v, (r, cc)), shape=(n_d, n_p))
-
-

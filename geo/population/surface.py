@@ -235,32 +235,81 @@ _MEASURED_MAX = 4
 
 def _measured(units: gpd.GeoDataFrame, osm: Any, data_dir: Any,
               geoms: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-    """:func:`ancillary.measure` of each array of polygons, memoised per process when the
-    ancillary layers come from the data directory (``osm`` None): the census and WorldPop
+    """:func:`ancillary.measure` of each array of polygons, memoised when the ancillary layers
+    come from the data directory (``osm`` None): in this process (the census and WorldPop
     readings split the same township shapes over the same cells, so they share one
-    measurement (half of a dasymetric evaluation's time). The key hashes the data directory,
-    the units' and the polygons' geometry (WKB); the matrices are returned read-only."""
+    measurement) and on disk under ``settings.cache_dir / "population"`` (a second run of the
+    same area reads it). The key hashes the data directory's files (path, size, mtime), the
+    ancillary code, and the units' and polygons' geometry (WKB); matrices are read-only."""
     if osm is not None:
         anc = _load_ancillary(units, osm, data_dir)
         return tuple(ancillary.measure(g, anc) for g in geoms)
-    import hashlib
-
-    h = hashlib.sha1(str(Path(settings.resolve_data_dir(data_dir)).resolve()).encode())
-    for arr in (np.asarray(units.geometry.values), *geoms):
-        h.update(len(arr).to_bytes(8, "little"))
-        for wkb in shapely.to_wkb(arr):
-            h.update(wkb)
-    key = h.hexdigest()
+    key = _measured_key(data_dir, (np.asarray(units.geometry.values), *geoms))
     hit = _MEASURED.pop(key, None)
+    if hit is None:
+        hit = _read_measured(key, len(geoms))
     if hit is None:
         anc = _load_ancillary(units, osm, data_dir)
         hit = tuple(ancillary.measure(g, anc) for g in geoms)
-        for X in hit:
-            X.flags.writeable = False
+        _write_measured(key, hit)
+    for X in hit:
+        X.flags.writeable = False
     _MEASURED[key] = hit
     while len(_MEASURED) > _MEASURED_MAX:
         _MEASURED.pop(next(iter(_MEASURED)))
     return hit
+
+
+def forget_measured() -> None:
+    """Forget the ancillary features measured in this process (the disk cache stays): the
+    next reading behaves as a new process would."""
+    _MEASURED.clear()
+
+
+def _measured_key(data_dir: Any, arrays: tuple[np.ndarray, ...]) -> str:
+    import hashlib
+
+    root = Path(settings.resolve_data_dir(data_dir)).resolve()
+    h = hashlib.sha1(str(root).encode())
+    for f in sorted(root.rglob("*")):
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    h.update(Path(ancillary.__file__).read_bytes())
+    h.update(geometry_key(*arrays).encode())
+    return h.hexdigest()
+
+
+def _measured_path(key: str) -> Path:
+    return Path(settings.cache_dir) / "population" / f"ancillary-{key}.npz"
+
+
+def _read_measured(key: str, n: int) -> tuple[np.ndarray, ...] | None:
+    """The matrices of ``key`` from the disk cache, or None (absent or unreadable)."""
+    path = _measured_path(key)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = tuple(np.asarray(z[f"X{i}"], dtype=float) for i in range(n))
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("ignoring unreadable population cache %s (%s)", path, exc)
+        return None
+    if any(X.ndim != 2 or X.shape[1] != len(ancillary.FEATURES) for X in out):
+        return None
+    log.info("ancillary features from cache %s", path)
+    return out
+
+
+def _write_measured(key: str, hit: tuple[np.ndarray, ...]) -> None:
+    """Store the matrices (atomically); a cache that cannot be written is only logged."""
+    from geo.io import atomic_path
+
+    try:
+        with atomic_path(_measured_path(key)) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **{f"X{i}": X for i, X in enumerate(hit)})
+    except OSError as exc:
+        log.warning("population cache not written (%s)", exc)
 
 
 def _split_plan(X_unit: np.ndarray, method: str

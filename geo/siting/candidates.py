@@ -26,7 +26,8 @@ def candidate_sites(source: Any, *, exclude: Any = None, min_distance_m: float =
     ----------
     source : a GeoDataFrame of demand cells (each cell's centroid, or a representative point
         when the centroid falls outside a clipped cell) or of points; or a projected
-        networkx graph (its nodes; a ``node`` column keeps the node id).
+        networkx graph or a :class:`geo.roadnet.RoadNetwork` (its nodes; a ``node`` column
+        keeps the OSM node id).
     exclude : geometries where no site may go: a GeoDataFrame / GeoSeries / shapely geometry,
         or a list of them; an item may be a tuple ``(geometries, distance_m)`` to give it its
         own clearance. Typical: water polygons (clearance 0: inside water) and existing
@@ -46,6 +47,7 @@ def candidate_sites(source: Any, *, exclude: Any = None, min_distance_m: float =
     import shapely
 
     from geo.coverage.result import metric_crs_of
+    from geo.roadnet import RoadNetwork
 
     if hasattr(source, "nodes") and hasattr(source, "graph"):
         from geo.network import require_projected
@@ -59,6 +61,15 @@ def candidate_sites(source: Any, *, exclude: Any = None, min_distance_m: float =
         node_col[:] = nodes
         cand = gpd.GeoDataFrame({"candidate_id": [f"node/{n}" for n in nodes],
                                  "node": node_col}, geometry=shapely.points(xy), crs=crs)
+    elif isinstance(source, RoadNetwork):
+        if source.n_nodes == 0:
+            raise EmptyResultError("source network has no nodes: no candidate sites")
+        crs = source.crs
+        node_col = np.empty(source.n_nodes, dtype=object)
+        node_col[:] = source.node_id.tolist()
+        cand = gpd.GeoDataFrame({"candidate_id": [f"node/{n}" for n in source.node_id.tolist()],
+                                 "node": node_col},
+                                geometry=shapely.points(source.x, source.y), crs=crs)
     elif isinstance(source, gpd.GeoDataFrame):
         if source.crs is None:
             raise DataError("source has no CRS; set it (OSM data is EPSG:4326)")
