@@ -747,7 +747,7 @@ CELL_TOOLTIP_CSS = """
 """
 
 
-def _cell_elements() -> tuple[type, type]:
+def _cell_elements() -> tuple[Any, Any]:
     """The folium elements of the cell layers (built on first use: folium is imported late)."""
     global _CELL_ELEMENTS
     if _CELL_ELEMENTS is not None:
@@ -775,13 +775,13 @@ def _cell_elements() -> tuple[type, type]:
             self.payload = payload
             self.slot = f"/*geo-data:{self._id}*/null"
 
-        def render(self, **kwargs: Any) -> None:
+        def render(self, **kwargs: Any) -> Any:
             figure = self.get_root()
             assert isinstance(figure, Figure)
             figure.header.add_child(
                 Element(f"<script>{safe_script(CELL_LAYER_JS)}</script>"
                         f"<style>{CELL_TOOLTIP_CSS}</style>"), name="geo_cell_layer_js")
-            super().render(**kwargs)
+            return super().render(**kwargs)
 
     class CellLayer(MacroElement):
         """The cells ``idx`` (positions in the map's CellData) drawn into the parent group."""
@@ -803,7 +803,7 @@ def _cell_elements() -> tuple[type, type]:
     return _CELL_ELEMENTS
 
 
-_CELL_ELEMENTS: tuple[type, type] | None = None
+_CELL_ELEMENTS: tuple[Any, Any] | None = None
 
 
 def _cell_data(m: folium.Map, cg: gpd.GeoDataFrame, colours: _CellColours,

@@ -351,7 +351,6 @@ def test_seconds_are_converted_to_minutes_not_multiplied():
 def test_sites_map_categorical_cells_and_existing_markers(frames):
     from types import SimpleNamespace
 
-    import folium
     import pandas as pd
 
     area, fac, cells, _ = frames

@@ -321,5 +321,5 @@ def test_piece_lines_are_each_street_once(helsinki_pbf):
     for c, g in zip(classes, lines, strict=True):
         got[c] = got.get(c, 0.0) + g.length
     assert got.keys() == ref.keys()
-    for c in ref:
-        assert got[c] == pytest.approx(ref[c], rel=1e-9), c
+    for c, length in ref.items():
+        assert got[c] == pytest.approx(length, rel=1e-9), c

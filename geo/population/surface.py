@@ -291,7 +291,7 @@ def _read_measured(key: str, n: int) -> tuple[np.ndarray, ...] | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            out = tuple(np.asarray(z[f"X{i}"], dtype=float) for i in range(n))
+            out = tuple(np.asarray(z[f"arr_{i}"], dtype=float) for i in range(n))
     except (OSError, ValueError, KeyError) as exc:
         log.warning("ignoring unreadable population cache %s (%s)", path, exc)
         return None
@@ -307,7 +307,7 @@ def _write_measured(key: str, hit: tuple[np.ndarray, ...]) -> None:
 
     try:
         with atomic_path(_measured_path(key)) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **{f"X{i}": X for i, X in enumerate(hit)})
+            np.savez(fh, *hit)      # arr_0, arr_1, ... in order
     except OSError as exc:
         log.warning("population cache not written (%s)", exc)
 
