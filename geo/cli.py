@@ -459,12 +459,32 @@ def data_summary_dict(area_name: str, *, data_dir: Path | None = None,
         else:
             entrances = len(facilities.expressway_entrances(G, area))
     population: float | None = None
+    worldpop: float | None = None
+    pop_source: str | None = None
     try:
         towns = population_townships(data_dir=root)
         import shapely
 
         if shapely.intersects(area.geometry_m, towns.geometry.values).any():
-            population = area_population(area, data_dir=root)
+            # the surface evaluate and report measure on (census-adjusted when the data has
+            # the 2020 census table), and WorldPop's counts as published beside it
+            from geo.demand import population_cells
+            from geo.population.surface import census_districts
+
+            try:
+                census_districts(root)
+                source = "census"
+            except DataNotFoundError:
+                source = "worldpop"
+            cells = population_cells(area, data_dir=root, spread="dasymetric", source=source)
+            population = float(cells["population"].sum())
+            pop_source = population_source("dasymetric", source)
+            worldpop = area_population(area, data_dir=root)
+            if source == "census":
+                notes.append(f"population: {population:,.0f} is WorldPop's township split "
+                             f"scaled to the 2020 census district totals (what geo evaluate "
+                             f"and geo report use); WorldPop's counts as published give "
+                             f"{worldpop:,.0f}")
         else:
             notes.append("population: the population layer does not cover this area")
     except DataNotFoundError as exc:
@@ -479,10 +499,11 @@ def data_summary_dict(area_name: str, *, data_dir: Path | None = None,
         "fire_stations": len(facilities.fire_stations(osm, area)),
         "expressway_entrances": entrances,
         "population": None if population is None else round(population),
-        "population_source": population_source("area") if population is not None else None,
+        "population_source": pop_source,
         "osm_data_date": osm.osm_data_date,
         "layers_missing": osm.layers_missing,
         "osm_source": osm.source,
+        "population_worldpop": None if worldpop is None else round(worldpop),
         "notes": notes,
     }
 
@@ -521,7 +542,9 @@ def data_summary(
     labels = [("area_km2", "area (km²)"), ("rail_stations", "rail stations"),
               ("parks", "parks (polygons)"), ("fire_stations", "fire stations"),
               ("expressway_entrances", "expressway entrances"), ("population", "population"),
-              ("population_source", "population source"), ("osm_data_date", "OSM data date"),
+              ("population_source", "population source"),
+              ("population_worldpop", "population, WorldPop as published"),
+              ("osm_data_date", "OSM data date"),
               ("osm_source", "OSM source"), ("layers_missing", "layers missing"),
               ("crs", "metric CRS")]
     for key, label in labels:
@@ -530,7 +553,7 @@ def data_summary(
             text = fmt_date(value)
         elif isinstance(value, list):
             text = ", ".join(value) or "none"
-        elif key == "population" and isinstance(value, float):
+        elif key.startswith("population") and isinstance(value, float):
             text = f"{value:,.0f}"  # whole people
         elif isinstance(value, float):
             text = f"{value:,.1f}"
