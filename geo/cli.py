@@ -86,6 +86,12 @@ DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data directory (else GEO_DATA_DIR, data/local/, ../shared/data)."),
 ]
+JobsLayerOption = Annotated[Path | None, typer.Option(
+    "--jobs-layer", help="Jobs per polygon (GeoJSON/GeoPackage with a count column) or a "
+    "GeoTIFF of counts: the 'residents and jobs' denominator (C01) and jobs destinations "
+    "(C19). OSM has no jobs.")]
+JobsCountOption = Annotated[str | None, typer.Option(
+    "--jobs-count-column", help="Column of --jobs-layer holding the job counts.")]
 
 
 @app.callback()
@@ -150,6 +156,7 @@ PYTHON_TO_FLAG: tuple[tuple[str, str], ...] = (
     (r"population_surface\(area, kind='jobs', population=FILE\)",
      "'geo data population --jobs FILE'"),
     (r"\bbuilt_up=FILE", "--built-up FILE"),
+    (r"\bjobs=FILE", "--jobs-layer FILE"),
     (r"\breference=FILE", "--reference FILE"),
     (r"\bwhat ('[^']*' is not a file kind)", r"--what \1"),
     (r"check area= and url_base=", "check --area and --url-base"),
@@ -667,6 +674,8 @@ def evaluate(
     reference: Annotated[Path | None, typer.Option("--reference", help="GeoJSON or CSV of "
                          "facilities (name, kind, lon/lat; datum in the file or --datum) "
                          "merged with OSM per claim.")] = None,
+    jobs_layer: JobsLayerOption = None,
+    jobs_count_column: JobsCountOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     # reason for the long parameter list: one parameter per command-line option (typer)
@@ -683,10 +692,12 @@ def evaluate(
 
     the_area = get_area(area, data_dir=_data_dir(data_dir))   # bad input fails before any
     load_claims(claims)                                        # progress line
-    extras: dict[str, Any] = {"built_up": built_up}            # issue 11: extent, reference
-    if reference is not None:
-        from geo.facilities import load_reference
-        extras["reference"] = load_reference(reference, datum=datum)
+    from geo.report.options import ReportOptions
+
+    # the study's own inputs (extent, reference inventory, jobs), checked before any work
+    extras = ReportOptions(built_up=built_up, reference=reference, datum=datum,
+                           jobs_layer=jobs_layer, jobs_count_column=jobs_count_column,
+                           maps=False).check().context_kwargs()
     with _progress(f"evaluating {the_area.name_en}") as step:
         before, ev, payload = _evaluate_run(the_area, data_dir, network, cell_size_m, claims,
                                             not no_sensitivity, scenario, datum, step, extras)
@@ -822,6 +833,14 @@ def report(
                                 "the siting starts from the evaluated numbers).")] = None,
     no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the "
                                                  "sensitivity variants.")] = False,
+    built_up: Annotated[Path | None, typer.Option("--built-up", help="GeoJSON polygon of the "
+                        "built-up area; default: OSM landuse, else a density proxy.")] = None,
+    reference: Annotated[Path | None, typer.Option("--reference", help="GeoJSON or CSV of "
+                         "facilities merged with OSM per claim (see geo evaluate).")] = None,
+    datum: Annotated[str | None, typer.Option("--datum", help="Datum of --reference points "
+                     "when the file does not declare one: wgs84, gcj02 or bd09.")] = None,
+    jobs_layer: JobsLayerOption = None,
+    jobs_count_column: JobsCountOption = None,
 ) -> None:
     # reason for the long parameter list: one parameter per command-line option (typer)
     """Write the HTML report (claims, maps, charts, tables, JSON, GeoParquet) for an area, or
@@ -843,7 +862,9 @@ def report(
     opts = ReportOptions(data_dir=_data_dir(data_dir), claims_path=claims,
                          network_path=network, cell_size_m=cell_size_m,
                          sensitivity=not no_sensitivity, tiles=tiles, tiles_key=tiles_key,
-                         cdn=cdn, maps=not no_maps).check()
+                         cdn=cdn, maps=not no_maps, built_up=built_up, reference=reference,
+                         datum=datum, jobs_layer=jobs_layer,
+                         jobs_count_column=jobs_count_column).check()
     is_batch = area.strip().lower() in BEIJING_NAMES
     out_dir = out if out is not None else Path("out") / ("beijing" if is_batch else
                                                          area_slug(area))
@@ -907,7 +928,7 @@ def _report_area(area: str, out_dir: Path, opts: Any, site_specs: list[str],
     with _progress(f"report {the_area.name_en}") as step:
         step("loading data")
         ctx = StudyContext(the_area, data_dir=opts.data_dir, network_path=opts.network_path,
-                           cell_size_m=opts.cell_size_m)
+                           cell_size_m=opts.cell_size_m, **opts.context_kwargs())
         ev = evaluate_area(ctx.area, claims_path=opts.claims_path, context=ctx,
                            sensitivity=opts.sensitivity, progress=step)
         sitings = []
@@ -933,7 +954,7 @@ def _sitings(ctx: Any, wanted: list, cell_size_m: float | None, opts: Any,
     sctx = ctx
     if cell_size_m is not None and cell_size_m != ctx.cell_size_m:
         sctx = StudyContext(ctx.area, data_dir=opts.data_dir, network_path=opts.network_path,
-                            cell_size_m=cell_size_m, osm=ctx.osm)
+                            cell_size_m=cell_size_m, osm=ctx.osm, **opts.context_kwargs())
     towns = _towns_or_none(sctx)
     out = []
     for claim, n in wanted:

@@ -373,3 +373,41 @@ def test_ancillary_features_cached_on_disk_and_invalidated_by_the_data(tiny_dir,
     population_surface("tongzhou", cell_size_m=1000, data_dir=tiny_dir)
     assert calls                                            # the data changed: measured again
     assert len(list((surface.settings.cache_dir / "population").glob("*.npz"))) == 2
+
+
+def test_residents_and_jobs_denominator_through_the_cli(tiny_dir, tmp_path):
+    """C01 with a jobs layer: 6,000 jobs in a block around station 甲 (all within 500 m of
+    it) lift the share from s0 (residents only, P residents) to (s0 P + 6,000) / (P + 6,000);
+    without the layer the denominator says jobs are missing and the verdict cannot be robust.
+    Through the real CLI (geo evaluate --jobs-layer FILE --jobs-count-column COL), and
+    geo report takes the same options."""
+    jobs = gpd.GeoDataFrame({"name": ["block"], "n_jobs": [6000]},
+                            geometry=[box(900, 900, 1100, 1100)], crs=METRIC).to_crs(4326)
+    jobs_file = tmp_path / "jobs.geojson"
+    jobs.to_file(jobs_file)
+    common = ("evaluate", "--area", "tongzhou", "--data-dir", str(tiny_dir), "--json", "-",
+              "--cell-size-m", "500", "--no-sensitivity")
+    base = run_cli(*common)
+    assert base.returncode == 0, base.stderr
+    with_jobs = run_cli(*common, "--jobs-layer", str(jobs_file), "--jobs-count-column",
+                        "n_jobs")
+    assert with_jobs.returncode == 0, with_jobs.stderr
+    c0 = next(c for c in json.loads(base.stdout)["claims"] if c["id"] == "C01")
+    c1 = next(c for c in json.loads(with_jobs.stdout)["claims"] if c["id"] == "C01")
+    assert c0["measured"]["denominator"] == "population (jobs not available)"
+    assert c1["measured"]["denominator"] == "population_and_jobs"
+    residents = sum(b["population"] for b in c0["breakdown"])    # (rounded to 0.1)
+    s0 = c0["measured"]["value"]
+    assert c1["measured"]["value"] == pytest.approx((s0 * residents + 6000) /
+                                                    (residents + 6000), rel=1e-6)
+    assert any("6,000 jobs" in n for n in c1["notes"])
+    missing = run_cli(*common, "--jobs-layer", str(tmp_path / "nope.geojson"))
+    assert missing.returncode == 2 and "--jobs-layer" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    rep = run_cli("report", "--area", "tongzhou", "--data-dir", str(tiny_dir), "--out",
+                  str(tmp_path / "rep"), "--no-maps", "--no-sensitivity", "--cell-size-m",
+                  "500", "--jobs-layer", str(jobs_file), "--jobs-count-column", "n_jobs")
+    assert rep.returncode == 0, rep.stderr
+    c2 = next(c for c in json.loads((tmp_path / "rep" / "claims.json").read_text())["claims"]
+              if c["id"] == "C01")
+    assert c2["measured"]["value"] == pytest.approx(c1["measured"]["value"], rel=1e-12)

@@ -68,12 +68,19 @@ class StudyContext:
     reference : GeoDataFrame, optional
         A reference inventory of facilities (:func:`geo.facilities.load_reference`), merged
         with OSM per claim (found in both / only in OSM / only in the reference).
+    jobs, jobs_count_column : path, str, optional
+        A jobs layer (polygons with a count column, or a GeoTIFF of counts) spread over the
+        demand cells like the population (:meth:`jobs`): the "residents and jobs" denominator
+        (C01) and the jobs destinations of commute claims (C19) use it. OSM has no jobs.
     """
 
     def __init__(self, area: Area | str, *, data_dir: str | os.PathLike[str] | None = None,
                  network_path: str | os.PathLike[str] | None = None, cell_size_m: float = 250.0,
                  scenario: Any = None, osm: OsmData | None = None,
-                 built_up: str | os.PathLike[str] | None = None, reference: Any = None) -> None:
+                 built_up: str | os.PathLike[str] | None = None, reference: Any = None,
+                 jobs: str | os.PathLike[str] | None = None,
+                 jobs_count_column: str | None = None) -> None:
+        # reason for 10 parameters: each is one input of the study (the CLI's options)
         self.data_dir = settings.resolve_data_dir(data_dir)
         self.area = get_area(area, data_dir=self.data_dir)
         self.cell_size_m = float(cell_size_m)
@@ -98,6 +105,11 @@ class StudyContext:
             raise DataNotFoundError(f"built-up file {self.built_up_path} (built_up) does not "
                                     "exist: pass a GeoJSON polygon (built_up=FILE)")
         self.reference = reference
+        self.jobs_path = Path(jobs) if jobs is not None else None
+        if self.jobs_path is not None and not self.jobs_path.is_file():
+            raise DataNotFoundError(f"jobs file {self.jobs_path} (jobs) does not exist: pass "
+                                    "polygons with a count column or a GeoTIFF of counts")
+        self.jobs_count_column = jobs_count_column
         self.scenario = scenario
         self.osm = osm if osm is not None else load_osm(self.area, data_dir=self.data_dir)
         self._osm_given = osm is not None
@@ -158,6 +170,34 @@ class StudyContext:
             return cells
 
         return self._cached(("cells", spread), load)
+
+    def jobs(self) -> np.ndarray | None:
+        """Jobs per demand cell (``cells("area")`` order) from the jobs layer, spread like the
+        population (:func:`geo.population.population_surface` with ``kind="jobs"``), or None
+        when the study has no jobs layer."""
+        if self.jobs_path is None:
+            return None
+
+        def load() -> np.ndarray:
+            from geo.population import population_surface
+
+            cells, info = population_surface(self.area, population=self.jobs_path,
+                                             count_column=self.jobs_count_column, kind="jobs",
+                                             cell_size_m=self.cell_size_m,
+                                             data_dir=self.data_dir)
+            base = self.cells("area")
+            if not np.array_equal(base["cell_id"].to_numpy(), cells["cell_id"].to_numpy()):
+                raise GeoError("the jobs surface produced a different grid from the population")
+            self._memo["jobs-info"] = info.to_dict()
+            return cells["jobs"].to_numpy(dtype=float)
+
+        return self._cached("jobs", load)
+
+    def jobs_info(self) -> dict[str, Any]:
+        """How the jobs per cell were formed (``PopulationInfo`` as a dict), or {}."""
+        if self.jobs() is None:
+            return {}
+        return dict(self._memo.get("jobs-info") or {})
 
     def census_available(self) -> bool:
         """True when the data has the 2020 census district table; without it the township

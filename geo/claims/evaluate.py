@@ -285,7 +285,8 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
                   network_path: str | os.PathLike[str] | None = None,
                   cell_size_m: float = 250.0, sensitivity: bool = True, scenario: Any = None,
                   context: StudyContext | None = None,
-                  progress: Callable[[str], None] | None = None) -> AreaEvaluation:
+                  progress: Callable[[str], None] | None = None,
+                  context_options: dict[str, Any] | None = None) -> AreaEvaluation:
     """Evaluate every claim for an area.
 
     (10 keyword parameters: the public entry point mirrors the CLI's options; an options
@@ -302,10 +303,13 @@ def evaluate_area(area: Any, *, data_dir: str | os.PathLike[str] | None = None,
     scenario : facilities added/removed (``geo.scenarios.Scenario``).
     context : a prepared :class:`StudyContext` to reuse (its area wins).
     progress : called with each claim id before it is evaluated.
+    context_options : further :class:`StudyContext` arguments (``built_up``, ``reference``,
+        ``jobs``, ``jobs_count_column``) when no ``context`` is given.
     """
 
     ctx = context or StudyContext(area, data_dir=data_dir, network_path=network_path,
-                                  cell_size_m=cell_size_m, scenario=scenario)
+                                  cell_size_m=cell_size_m, scenario=scenario,
+                                  **(context_options or {}))
     claim_list = list(claims) if claims is not None else load_claims(claims_path)
     if ctx.network_source() is not None:  # a bad or misplaced network fails the run, once
         ctx.graph("walk")

@@ -201,9 +201,13 @@ def _share(weights: np.ndarray, mask: np.ndarray) -> float | None:
 
 def _weights(ctx: StudyContext, denominator: str, spread: str, extent: str = "area"
              ) -> np.ndarray:
-    """Per-cell weights: area (m²) or residents, counted only for the part of each cell inside
-    the claim's ``extent`` (:meth:`StudyContext.extent`)."""
+    """Per-cell weights: area (m²), residents, or residents + jobs (``population_and_jobs``
+    with a jobs layer; residents alone without one), counted only for the part of each cell
+    inside the claim's ``extent`` (:meth:`StudyContext.extent`)."""
     w = ctx.cell_area_m2() if denominator == "area" else ctx.population(spread)
+    jobs = ctx.jobs() if denominator == "population_and_jobs" else None
+    if jobs is not None:
+        w = w + jobs
     if extent == "area":
         return w
     return w * ctx.extent_fraction(extent)
@@ -246,6 +250,9 @@ def _cells_layer(ctx: StudyContext, cost: np.ndarray, covered: np.ndarray, cost_
     inside the claim's extent) when given."""
     cells = ctx.cells(spread)
     out = cells[["cell_id", "area_m2", "population", "geometry"]].copy()
+    jobs = ctx.jobs()
+    if jobs is not None:
+        out["jobs"] = jobs
     if weights is not None:
         out["weight"] = weights
     out["township"] = ctx.cell_township()
@@ -334,7 +341,7 @@ def _no_facilities(p: Any, unit: str) -> Measure:
 
 def _weight_column(denominator: str, extent: str = "area") -> str:
     """The cell column siting weighs demand by: the claim's own weights inside its extent."""
-    if extent != "area":
+    if extent != "area" or denominator == "population_and_jobs":
         return "weight"
     return "area_m2" if denominator == "area" else "population"
 
@@ -434,17 +441,25 @@ class ShareWithinDistance(Metric):
                          "official 服务半径 method); walking distance along streets is longer, so "
                          "network coverage would be lower.")
         covered = cost <= threshold
-        pop = _weights(ctx, "population", p.spread, p.extent)
-        m = Measure(_share(pop, covered), "share", method, "population", notes,
+        with_jobs = p.denominator == "population_and_jobs" and ctx.jobs() is not None
+        pop = _weights(ctx, p.denominator, p.spread, p.extent)
+        m = Measure(_share(pop, covered), "share", method,
+                    "population_and_jobs" if with_jobs else "population", notes,
                     extent=ctx.extent(p.extent).describe())
-        if p.denominator == "population_and_jobs":
+        if p.denominator == "population_and_jobs" and not with_jobs:
             m.denominator = "population (jobs not available)"
             m.not_robust.append("the plan counts residents AND jobs; jobs are not in OSM, so "
-                                "only residents (WorldPop) are measured")
+                                "only residents (WorldPop) are measured (give a jobs layer: "
+                                "jobs=FILE)")
+        if with_jobs and detail:
+            info = ctx.jobs_info()
+            m.notes.append(f"Denominator: residents and jobs; {info.get('total', 0):,.0f} jobs "
+                           f"from {info.get('source', 'the jobs layer')}.")
         if detail:
             m.notes.append(f"{len(fac)} {p.facility_kind} facilities; threshold "
                            f"{threshold:g} m; {len(pop)} cells of {ctx.cell_size_m:g} m.")
-            m.breakdown = _breakdown(ctx, pop, covered, "population")
+            m.breakdown = _breakdown(ctx, pop, covered,
+                                     "population_and_jobs" if with_jobs else "population")
             if method == "network":
                 sa = _reached_cells(ctx, covered, threshold, "m")
             else:

@@ -434,13 +434,11 @@ class OdTimeShare(Metric):
                                                  f"{NO_NETWORK}")
         pop = ctx.population(p.spread)
         if p.destinations == "jobs":
-            jobs_fn = getattr(ctx, "jobs", None)
-            dest_w = jobs_fn() if callable(jobs_fn) else None
+            dest_w = ctx.jobs()
             if dest_w is None:
                 return Measure(None, "share", reason="jobs-housing balance needs a jobs layer "
                                "(jobs per cell) and this evaluation has none: OSM has no jobs; "
-                               "a jobs surface is built by population_surface(area, kind='jobs', "
-                               "population=FILE)")
+                               "give one with jobs=FILE")
             dest_w = np.asarray(dest_w, dtype=float)
         else:
             dest_w = pop

@@ -20,7 +20,10 @@ class ReportOptions:
 
     Evaluation: ``data_dir``, ``claims_path`` (``None``: the packaged Tongzhou claims),
     ``network_path`` (OSM PBF/XML with roads, or ``None``), ``cell_size_m`` (demand hex width,
-    metres), ``sensitivity`` (run the sensitivity variants).
+    metres), ``sensitivity`` (run the sensitivity variants); the study's own inputs
+    (:class:`geo.claims.context.StudyContext`): ``built_up`` (GeoJSON polygon of the built-up
+    area), ``reference`` (inventory of facilities, GeoJSON or CSV, points in ``datum``),
+    ``jobs_layer`` / ``jobs_count_column`` (jobs per polygon or a GeoTIFF of counts).
     Output: ``tiles`` / ``tiles_key`` (map background, see :func:`geo.maps.tile_choice`),
     ``cdn`` (maps load Leaflet from CDNs instead of inlining it), ``maps`` (draw the claim
     maps), ``charts`` (draw the sensitivity charts).
@@ -36,6 +39,11 @@ class ReportOptions:
     cdn: bool = False
     maps: bool = True
     charts: bool = True
+    built_up: str | os.PathLike[str] | None = None
+    reference: str | os.PathLike[str] | None = None
+    datum: str | None = None
+    jobs_layer: str | os.PathLike[str] | None = None
+    jobs_count_column: str | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.cell_size_m, int | float) and self.cell_size_m > 0):
@@ -49,13 +57,37 @@ class ReportOptions:
             from geo.maps import tile_choice
 
             tile_choice(self.tiles, tiles_key=self.tiles_key)
+        from pathlib import Path
+
+        from geo.errors import DataNotFoundError
+
+        for words, arg, path, kind in (
+                ("built-up", "built_up", self.built_up, "a GeoJSON polygon"),
+                ("reference", "reference", self.reference, "a GeoJSON or CSV of facilities"),
+                ("jobs", "jobs", self.jobs_layer, "polygons with a count column or a GeoTIFF")):
+            if path is not None and not Path(path).is_file():
+                raise DataNotFoundError(f"{words} file {path} does not exist: pass {kind} "
+                                        f"({arg}=FILE)")
+        if self.reference is not None:
+            self.context_kwargs()    # a malformed inventory fails now, not in every district
         return self
+
+    def context_kwargs(self) -> dict[str, Any]:
+        """The study's own inputs as :class:`geo.claims.context.StudyContext` keyword
+        arguments (the reference inventory read and converted to WGS84 here)."""
+        out: dict[str, Any] = {"built_up": self.built_up, "jobs": self.jobs_layer,
+                               "jobs_count_column": self.jobs_count_column}
+        if self.reference is not None:
+            from geo.facilities import load_reference
+
+            out["reference"] = load_reference(self.reference, datum=self.datum)
+        return out
 
     def evaluate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`geo.claims.evaluate.evaluate_area`."""
         return {"data_dir": self.data_dir, "claims_path": self.claims_path,
                 "network_path": self.network_path, "cell_size_m": self.cell_size_m,
-                "sensitivity": self.sensitivity}
+                "sensitivity": self.sensitivity, "context_options": self.context_kwargs()}
 
     def map_options(self) -> Any:
         """The :class:`geo.maps.MapOptions` of the report's maps."""
