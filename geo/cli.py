@@ -86,6 +86,12 @@ DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data directory (else GEO_DATA_DIR, data/local/, ../shared/data)."),
 ]
+BuiltUpOption = Annotated[Path | None, typer.Option(
+    "--built-up", help="GeoJSON polygon of the built-up area (e.g. the 155 km² sub-center "
+    "core); default: OSM landuse, else a density proxy.")]
+ReferenceOption = Annotated[Path | None, typer.Option(
+    "--reference", help="GeoJSON or CSV of facilities (name, kind, lon/lat; datum in the file "
+    "or --datum) merged with OSM per claim.")]
 JobsLayerOption = Annotated[Path | None, typer.Option(
     "--jobs-layer", help="Jobs per polygon (GeoJSON/GeoPackage with a count column) or a "
     "GeoTIFF of counts: the 'residents and jobs' denominator (C01) and jobs destinations "
@@ -668,12 +674,8 @@ def evaluate(
     datum: Annotated[str | None, typer.Option("--datum", help="Datum of the scenario's "
                      "points when the file does not declare one: wgs84, gcj02 (Amap/Tencent) "
                      "or bd09 (Baidu).")] = None,
-    built_up: Annotated[Path | None, typer.Option("--built-up", help="GeoJSON polygon of the "
-                        "built-up area (e.g. the 155 km² sub-center core); default: OSM landuse, "
-                        "else a density proxy.")] = None,
-    reference: Annotated[Path | None, typer.Option("--reference", help="GeoJSON or CSV of "
-                         "facilities (name, kind, lon/lat; datum in the file or --datum) "
-                         "merged with OSM per claim.")] = None,
+    built_up: BuiltUpOption = None,
+    reference: ReferenceOption = None,
     jobs_layer: JobsLayerOption = None,
     jobs_count_column: JobsCountOption = None,
     data_dir: DataDirOption = None,
@@ -833,10 +835,8 @@ def report(
                                 "the siting starts from the evaluated numbers).")] = None,
     no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the "
                                                  "sensitivity variants.")] = False,
-    built_up: Annotated[Path | None, typer.Option("--built-up", help="GeoJSON polygon of the "
-                        "built-up area; default: OSM landuse, else a density proxy.")] = None,
-    reference: Annotated[Path | None, typer.Option("--reference", help="GeoJSON or CSV of "
-                         "facilities merged with OSM per claim (see geo evaluate).")] = None,
+    built_up: BuiltUpOption = None,
+    reference: ReferenceOption = None,
     datum: Annotated[str | None, typer.Option("--datum", help="Datum of --reference points "
                      "when the file does not declare one: wgs84, gcj02 or bd09.")] = None,
     jobs_layer: JobsLayerOption = None,
