@@ -402,7 +402,8 @@ def _entrances_from_arrays(net: Any, area: Area | None, link_classes: Iterable[s
                            expressway_classes: Iterable[str],
                            extra: dict[str, str]) -> gpd.GeoDataFrame:
     """:func:`expressway_entrances` on a :class:`geo.roadnet.RoadNetwork` (same rules, by
-    :func:`geo.roadnet.expressway_entrances`; nodes carry no name there)."""
+    :func:`geo.roadnet.expressway_entrances`; a junction's name is its ``ref``, else its
+    ``name``, as on a networkx graph)."""
     from geo.roadnet import expressway_entrances as array_entrances
 
     found = array_entrances(net, link_classes=tuple(link_classes),
@@ -412,7 +413,9 @@ def _entrances_from_arrays(net: Any, area: Area | None, link_classes: Iterable[s
     ids = net.node_id[found["node"]]
     gdf = gpd.GeoDataFrame(
         {"node": ids.tolist(), "osm_id": [str(i) for i in ids],
-         "name": [None] * len(ids), "reason": found["reason"].astype(object),
+         "name": [(str(net.junction_name[n]) or None) if net.junction_name is not None
+                  else None for n in found["node"]],
+         "reason": found["reason"].astype(object),
          "onto_link": found["onto_link"].astype(bool)},
         geometry=shapely.points(net.x[found["node"]], net.y[found["node"]]),
         crs=net.crs).to_crs(settings.geographic_crs)

@@ -35,7 +35,7 @@ from geo.speeds import SpeedProfile, load_profile, parse_maxspeed
 log = logging.getLogger(__name__)
 
 #: Bump when the cached array layout or the reading rules change.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: Tags read from each way; every other tag is dropped while reading.
 WAY_TAGS = ("highway", "access", "area", "foot", "service", "motor_vehicle", "motorcar",
             "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right", "maxspeed",
@@ -95,6 +95,8 @@ class RoadNetwork:
     seg_y1: np.ndarray | None = None
     seg_piece: np.ndarray | None = None
     seg_off_m: np.ndarray | None = None
+    # per node: the ``ref`` (else ``name``) of a motorway_junction node, "" for none
+    junction_name: np.ndarray | None = None
     _weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _csr: dict[tuple[str, bool], Any] = field(default_factory=dict, repr=False)
     _tree: Any = field(default=None, repr=False)
@@ -325,8 +327,10 @@ class RoadNetwork:
         G = nx.MultiDiGraph(crs=self.crs, network_type=self.network_type, source=self.source)
         G.add_nodes_from(
             (int(i), {"x": float(a), "y": float(b), **({"highway": "motorway_junction"}
-                                                       if j else {})})
-            for i, a, b, j in zip(self.node_id, self.x, self.y, self.junction, strict=True))
+                                                       if j else {}),
+                      **({"ref": str(r)} if j and r else {})})
+            for i, a, b, j, r in zip(self.node_id, self.x, self.y, self.junction,
+                                     self._arrays()["junction_name"], strict=True))
         import shapely
 
         sh = self._shape()
@@ -371,10 +375,12 @@ class RoadNetwork:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         self._shape()
+        if self.junction_name is None:
+            self.junction_name = np.full(self.n_nodes, "", dtype=str)
         return {k: getattr(self, k) for k in (
             "node_id", "x", "y", "junction", "tail", "head", "length_m", "highway",
             "maxspeed_kph", "twin", "edge_piece", "edge_rev", "seg_x0", "seg_y0", "seg_x1",
-            "seg_y1", "seg_piece", "seg_off_m")}
+            "seg_y1", "seg_piece", "seg_off_m", "junction_name")}
 
 
 # ------------------------------------------------------------------------------------------
@@ -466,12 +472,22 @@ def road_networks_from_pbf(path: str | Path, network_types: tuple[str, ...] = ("
     return {nt: out[nt] for nt in network_types}
 
 
-def collect_highways(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, list]:
-    """One pass with pyosmium: motorway_junction node ids, and for every highway way with a
-    node inside ``bbox``: (small tag dict, node ids, lons, lats)."""
+def _junction_names(node_id: np.ndarray, is_junction: np.ndarray,
+                    names: dict[int, str]) -> np.ndarray:
+    """Per node: the junction's ref/name from ``names``, "" elsewhere (a str array)."""
+    out = np.full(len(node_id), "", dtype=object)
+    at = np.flatnonzero(is_junction)
+    out[at] = [names.get(int(i), "") for i in node_id[at]]
+    return out.astype(str) if len(out) else np.array([], dtype=str)
+
+
+def collect_highways(path: Path, bbox: tuple[float, ...] | None) -> tuple[dict, list]:
+    """One pass with pyosmium: motorway_junction node ids with their ``ref`` (else ``name``,
+    else ""), and for every highway way with a node inside ``bbox``: (small tag dict, node ids,
+    lons, lats)."""
     import osmium
 
-    junctions: list[int] = []
+    junctions: dict[int, str] = {}
     ways: list[tuple[dict, list[int], list[float], list[float]]] = []
     fp = osmium.FileProcessor(str(path)).with_locations()
     obj: Any  # a Node or a Way (no areas, relations or changesets are asked for)
@@ -479,7 +495,7 @@ def collect_highways(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, 
         tags = obj.tags
         if obj.is_node():
             if tags.get("highway") == "motorway_junction":
-                junctions.append(obj.id)
+                junctions[obj.id] = tags.get("ref") or tags.get("name") or ""
             continue
         if not obj.is_way() or "highway" not in tags:
             continue
@@ -501,7 +517,7 @@ def collect_highways(path: Path, bbox: tuple[float, ...] | None) -> tuple[list, 
 
 
 def read_pbf_network(path: Path, network_type: str, bbox: tuple[float, ...] | None,
-              to_crs: str | None, collected: tuple[list, list] | None = None) -> RoadNetwork:
+              to_crs: str | None, collected: tuple[dict, list] | None = None) -> RoadNetwork:
     """A :class:`RoadNetwork` of ``network_type`` read from the PBF (no cache): the ways
     :func:`collect_highways` finds (or ``collected``, its earlier result), projected to
     ``to_crs`` (None: the local metric CRS)."""
@@ -545,7 +561,7 @@ def read_pbf_network(path: Path, network_type: str, bbox: tuple[float, ...] | No
     px, py = Transformer.from_crs(settings.geographic_crs, crs, always_xy=True).transform(lon,
                                                                                         lat)
     px, py = np.asarray(px, float), np.asarray(py, float)
-    is_junction = np.isin(uniq, np.asarray(junctions, np.int64))
+    is_junction = np.isin(uniq, np.fromiter(junctions, np.int64, len(junctions)))
     # graph nodes (as osmnx's simplification): way ends, nodes used twice or more (shared by
     # ways or a way touching itself) and motorway junctions; the rest only shape the streets
     way_of = np.repeat(np.arange(len(lens)), lens)
@@ -596,7 +612,8 @@ def read_pbf_network(path: Path, network_type: str, bbox: tuple[float, ...] | No
         twin=twin, highway_classes=tuple(str(c) for c in classes), crs=str(crs),
         network_type=network_type, source=f"OSM PBF {path.name}",
         edge_piece=rep[keep].astype(np.int64), edge_rev=rev[keep], seg_x0=px[a], seg_y0=py[a],
-        seg_x1=px[b], seg_y1=py[b], seg_piece=piece.astype(np.int64), seg_off_m=seg_off)
+        seg_x1=px[b], seg_y1=py[b], seg_piece=piece.astype(np.int64), seg_off_m=seg_off,
+        junction_name=_junction_names(uniq[keep_node], is_junction[keep_node], junctions))
     log.info("%s network from %s: %d nodes, %d edges (arrays)", network_type, path.name,
              net.n_nodes, net.n_edges)
     return net

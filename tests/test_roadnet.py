@@ -323,3 +323,35 @@ def test_piece_lines_are_each_street_once(helsinki_pbf):
     assert got.keys() == ref.keys()
     for c, length in ref.items():
         assert got[c] == pytest.approx(length, rel=1e-9), c
+
+
+def test_entrances_on_arrays_carry_the_junction_ref(tmp_path):
+    """A motorway_junction's ref (else name) names its entrance on the arrays, in the npz
+    cache and on the to_networkx() graph, as geo.facilities names it on a networkx graph."""
+    import osmium
+
+    from geo import facilities
+
+    path = tmp_path / "named.osm.pbf"
+    w = osmium.SimpleWriter(str(path))
+    Node, Way = osmium.osm.mutable.Node, osmium.osm.mutable.Way
+    for nid, lon, lat, tags in [(1, 0, 0, {}), (2, 0.001, 0, {}),
+                                (3, 0.002, 0, {"highway": "motorway_junction", "ref": "12",
+                                               "name": "通州北"}),
+                                (4, 0.003, 0, {}),
+                                (5, 0.004, 0, {"highway": "motorway_junction",
+                                               "name": "张家湾"}),
+                                (6, 0.005, 0, {})]:
+        w.add_node(Node(id=nid, location=(lon, lat), tags=tags))
+    for wid, nodes, tags in [(10, [1, 2], {"highway": "primary"}),
+                             (11, [2, 3], {"highway": "motorway_link", "oneway": "yes"}),
+                             (12, [3, 4, 5, 6], {"highway": "motorway", "oneway": "yes"})]:
+        w.add_way(Way(id=wid, nodes=nodes, tags=tags))
+    w.close()
+    for _ in range(2):      # read, then from the npz cache
+        net = roadnet.road_network_from_pbf(path, "drive")
+        got = facilities.expressway_entrances(net)
+        names = dict(zip(got["osm_id"], got["name"], strict=True))
+        assert names["3"] == "12" and names["5"] == "张家湾"
+    ref = facilities.expressway_entrances(net.to_networkx())
+    assert dict(zip(ref["osm_id"], ref["name"], strict=True)) == names
