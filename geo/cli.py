@@ -1008,6 +1008,9 @@ def site(
     claims: Annotated[Path | None, typer.Option("--claims", help="Claim file.")] = None,
     time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="Solver time limit (s); "
                             "the best solution found is reported, marked not proven.")] = 60.0,
+    built_up: BuiltUpOption = None,
+    jobs_layer: JobsLayerOption = None,
+    jobs_count_column: JobsCountOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     # reason for the long parameter list: one parameter per command-line option (typer)
@@ -1035,8 +1038,14 @@ def site(
         raise ClaimSpecError(f"claim {claim_id!r} is not in the claim file; known: "
                              f"{', '.join(by_id)}")
     claim = by_id[claim_id]
+    from geo.report.options import ReportOptions
+
+    # the study's own inputs: the claim's extent and its weights (residents + jobs)
+    extras = ReportOptions(built_up=built_up, jobs_layer=jobs_layer,
+                           jobs_count_column=jobs_count_column,
+                           maps=False).check().context_kwargs()
     ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
-                       cell_size_m=cell_size_m)
+                       cell_size_m=cell_size_m, **extras)
     goal = f"+{add}" if add is not None else f"reach {target:.0%}"
     with _progress(f"siting {claim.id}") as step:
         step(f"measuring {claim.id} and solving ({goal}; time limit {time_limit_s:g} s)")

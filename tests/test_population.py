@@ -411,3 +411,23 @@ def test_residents_and_jobs_denominator_through_the_cli(tiny_dir, tmp_path):
     c2 = next(c for c in json.loads((tmp_path / "rep" / "claims.json").read_text())["claims"]
               if c["id"] == "C01")
     assert c2["measured"]["value"] == pytest.approx(c1["measured"]["value"], rel=1e-12)
+
+
+def test_site_weighs_residents_and_jobs(tiny_dir, tmp_path):
+    """geo site --jobs-layer: the siting starts from C01 as evaluated with the same jobs layer
+    (its share before = the evaluated value) and weighs cells by residents + jobs."""
+    jobs = gpd.GeoDataFrame({"n_jobs": [6000]}, geometry=[box(900, 900, 1100, 1100)],
+                            crs=METRIC).to_crs(4326)
+    jobs_file = tmp_path / "jobs.geojson"
+    jobs.to_file(jobs_file)
+    opts = ("--area", "tongzhou", "--data-dir", str(tiny_dir), "--cell-size-m", "500",
+            "--jobs-layer", str(jobs_file), "--jobs-count-column", "n_jobs")
+    ev = run_cli("evaluate", *opts, "--json", "-", "--no-sensitivity")
+    assert ev.returncode == 0, ev.stderr
+    c01 = next(c for c in json.loads(ev.stdout)["claims"] if c["id"] == "C01")
+    site = run_cli("site", "--claim", "C01", "--add", "1", "--json",
+                   str(tmp_path / "s.json"), *opts)
+    assert site.returncode == 0, site.stderr
+    out = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+    assert out["model"]["weight"] == "weight"
+    assert out["share_before"] == pytest.approx(c01["measured"]["value"], rel=1e-9)
