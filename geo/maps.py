@@ -21,6 +21,7 @@ reaches the page: folium's tooltips and popups insert property values as HTML.
 
 from __future__ import annotations
 
+import contextvars
 import html
 import itertools
 import logging
@@ -148,6 +149,10 @@ def tile_choice(tiles: str, *, tiles_key: str | None = None) -> TileChoice:
             raise DataError(f"tiles={tiles!r} needs an API key: pass tiles_key=... or set "
                             f"{TIANDITU_KEY_ENV}; get a free key at "
                             f"https://console.tianditu.gov.cn/ or use tiles='osm'")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", tk):
+            # the key goes into the page's tile URL (and through folium's templates)
+            raise DataError("tiles_key=...: expected letters, digits, '-' or '_' (a Tianditu "
+                            "key is 32 hexadecimal characters); check the key you pasted")
         provider = choice.provider.copy()
         provider["apikey"] = tk
         choice = TileChoice(choice.name, choice.datum, choice.label, provider, choice.options)
@@ -283,6 +288,15 @@ def cells_outline(cells: gpd.GeoDataFrame, mask: Any, *, simplify_m: float,
     return _light(merged, simplify_m=simplify_m, datum=datum)
 
 
+def html_text(text: str) -> str:
+    """``text`` made safe as HTML text inside a folium map: HTML-escaped, and its braces as
+    character references. Folium (branca) feeds every rendered script back through Jinja as a
+    template, so a name such as ``{{ 7*7 }}`` (any OSM contributor can write one) would be
+    evaluated as template code; ``&#123;`` shows as ``{`` in the browser and is inert to
+    Jinja."""
+    return html.escape(text, quote=True).replace("{", "&#123;").replace("}", "&#125;")
+
+
 def _text(value: Any, *, empty: str = "") -> str:
     """HTML-escaped text of a data value (None/NaN -> ``empty``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -294,7 +308,7 @@ def _text(value: Any, *, empty: str = "") -> str:
             return empty
     except (TypeError, ValueError):
         pass
-    return html.escape(str(value), quote=True)
+    return html_text(str(value))
 
 
 def _features(gdf: gpd.GeoDataFrame, props: Sequence[dict[str, Any]] | None = None) -> dict:
@@ -349,7 +363,7 @@ def _title_box(title: str, lines: Sequence[str]) -> str:
     return ("<div id='geo-map-title' style='position:fixed;top:10px;left:60px;z-index:1000;"
             "background:rgba(255,255,255,0.92);padding:6px 10px;border-radius:4px;"
             "box-shadow:0 1px 4px rgba(0,0,0,0.3);font-family:sans-serif;max-width:60%'>"
-            f"<div style='font-weight:bold;font-size:14px'>{html.escape(title)}</div>"
+            f"<div style='font-weight:bold;font-size:14px'>{html_text(title)}</div>"
             f"{rows}</div>")
 
 
@@ -471,7 +485,7 @@ def claim_map(
     if area.empty:
         raise EmptyResultError("area_geometry is empty: nothing to draw the map around")
     m = _base_map(area, choice, n_features=0 if cells is None else len(cells))
-    lines = [html.escape(line) for line in subtitle] + list(style.legend_html)
+    lines = [html_text(line) for line in subtitle] + list(style.legend_html)
     if choice.datum != "wgs84":
         lines.append(f"Data converted WGS84 &rarr; {choice.datum.upper()} to match "
                      f"{choice.label} tiles")
@@ -534,7 +548,7 @@ def _add_service_areas(m: folium.Map, service_areas: gpd.GeoDataFrame, draw: _Dr
                                   "fillOpacity": 0.12},
     )
     if cols:
-        folium.GeoJsonTooltip(fields=cols, aliases=[html.escape(c) for c in cols]).add_to(gj)
+        folium.GeoJsonTooltip(fields=cols, aliases=[html_text(c) for c in cols]).add_to(gj)
     gj.add_to(m)
     return _swatch("#2c7fb8", "service area", outline=True)
 
@@ -604,7 +618,7 @@ def _texts(values: Any) -> list[str]:
 
     series = pd.Series(values)
     missing = series.isna().to_numpy()
-    return ["" if miss else html.escape(str(v), quote=True)
+    return ["" if miss else html_text(str(v))
             for v, miss in zip(series.tolist(), missing.tolist(), strict=True)]
 
 
@@ -765,7 +779,7 @@ def _cell_elements() -> tuple[Any, Any]:
 
         _template = Template("""
             {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = {{ this.slot }};
+            var {{ this.get_name() }} = {{ this.js_value() }};
             {% endmacro %}
         """)
 
@@ -774,6 +788,19 @@ def _cell_elements() -> tuple[Any, Any]:
             self._name = "cell_data"
             self.payload = payload
             self.slot = f"/*geo-data:{self._id}*/null"
+
+        def js_value(self) -> str:
+            """The data as the page's script reads it: the slot :func:`map_html` fills after
+            rendering, or, when folium renders the map itself (a notebook's inline display,
+            ``Map.save``), the JSON as base64 decoded in the browser (base64 has no braces
+            for the templates that re-read the script to take for their own)."""
+            if _DEFER_DATA.get():
+                return self.slot
+            import base64
+
+            b64 = base64.b64encode(self.payload.encode("utf-8")).decode("ascii")
+            return ("JSON.parse(new TextDecoder().decode(Uint8Array.from(atob("
+                    f"'{b64}'), function (c) {{ return c.charCodeAt(0); }})))")
 
         def render(self, **kwargs: Any) -> Any:
             figure = self.get_root()
@@ -804,6 +831,9 @@ def _cell_elements() -> tuple[Any, Any]:
 
 
 _CELL_ELEMENTS: tuple[Any, Any] | None = None
+#: True while :func:`map_html` renders: cell data goes into slots filled after rendering.
+_DEFER_DATA: contextvars.ContextVar[bool] = contextvars.ContextVar("geo_defer_cell_data",
+                                                                  default=False)
 
 
 def _cell_data(m: folium.Map, cg: gpd.GeoDataFrame, colours: _CellColours,
@@ -909,7 +939,7 @@ def _add_cells(m: folium.Map, cells: gpd.GeoDataFrame, style: CellStyle,
     n_blind = int((~covered).sum())
     if n_blind:
         _cell_layer(m, data, source, ~covered, f"Blind spots ({n_blind})", BLIND_COLOR, draw)
-    return [_swatch(COVERED_COLOR, f"covered{html.escape(thr)}", outline=True)
+    return [_swatch(COVERED_COLOR, f"covered{html_text(thr)}", outline=True)
             + " &nbsp; " + _swatch(BLIND_COLOR, "blind spot", outline=True)]
 
 
@@ -942,7 +972,7 @@ def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, draw: _Draw) ->
     folium.GeoJsonPopup(fields=["name", "kind", "osm_id", "facility_id"],
                         aliases=["name", "kind", "OSM id", "facility"]).add_to(gj)
     gj.add_to(m)
-    return " &nbsp; ".join(_swatch(kind_colour[k], html.escape(k)) for k in kinds)
+    return " &nbsp; ".join(_swatch(kind_colour[k], html_text(k)) for k in kinds)
 
 
 #: JSON options used while rendering: compact separators and UTF-8 text instead of \uXXXX escapes
@@ -1023,9 +1053,11 @@ def map_html(m: folium.Map, *, cdn: bool = False) -> str:
     env = folium.GeoJson._template.environment
     saved = env.policies["json.dumps_kwargs"]
     env.policies["json.dumps_kwargs"] = dict(_COMPACT_JSON)
+    token = _DEFER_DATA.set(True)
     try:
         page = m.get_root().render()
     finally:
+        _DEFER_DATA.reset(token)
         env.policies["json.dumps_kwargs"] = saved
     page = stable_ids(finish_page(page, cdn=cdn))
     CellData, _ = _cell_elements()

@@ -546,6 +546,9 @@ for tiles in ["baidu", "", "[/]"]:
                                    "--out", "rep"])
 case("report-tianditu-no-key", ["report", "--area", "tongzhou", *D, "--tiles", "tianditu",
                                 "--out", "rep"])
+case("report-tianditu-template-key", ["report", "--area", "tongzhou", *D, "--tiles",
+                                      "tianditu", "--tiles-key", "{{ 7*7 }}", "--out", "rep"],
+     match="--tiles-key")
 # fetch
 for name, extra in {
     "url-not-a-url": ["--url-base", "not a url"],

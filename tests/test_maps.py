@@ -428,3 +428,52 @@ def test_cell_shapes_round_trip_through_the_compact_encoding():
         assert got[cid].geom_type == geom.geom_type, cid
         assert shapely.hausdorff_distance(got[cid], geom) < 1e-6, cid
         assert abs(got[cid].area - geom.area) < geom.length * 1e-6, cid   # rounding at the rim
+
+
+def test_folium_own_render_embeds_the_cells_safely(frames):
+    """Rendered by folium itself (a notebook's inline display, Map.save) the cell data is in
+    the page as base64 JSON: no slot left empty, and text such as '{{ 7*7 }}' is not taken
+    for a template (it comes back as written)."""
+    import base64
+    import json
+
+    area, fac, cells, sa = frames
+    cells = cells.assign(township="{{ 7*7 }} 镇")
+    m = build((area, fac, cells, sa))
+    page = m.get_root().render()
+    assert "/*geo-data:" not in page
+    b64 = re.search(r"atob\('([A-Za-z0-9+/=]+)'\)", page).group(1)
+    data = json.loads(base64.b64decode(b64).decode("utf-8"))
+    assert data["columns"]["township"][0] == maps.html_text("{{ 7*7 }} 镇")
+    assert "49 镇" not in page
+    # map_html puts the same data in as JSON
+    fast = maps.map_html(build((area, fac, cells, sa)))
+    assert "atob(" not in fast
+    assert '"township":["&#123;&#123; 7*7 &#125;&#125; 镇"' in decoded(fast)
+
+
+@pytest.mark.parametrize("render", ["map_html", "folium"])
+def test_template_code_in_names_is_never_run(frames, render):
+    """Folium feeds rendered scripts back through Jinja: names, kinds, townships, titles and
+    subtitles carrying template code (any OSM contributor can write such a name) reach the
+    page as inert text, in geo's own rendering and in folium's."""
+    area, fac, cells, sa = frames
+    code = "{{ 'GEO' ~ 'PWNED' }}"
+    fac = fac.copy()
+    block = "{% set x = 'GEO' ~ 'SET' %}{{ x }}"
+    fac["name"] = [code, block, "{# gone #}x"]
+    fac["kind"] = [f"park {code}", "park", "rail"]
+    cells = cells.assign(township=f"{code}镇", cell_id=[f"{code}{i}" for i in range(len(cells))])
+    m = build((area, fac, cells, sa), title=f"C99 {code}", subtitle=[f"sub {code}"])
+    page = maps.map_html(m) if render == "map_html" else m.get_root().render()
+    if render == "folium":
+        import base64
+
+        page += base64.b64decode(re.search(r"atob\('([A-Za-z0-9+/=]+)'\)", page).group(1)
+                                 ).decode("utf-8")
+    text = decoded(page)
+    assert "GEOPWNED" not in text and "GEOSET" not in text
+    # shown as written (the browser turns &#123; back into a brace)
+    shown = html.unescape(text)
+    for written in (code, block, "{# gone #}x", f"sub {code}"):
+        assert written in shown, written

@@ -572,3 +572,15 @@ def test_a_claim_card_without_a_measurement_names_no_method():
     assert "(n/a" not in html_na and "counted by area" not in html_na
     html_ok = tpl.render(c={**base, "measured_text": "12.6 %", "method_text": "straight line"})
     assert "(straight line, counted by area)" in html_ok
+
+
+def test_chart_takes_dollar_signs_as_text():
+    """A "$" in a claim title or a variant's value is a dollar sign: matplotlib's TeX
+    (mathtext) would fail on "$x^$" and stop the whole report."""
+    from geo.report.charts import sensitivity_svg
+
+    rows = [{"parameter": "threshold_m", "value": 400.0, "measured": 0.1, "verdict": "not_met"},
+            {"parameter": "names", "value": "$\\frac{a}{ $", "measured": 0.2, "verdict": "met"}]
+    svg = sensitivity_svg(rows, title="C99 cost $x^$ per $ \\sqrt{$", unit="share",
+                          target=0.3, base_value=0.15)
+    assert svg is not None and svg.startswith("<svg")

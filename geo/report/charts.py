@@ -207,8 +207,11 @@ def sensitivity_svg(
         else:
             missing_glyphs = True  # already warned once by cjk_font()
     # (dict[Any, Any]: matplotlib's stubs type the keys as a Literal of every rc name)
+    # text.parse_math off: a "$" in a claim title or parameter is a dollar sign, not TeX
+    # (mathtext would fail on "$x^$" and stop the report)
     rc: dict[Any, Any] = {"font.family": families, "svg.hashsalt": "geo-report",
-                          "svg.fonttype": "path", "font.size": 11, "axes.unicode_minus": False}
+                          "svg.fonttype": "path", "font.size": 11, "axes.unicode_minus": False,
+                          "text.parse_math": False}
     with matplotlib.rc_context(rc), warnings.catch_warnings():
         if missing_glyphs:
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
