@@ -229,8 +229,12 @@ def sensitivity_svg(
             for yy, v, r, lab in zip(y, values, raw, labels, strict=True):
                 ax.text(0.035, yy + 0.26, lab, transform=ax.get_yaxis_transform(), va="bottom",
                         ha="left", fontsize=10, color="#333333")
+                # above the target / base lines, on a light ground so a line through the
+                # label does not cross its digits
                 ax.text(max(v, 0) + 0.01 * xmax, yy, value_text(r, unit), va="center",
-                        fontsize=10, zorder=3)
+                        fontsize=10, zorder=5,
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85,
+                              "pad": 1.0})
             ax.set_yticks([])
             ax.spines["left"].set_visible(False)
             for side in ("top", "right"):
