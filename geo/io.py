@@ -276,3 +276,33 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write ``obj`` as indented UTF-8 JSON (non-ASCII kept readable) atomically."""
     return write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+
+
+#: First characters that make a spreadsheet (Excel, WPS, LibreOffice) read a CSV cell as a
+#: formula, which can fetch URLs or run commands: CSV injection.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: Any) -> Any:
+    """A copy of the pandas ``frame`` for CSV whose text cannot run as a spreadsheet formula:
+    text starting with one of :data:`FORMULA_START` gets a leading apostrophe (OWASP's advice;
+    spreadsheets hide it), unless the whole text is a plain number such as ``-5.2``. Numbers
+    and other columns are unchanged. Names come from OSM and claim files, which anyone can
+    write."""
+    import pandas as pd
+
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = [_cell_safe(v) for v in out[col].tolist()]
+    return out
+
+
+def _cell_safe(value: Any) -> Any:
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value

@@ -584,3 +584,29 @@ def test_chart_takes_dollar_signs_as_text():
     svg = sensitivity_svg(rows, title="C99 cost $x^$ per $ \\sqrt{$", unit="share",
                           target=0.3, base_value=0.15)
     assert svg is not None and svg.startswith("<svg")
+
+
+def test_csv_text_never_runs_as_a_spreadsheet_formula(tmp_path):
+    """CSV injection: a township or a claim title starting with =, +, -, @ (any OSM contributor
+    or claim-file author can write one) starts with an apostrophe in every table, so Excel /
+    WPS show it as text; numbers, negative ones included, are unchanged."""
+    from geo.io import spreadsheet_safe
+
+    frame = pd.DataFrame({"name": ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)",
+                                   "\tx", "-5.2", "通州", None],
+                          "value": [-1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]})
+    safe = spreadsheet_safe(frame)
+    assert safe["name"].tolist()[:7] == ["'=HYPERLINK(\"http://x\")", "'+1+1", "'-2+3",
+                                         "'@SUM(A1)", "'\tx", "-5.2", "通州"]
+    assert pd.isna(safe["name"].tolist()[7])            # missing stays missing
+    assert safe["value"].tolist() == frame["value"].tolist()
+    assert frame["name"][0].startswith("=")            # the input is not changed
+    ev = sample_evaluation()
+    hostile = "=cmd|' /C calc'!A0"
+    for c in ev.claims:
+        for row in c.breakdown or []:
+            row["name"] = hostile
+    write_report(ev, tmp_path / "rep", ReportOptions(maps=False, charts=False))
+    breakdown = (tmp_path / "rep" / "tables" / "breakdown.csv").read_text(encoding="utf-8")
+    assert hostile in breakdown and "'" + hostile in breakdown
+    assert "\n" + hostile not in breakdown and "," + hostile not in breakdown

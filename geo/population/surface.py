@@ -554,7 +554,7 @@ def write_surface(cells: gpd.GeoDataFrame, info: PopulationInfo, path: str | Pat
     """Write the cells (with ``method``, ``source``, ``census_year`` columns) to GeoParquet,
     GeoPackage or CSV (cell centre ``lon``/``lat``, no geometry) by the file's extension,
     atomically; the :class:`PopulationInfo` goes beside it as ``<path>.info.json``."""
-    from geo.io import atomic_path, write_json
+    from geo.io import atomic_path, spreadsheet_safe, write_json
 
     path = Path(path)
     fmt = OUT_FORMATS.get(path.suffix.lower())
@@ -579,7 +579,7 @@ def write_surface(cells: gpd.GeoDataFrame, info: PopulationInfo, path: str | Pat
             frame = pd.DataFrame(out.drop(columns="geometry"))
             frame.insert(1, "lon", c.x.round(6).to_numpy())
             frame.insert(2, "lat", c.y.round(6).to_numpy())
-            frame.to_csv(tmp, index=False)
+            spreadsheet_safe(frame).to_csv(tmp, index=False)
     write_json(path.with_name(path.name + ".info.json"),
                {**info.to_dict(), "attribution": OSM_CITATION})
     return path

@@ -467,7 +467,9 @@ def summary_csv(summary: BatchSummary) -> str:
             row[f"{cid}_measured"] = c.get("value")
             row[f"{cid}_verdict"] = c.get("verdict")
         rows.append(row)
-    return pd.DataFrame(rows).to_csv(index=False)
+    from geo.io import spreadsheet_safe
+
+    return spreadsheet_safe(pd.DataFrame(rows)).to_csv(index=False)
 
 
 def batch_index_html(summary: BatchSummary, *, title: str = "Beijing") -> str:

@@ -52,6 +52,7 @@ from geo.io import (
     default_permissions,  # noqa: F401  (re-exported: report callers use it)
     is_empty_folder,
     is_toolkit_folder,
+    spreadsheet_safe,
     staged_dir,
     write_marker,
 )
@@ -701,9 +702,10 @@ def _write_data_files(evaluation: AreaEvaluation, tmp: Path, map_hrefs: dict[str
         + "\n", encoding="utf-8")
     tables = tmp / "tables"
     tables.mkdir()
-    claims_table(evaluation, map_hrefs).to_csv(tables / "claims.csv", index=False)
-    sensitivity_table(evaluation).to_csv(tables / "sensitivity.csv", index=False)
-    breakdown_table(evaluation).to_csv(tables / "breakdown.csv", index=False)
+    for name, table in (("claims", claims_table(evaluation, map_hrefs)),
+                        ("sensitivity", sensitivity_table(evaluation)),
+                        ("breakdown", breakdown_table(evaluation))):
+        spreadsheet_safe(table).to_csv(tables / f"{name}.csv", index=False)
     write_marker(tmp, {"written_by": "geo report (this folder may be replaced as a whole "
                                      "by the next report)",
                        "settings": settings_fingerprint or {}})
