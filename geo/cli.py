@@ -183,7 +183,30 @@ def cli_words(message: str) -> str:
     """A library message with its Python argument names replaced by the CLI's options."""
     for pattern, repl in _PYTHON_TO_FLAG:
         message = pattern.sub(repl, message)
-    return message
+    return plain(message)
+
+
+#: Terminal control characters (C0 but tab and newline, DEL, C1).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: Any) -> str:
+    """``text`` without terminal control characters, each shown as "?": an escape sequence in
+    a name from OSM, a claim file or a path could otherwise rewrite the user's terminal."""
+    return _CONTROL.sub("?", str(text))
+
+
+def escape(text: Any) -> str:
+    """Text for rich output: control characters replaced (:func:`plain`), markup escaped."""
+    from rich.markup import escape as markup_escape
+
+    return markup_escape(plain(text))
+
+
+def _echo(text: Any = "", **kwargs: Any) -> None:
+    """``typer.echo`` of text without terminal control characters (the only way ``geo``
+    prints plain lines)."""
+    typer.echo(plain(text), **kwargs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -200,19 +223,19 @@ def main(argv: list[str] | None = None) -> None:
         usage: Any = exc  # a click UsageError (typer vendors its own click class)
         hint = f" (see 'geo {usage.ctx.command_path.partition(' ')[2]} --help')".replace(
             "geo  --help", "geo --help") if usage.ctx is not None else ""
-        typer.echo(f"error: {_one_line(usage.format_message())}{hint}", err=True)
+        _echo(f"error: {_one_line(usage.format_message())}{hint}", err=True)
         sys.exit(2)
     except typer.Abort:
-        typer.echo("interrupted", err=True)
+        _echo("interrupted", err=True)
         sys.exit(130)
     except (GeoError, OSError, RecursionError, UnicodeError) as exc:
         if _state["verbose"]:
             log.exception("failed")
-        typer.echo(f"error: {_error_text(exc)}", err=True)
+        _echo(f"error: {_error_text(exc)}", err=True)
         sys.exit(2)
     except KeyboardInterrupt as exc:
         detail = str(exc)
-        typer.echo(f"interrupted: {detail}" if detail else "interrupted", err=True)
+        _echo(f"interrupted: {detail}" if detail else "interrupted", err=True)
         sys.exit(130)
     if isinstance(rc, int) and rc != 0:
         sys.exit(rc)
@@ -264,7 +287,6 @@ def _progress(label: str, total: int | None = None) -> Iterator[Callable[[str], 
     with the seconds elapsed; ``--quiet`` shows nothing.
     """
     from rich.console import Console
-    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -295,7 +317,7 @@ def _progress(label: str, total: int | None = None) -> Iterator[Callable[[str], 
             yield step
     else:
         def step(desc: str) -> None:
-            typer.echo(f"[{time.perf_counter() - t0:5.1f} s] {label}: {desc}", err=True)
+            _echo(f"[{time.perf_counter() - t0:5.1f} s] {label}: {desc}", err=True)
 
         yield step
 
@@ -328,7 +350,6 @@ def data_fetch(
     """Download Geofabrik's extract covering AREA (PBF and free shapefiles) into the data
     directory, with resume, size and MD5 checks."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -361,10 +382,10 @@ def data_fetch(
         note = ("already present" if dl.skipped else
                 f"resumed from byte {dl.resumed_from_bytes:,}" if dl.resumed_from_bytes else
                 "downloaded")
-        typer.echo(f"{kind}: {dl.path} ({dl.size_bytes:,} bytes, md5 {dl.md5}, {note})")
+        _echo(f"{kind}: {dl.path} ({dl.size_bytes:,} bytes, md5 {dl.md5}, {note})")
     if result.shapefile_dir is not None:
-        typer.echo(f"shapefiles: {result.shapefile_dir}")
-    typer.echo(f"data directory: {target} (use it with --data-dir {target} or GEO_DATA_DIR)")
+        _echo(f"shapefiles: {result.shapefile_dir}")
+    _echo(f"data directory: {target} (use it with --data-dir {target} or GEO_DATA_DIR)")
 
 
 # --------------------------------------------------------------------------- geo claims
@@ -394,11 +415,11 @@ def claims_extract(
         raise EmptyResultError(f"no measurable targets (覆盖率, 米, 分钟, %, 个 ...) found in {plan}: "
                                "is it a Chinese plan text, one paragraph per line, in UTF-8?")
     if out is None:
-        typer.echo(text, nl=False)
-        typer.echo(f"{n} claim stubs from {plan}", err=True)
+        _echo(text, nl=False)
+        _echo(f"{n} claim stubs from {plan}", err=True)
     else:
         write_text(out, text)
-        typer.echo(f"wrote {n} claim stubs from {plan} to {out}")
+        _echo(f"wrote {n} claim stubs from {plan} to {out}")
 
 
 @claims_app.command("check")
@@ -416,19 +437,19 @@ def claims_check(
     for c in items:
         t = c.target
         value = "" if t.value is None else f" {t.value:g}"
-        typer.echo(f"{c.id}\t{c.metric}\t{t.comparator}{value} {t.unit} ({t.year})\t"
+        _echo(f"{c.id}\t{c.metric}\t{t.comparator}{value} {t.unit} ({t.year})\t"
                    f"{c.source.document}:{c.source.line}\t{c.title_en}")
     seed_dir = seeds if seeds is not None else settings.PROJECT_ROOT.parent / "shared" / "seeds"
     if seeds is None and not seed_dir.is_dir():
-        typer.echo(f"{len(items)} claims valid; quotes not verified (no seed folder at "
+        _echo(f"{len(items)} claims valid; quotes not verified (no seed folder at "
                    f"{seed_dir}; pass --seeds DIR)", err=True)
         return
     problems = verify_quotes(items, seed_dir)
     for p in problems:
-        typer.echo(f"error: {p}", err=True)
+        _echo(f"error: {p}", err=True)
     if problems:
         raise typer.Exit(code=2)
-    typer.echo(f"{len(items)} claims valid; every quote found verbatim at its line in {seed_dir}",
+    _echo(f"{len(items)} claims valid; every quote found verbatim at its line in {seed_dir}",
                err=True)
 
 
@@ -541,9 +562,8 @@ def data_summary(
         raise DataError("--network and --osm (its old name) name different files: give one")
     summary = data_summary_dict(area, data_dir=data_dir, osm_path=network or osm)
     if as_json:
-        typer.echo(json.dumps(summary, ensure_ascii=False))
+        _echo(json.dumps(summary, ensure_ascii=False))
         return
-    from rich.markup import escape
     from rich.table import Table
 
     from geo.format import fmt_date
@@ -650,8 +670,8 @@ def data_population(
                                      count_column=count_column, cell_size_m=cell_size_m,
                                      data_dir=_data_dir(data_dir), kind=kind)
     path = write_surface(cells, info, out)
-    typer.echo(info.summary(), err=True)
-    typer.echo(f"{len(cells):,} cells written to {path} (+ {path.name}.info.json); "
+    _echo(info.summary(), err=True)
+    _echo(f"{len(cells):,} cells written to {path} (+ {path.name}.info.json); "
                f"{info.citation}", err=True)
 
 
@@ -706,14 +726,13 @@ def evaluate(
     if json_path is not None:
         text = json.dumps(payload, ensure_ascii=False, indent=2)
         if str(json_path) == "-":
-            typer.echo(text)
+            _echo(text)
             return
         io.write_text(json_path, text + "\n")
     console = _console()
     _print_evaluation(console, ev, before)
     if json_path is not None:
-        from rich.markup import escape
-
+    
         console.print(f"JSON written to {escape(str(json_path))}")
 
 
@@ -753,7 +772,6 @@ def _evaluate_run(area: Any, data_dir: Path | None, network: Path | None, cell_s
 
 def _print_evaluation(console: Any, ev: Any, before: Any = None) -> None:
     """The evaluate table and its notes, in words (the JSON keeps the machine values)."""
-    from rich.markup import escape
     from rich.table import Table
 
     from geo.claims.metrics import REGISTRY
@@ -895,11 +913,11 @@ def _report_batch(out_dir: Path, opts: Any, *, jobs: int, force: bool,
                             progress=progress)
     for d in summary.districts:
         note = f": {d.error}" if d.error else ""
-        typer.echo(f"{d.slug:<12} {d.status:<7} {d.wall_time_s:7.1f} s{note}")
-    typer.echo(f"{summary.count('ok')} evaluated, {summary.count('reused')} reused, "
+        _echo(f"{d.slug:<12} {d.status:<7} {d.wall_time_s:7.1f} s{note}")
+    _echo(f"{summary.count('ok')} evaluated, {summary.count('reused')} reused, "
                f"{summary.count('failed')} failed in {summary.wall_time_s:.1f} s "
                f"({summary.executor})")
-    typer.echo(f"report: {summary.index}")
+    _echo(f"report: {summary.index}")
     if summary.failed:
         first = summary.failed[0]
         raise DataError(f"{len(summary.failed)} of {len(summary.districts)} districts "
@@ -940,8 +958,8 @@ def _report_area(area: str, out_dir: Path, opts: Any, site_specs: list[str],
     from geo.format import verdict_words
 
     for c in ev.claims:
-        typer.echo(f"{c.claim.id:<5} {verdict_words(c.verdict):<12} {c.claim.title_en}")
-    typer.echo(f"report: {index}")
+        _echo(f"{c.claim.id:<5} {verdict_words(c.verdict):<12} {c.claim.title_en}")
+    _echo(f"report: {index}")
 
 
 def _sitings(ctx: Any, wanted: list, cell_size_m: float | None, opts: Any,
@@ -1096,7 +1114,6 @@ def _towns_or_none(ctx: Any) -> Any:
 def _print_sites(claim: Any, result: Any, model: dict[str, Any], towns: Any,
                  population_text: str) -> None:
     """The siting table and summary, in words; each warning once."""
-    from rich.markup import escape
     from rich.table import Table
 
     from geo.report.sites import SITE_COLUMNS, model_words, site_rows, sites_headline

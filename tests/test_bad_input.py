@@ -168,6 +168,8 @@ def build_workspace(ws: Path) -> None:
     cfiles = {
         "ok.toml": claim_text(),
         "markup.toml": claim_text(title="[/][bold red]公园[/]"),
+        # terminal escape sequences (TOML escapes: the file itself is plain text)
+        "escapes.toml": claim_text(title="\\u001b[2J\\u001b]0;pwned\\u0007公园\\u009b31m"),
         "passwd.toml": claim_text(document="../../../../../../etc/passwd", line=1,
                                   quote="root"),
         "abs.toml": claim_text(document="/etc/passwd", line=1, quote="root"),
@@ -456,11 +458,12 @@ case("claims-check-seeds-file", ["claims", "check", "--claims", "claims/ok.toml"
 case("claims-check-seeds-missing", ["claims", "check", "--claims", "claims/ok.toml",
                                     "--seeds", "nope"])
 # claim files: evaluate
-for f in ["markup", "huge-threshold", "inf-threshold", "nan-threshold", "neg-threshold",
-          "drive-zero", "binary", "deep", "invalid", "passwd"]:
+for f in ["markup", "escapes", "huge-threshold", "inf-threshold", "nan-threshold",
+          "neg-threshold", "drive-zero", "binary", "deep", "invalid", "passwd"]:
     case(f"evaluate-claims-{f}", ["evaluate", "--area", "tongzhou", *D, "--claims",
                                   f"claims/{f}.toml", "--no-sensitivity"],
-         codes=(0,) if f in ("markup", "passwd") else (2,), subprocess=(f == "markup"))
+         codes=(0,) if f in ("markup", "escapes", "passwd") else (2,),
+         subprocess=(f in ("markup", "escapes")))
 for cmd in (["claims", "check", "--seeds", "seeds"],
             ["evaluate", "--area", "tongzhou", *D, "--no-sensitivity"]):  # the file is named
     case(f"{cmd[0]}-deep-claims-named", [*cmd, "--claims", "claims/deep.toml"],
@@ -598,6 +601,8 @@ def check_result(c: Case, res: Result, before: dict, after: dict, ws: Path) -> N
     assert res.code in c.codes or (res.code == 0 and 0 in c.codes) or res.code in (0, 2) and \
         res.code in c.codes, f"exit {res.code}, expected {c.codes}\n{res.stderr[-3000:]}"
     assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    # no terminal control sequence from a name, a path or a claim file reaches the terminal
+    assert "\x1b" not in res.stdout + res.stderr and "\x9b" not in res.stdout + res.stderr
     if res.code == 2:
         errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
         assert len(errors) >= 1, res.stderr[-2000:]
