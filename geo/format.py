@@ -215,6 +215,7 @@ _REPORT_WORDS = (
     (re.compile(r"\(network_path\)"), "(the road network file)"),
     (re.compile(r"\bbuilt_up=FILE"), "a built-up outline file (GeoJSON)"),
     (re.compile(r"\breference=FILE"), "a reference inventory file"),
+    (re.compile(r"\(jobs=FILE\)"), "(the toolkit's jobs-layer option)"),
 )
 
 

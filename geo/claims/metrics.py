@@ -449,8 +449,8 @@ class ShareWithinDistance(Metric):
         if p.denominator == "population_and_jobs" and not with_jobs:
             m.denominator = "population (jobs not available)"
             m.not_robust.append("the plan counts residents AND jobs; jobs are not in OSM, so "
-                                "only residents (WorldPop) are measured (give a jobs layer: "
-                                "jobs=FILE)")
+                                "only residents (WorldPop) are measured; a jobs layer "
+                                "(jobs=FILE) would add them")
         if with_jobs and detail:
             info = ctx.jobs_info()
             m.notes.append(f"Denominator: residents and jobs; {info.get('total', 0):,.0f} jobs "

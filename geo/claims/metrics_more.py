@@ -437,8 +437,8 @@ class OdTimeShare(Metric):
             dest_w = ctx.jobs()
             if dest_w is None:
                 return Measure(None, "share", reason="jobs-housing balance needs a jobs layer "
-                               "(jobs per cell) and this evaluation has none: OSM has no jobs; "
-                               "give one with jobs=FILE")
+                               "(jobs per cell) and this evaluation has none (jobs=FILE): OSM "
+                               "has no jobs")
             dest_w = np.asarray(dest_w, dtype=float)
         else:
             dest_w = pop
