@@ -714,12 +714,11 @@ def evaluate(
 
     the_area = get_area(area, data_dir=_data_dir(data_dir))   # bad input fails before any
     load_claims(claims)                                        # progress line
-    from geo.report.options import ReportOptions
+    from geo.claims.context import study_inputs
 
     # the study's own inputs (extent, reference inventory, jobs), checked before any work
-    extras = ReportOptions(built_up=built_up, reference=reference, datum=datum,
-                           jobs_layer=jobs_layer, jobs_count_column=jobs_count_column,
-                           maps=False).check().context_kwargs()
+    extras = study_inputs(built_up=built_up, reference=reference, datum=datum,
+                          jobs=jobs_layer, jobs_count_column=jobs_count_column)
     with _progress(f"evaluating {the_area.name_en}") as step:
         before, ev, payload = _evaluate_run(the_area, data_dir, network, cell_size_m, claims,
                                             not no_sensitivity, scenario, datum, step, extras)
@@ -1056,12 +1055,11 @@ def site(
         raise ClaimSpecError(f"claim {claim_id!r} is not in the claim file; known: "
                              f"{', '.join(by_id)}")
     claim = by_id[claim_id]
-    from geo.report.options import ReportOptions
+    from geo.claims.context import study_inputs
 
     # the study's own inputs: the claim's extent and its weights (residents + jobs)
-    extras = ReportOptions(built_up=built_up, jobs_layer=jobs_layer,
-                           jobs_count_column=jobs_count_column,
-                           maps=False).check().context_kwargs()
+    extras = study_inputs(built_up=built_up, jobs=jobs_layer,
+                          jobs_count_column=jobs_count_column)
     ctx = StudyContext(area, data_dir=_data_dir(data_dir), network_path=network,
                        cell_size_m=cell_size_m, **extras)
     goal = f"+{add}" if add is not None else f"reach {target:.0%}"

@@ -703,13 +703,13 @@ def decode_shape(cell: list[list[list[int]]]) -> dict[str, Any]:
 
 
 def script_json(value: Any) -> str:
-    """Compact JSON text safe inside an inline <script> (``<``, ``>``, ``&`` and the JavaScript
-    line separators escaped), as Jinja's ``tojson`` writes it."""
+    """Compact JSON text safe inside an inline <script>, as Jinja's ``tojson`` writes it
+    (``<``, ``>``, ``&`` and ``'`` escaped)."""
     import json
 
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    from jinja2.utils import htmlsafe_json_dumps
+
+    return str(htmlsafe_json_dumps(value, dumps=json.dumps, **_COMPACT_JSON))
 
 
 #: The page's one function drawing a cell layer from the map's cell data (see CellData):

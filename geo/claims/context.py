@@ -44,6 +44,40 @@ NO_NETWORK = ("no road network: the data has no roads layer and no OSM PBF/XML w
               "(get one with fetch_geofabrik(area='tongzhou'), then pass network_path=FILE)")
 
 
+#: The study's own input files: (words, what to pass) by argument name.
+INPUT_FILES = {"built_up": ("built-up", "a GeoJSON polygon"),
+               "jobs": ("jobs", "polygons with a count column or a GeoTIFF of counts")}
+
+
+def input_file(path: str | os.PathLike[str] | None, arg: str) -> Path | None:
+    """``path`` as a Path when it is an existing file (None stays None); otherwise
+    DataNotFoundError naming the input (``arg``: a key of :data:`INPUT_FILES`)."""
+    if path is None:
+        return None
+    words, kind = INPUT_FILES[arg]
+    if not Path(path).is_file():
+        raise DataNotFoundError(f"{words} file {path} ({arg}) does not exist: pass {kind} "
+                                f"({arg}=FILE)")
+    return Path(path)
+
+
+def study_inputs(*, built_up: str | os.PathLike[str] | None = None,
+                 reference: str | os.PathLike[str] | None = None, datum: str | None = None,
+                 jobs: str | os.PathLike[str] | None = None,
+                 jobs_count_column: str | None = None) -> dict[str, Any]:
+    """The study's own inputs as :class:`StudyContext` keyword arguments, checked (the files
+    exist) and read (the reference inventory, converted to WGS84 from ``datum``): what the
+    CLI and a batch do once, before any work."""
+    out: dict[str, Any] = {"built_up": input_file(built_up, "built_up"),
+                           "jobs": input_file(jobs, "jobs"),
+                           "jobs_count_column": jobs_count_column}
+    if reference is not None:
+        from geo.facilities import load_reference
+
+        out["reference"] = load_reference(reference, datum=datum)
+    return out
+
+
 class StudyContext:
     """Inputs for evaluating claims over one area.
 
@@ -100,15 +134,9 @@ class StudyContext:
                             ".pbf, .osm or .xml file with roads")
         #: Warnings about the road network (partial coverage), for the output's data block.
         self.network_notes: list[str] = []
-        self.built_up_path = Path(built_up) if built_up is not None else None
-        if self.built_up_path is not None and not self.built_up_path.is_file():
-            raise DataNotFoundError(f"built-up file {self.built_up_path} (built_up) does not "
-                                    "exist: pass a GeoJSON polygon (built_up=FILE)")
+        self.built_up_path = input_file(built_up, "built_up")
         self.reference = reference
-        self.jobs_path = Path(jobs) if jobs is not None else None
-        if self.jobs_path is not None and not self.jobs_path.is_file():
-            raise DataNotFoundError(f"jobs file {self.jobs_path} (jobs) does not exist: pass "
-                                    "polygons with a count column or a GeoTIFF of counts")
+        self.jobs_path = input_file(jobs, "jobs")
         self.jobs_count_column = jobs_count_column
         self.scenario = scenario
         self.osm = osm if osm is not None else load_osm(self.area, data_dir=self.data_dir)

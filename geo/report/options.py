@@ -57,31 +57,16 @@ class ReportOptions:
             from geo.maps import tile_choice
 
             tile_choice(self.tiles, tiles_key=self.tiles_key)
-        from pathlib import Path
-
-        from geo.errors import DataNotFoundError
-
-        for words, arg, path, kind in (
-                ("built-up", "built_up", self.built_up, "a GeoJSON polygon"),
-                ("reference", "reference", self.reference, "a GeoJSON or CSV of facilities"),
-                ("jobs", "jobs", self.jobs_layer, "polygons with a count column or a GeoTIFF")):
-            if path is not None and not Path(path).is_file():
-                raise DataNotFoundError(f"{words} file {path} does not exist: pass {kind} "
-                                        f"({arg}=FILE)")
-        if self.reference is not None:
-            self.context_kwargs()    # a malformed inventory fails now, not in every district
+        self.context_kwargs()    # a missing or malformed input fails now, not per district
         return self
 
     def context_kwargs(self) -> dict[str, Any]:
         """The study's own inputs as :class:`geo.claims.context.StudyContext` keyword
-        arguments (the reference inventory read and converted to WGS84 here)."""
-        out: dict[str, Any] = {"built_up": self.built_up, "jobs": self.jobs_layer,
-                               "jobs_count_column": self.jobs_count_column}
-        if self.reference is not None:
-            from geo.facilities import load_reference
+        arguments (:func:`geo.claims.context.study_inputs`: checked, the reference read)."""
+        from geo.claims.context import study_inputs
 
-            out["reference"] = load_reference(self.reference, datum=self.datum)
-        return out
+        return study_inputs(built_up=self.built_up, reference=self.reference, datum=self.datum,
+                            jobs=self.jobs_layer, jobs_count_column=self.jobs_count_column)
 
     def evaluate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`geo.claims.evaluate.evaluate_area`."""
